@@ -1,0 +1,189 @@
+"""Wiener filtering of the mixture STFT from target magnitude estimates.
+
+Everything runs in torch on native complex tensors, on CPU or GPU, for any
+number of channels, without Python loops over frames.
+
+Shapes (frames first, as in ``norbert``):
+    v: real ``(frames, bins, channels, sources)``: nonnegative source magnitudes
+        (or any power of them)
+    x: complex ``(frames, bins, channels)``: the mixture STFT
+    y: complex ``(frames, bins, channels, sources)``: source STFT estimates
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+LOGIT_SLOPE = 15.0
+
+
+def _eps(x: torch.Tensor) -> float:
+    return torch.finfo(x.real.dtype if x.is_complex() else x.dtype).eps
+
+
+def logit_compress(mask: torch.Tensor, threshold: float, slope: float = LOGIT_SLOPE) -> torch.Tensor:
+    """Soft binarisation of a ratio mask: values above ``threshold`` go towards 1,
+    below it towards 0 (a logistic curve of the given ``slope``). Any shape."""
+    return torch.sigmoid(slope * (mask - threshold))
+
+
+def ratio_mask(
+    v: torch.Tensor,
+    x: torch.Tensor,
+    logit: Optional[float] = None,
+    eps: Optional[float] = None,
+) -> torch.Tensor:
+    """Ratio-mask separation: ``y_j = v_j / (eps + sum_k v_k) * x``.
+
+    Args:
+        v: ``(frames, bins, channels, sources)`` magnitudes.
+        x: complex ``(frames, bins, channels)`` mixture.
+        logit: if given, the mask is compressed by :func:`logit_compress`
+            with this threshold.
+        eps: regulariser (default: machine epsilon of ``x``'s real dtype).
+
+    Returns:
+        complex ``(frames, bins, channels, sources)``.
+    """
+    eps = _eps(x) if eps is None else eps
+    mask = v / (eps + v.sum(dim=-1, keepdim=True))
+    if logit is not None:
+        mask = logit_compress(mask, logit)
+    return mask.to(x.real.dtype) * x.unsqueeze(-1)
+
+
+def residual_model(v: torch.Tensor, x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Add a source for what the target models leave unexplained in the mixture.
+
+    The targets are first rescaled per ``(bin, channel)`` by the least-squares
+    gain that best fits their sum to the mixture spectrogram ``|x|**alpha``;
+    the residual is ``max(0, |x|**alpha - sum_j v_j)`` (with the unscaled
+    targets), as in ``norbert.contrib.residual_model``.
+
+    Args:
+        v: ``(frames, bins, channels, sources)`` magnitudes (to the power ``alpha``).
+        x: complex ``(frames, bins, channels)`` mixture.
+
+    Returns:
+        ``(frames, bins, channels, sources + 1)``, the residual last.
+    """
+    eps = _eps(v)
+    vx = torch.clamp(x.abs() ** alpha, min=eps).to(v.dtype)
+    v_total = v.sum(dim=-1)
+    gain = (vx * v_total).sum(dim=0, keepdim=True) / (eps + (v_total**2).sum(dim=0, keepdim=True))
+    residual = torch.clamp(vx - v_total, min=0)
+    return torch.cat([v * gain.unsqueeze(-1), residual.unsqueeze(-1)], dim=-1)
+
+
+def _invert(M: torch.Tensor, eps: float) -> torch.Tensor:
+    """Inverse of Hermitian ``(..., channels, channels)`` matrices.
+
+    Closed form for 1 and 2 channels, pseudo-inverse (relative cutoff ``eps``)
+    for more.
+    """
+    channels = M.shape[-1]
+    if channels == 1:
+        return 1.0 / (M + eps)
+    if channels == 2:
+        a, b = M[..., 0, 0], M[..., 0, 1]
+        c, d = M[..., 1, 0], M[..., 1, 1]
+        inv_det = 1.0 / (a * d - b * c)
+        row0 = torch.stack([d, -b], dim=-1)
+        row1 = torch.stack([-c, a], dim=-1)
+        return torch.stack([row0, row1], dim=-2) * inv_det[..., None, None]
+    return torch.linalg.pinv(M, rtol=eps, hermitian=True)
+
+
+def local_gaussian_model(y: torch.Tensor, eps: float):
+    """Power spectral densities and spatial covariance matrices of the sources.
+
+    Args:
+        y: complex ``(frames, bins, channels, sources)``.
+
+    Returns:
+        ``(v, R)``: ``v`` real ``(frames, bins, sources)``, the channel-averaged
+        power; ``R`` complex ``(bins, channels, channels, sources)``, the
+        power-weighted average of ``y y^H`` over frames.
+    """
+    v = (y.real**2 + y.imag**2).mean(dim=2)
+    R = torch.einsum("tbis,tbjs->bijs", y, y.conj())
+    R = R / (eps + v.sum(dim=0))[:, None, None, :]
+    return v, R
+
+
+def expectation_maximization(
+    y: torch.Tensor, x: torch.Tensor, iterations: int = 2, eps: Optional[float] = None
+) -> torch.Tensor:
+    """Refine source estimates with the multichannel EM Wiener filter.
+
+    Each iteration fits a local Gaussian model (PSD ``v_j`` and spatial
+    covariance ``R_j``) to the current estimates, then applies the
+    multichannel Wiener gain ``v_j R_j C_x^{-1}`` with
+    ``C_x = sum_j v_j R_j + sqrt(eps) I``.
+
+    Args:
+        y: complex ``(frames, bins, channels, sources)`` initial estimates.
+        x: complex ``(frames, bins, channels)`` mixture.
+
+    Returns:
+        complex ``(frames, bins, channels, sources)``.
+    """
+    eps = _eps(x) if eps is None else eps
+    channels = x.shape[-1]
+    reg = (eps**0.5) * torch.eye(channels, dtype=x.dtype, device=x.device)
+    for _ in range(iterations):
+        v, R = local_gaussian_model(y, eps)
+        Cxx = torch.einsum("tbs,bijs->tbij", v.to(R.dtype), R) + reg
+        z = torch.einsum("tbij,tbj->tbi", _invert(Cxx, eps), x)
+        y = torch.einsum("bijs,tbj->tbis", R, z) * v.unsqueeze(2)
+    return y
+
+
+def wiener(
+    v: torch.Tensor,
+    x: torch.Tensor,
+    iterations: int = 1,
+    softmask: bool = True,
+    residual: bool = False,
+    *,
+    alpha: float = 1.0,
+    logit: Optional[float] = None,
+    eps: Optional[float] = None,
+) -> torch.Tensor:
+    """Separate the mixture ``x`` given source magnitudes ``v``.
+
+    The initial estimates are a ratio mask (``softmask=True``, optionally
+    logit-compressed) or the magnitudes with the mixture phase
+    (``softmask=False``); ``iterations`` EM steps then refine them
+    (``iterations=0`` returns the initial estimates). With ``residual``, one
+    more source models what the targets leave in the mixture
+    (:func:`residual_model`). With the defaults of ``alpha``/``logit``/``eps``
+    this equals ``norbert.wiener(residual_model(v, x) if residual else v, x,
+    iterations, use_softmask=softmask)``.
+
+    Args:
+        v: real ``(frames, bins, channels, sources)`` target magnitudes.
+        x: complex ``(frames, bins, channels)`` mixture STFT.
+        alpha: exponent applied to ``v`` for the ratio mask and the residual
+            model (ignored without ``softmask``).
+        logit: threshold of the logit compression of the ratio mask.
+
+    Returns:
+        complex ``(frames, bins, channels, sources[+1])``.
+    """
+    if softmask and alpha != 1.0:
+        v = v**alpha
+    if residual:
+        v = residual_model(v, x, alpha if softmask else 1.0)
+    if softmask:
+        y = ratio_mask(v, x, logit=logit, eps=eps)
+    else:
+        y = v.to(x.real.dtype) * torch.exp(1j * torch.angle(x)).unsqueeze(-1)
+    if not iterations:
+        return y
+    # scale to a range where the regularisation is meaningful, as norbert does
+    max_abs = max(1.0, float(x.abs().max()) / 10.0)
+    y = expectation_maximization(y / max_abs, x / max_abs, iterations, eps=eps)
+    return y * max_abs

@@ -1,0 +1,250 @@
+"""The Open-Unmix target model and the Separator that combines target models.
+
+Shapes (names used across the package):
+    waveform:  ``(batch, channels, samples)``
+    spectrum:  complex ``(batch, channels, bins, frames)``
+    magnitude: real ``(batch, channels, bins, frames)``
+    estimates: ``(batch, sources, channels, samples)``
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .filtering import wiener
+from .transforms import ComplexNorm, make_filterbanks
+
+
+class OpenUnmix(nn.Module):
+    """Magnitude-spectrogram masker for one target (upstream architecture and names).
+
+    Bandwidth crop -> input shift/scale -> fc1 -> BN -> tanh -> LSTM (3 layers)
+    -> skip concat -> fc2 -> BN -> ReLU -> fc3 -> BN -> output scale/shift ->
+    ReLU -> times the input magnitude.
+
+    Args:
+        nb_bins: number of STFT bins (``n_fft // 2 + 1``).
+        nb_channels: audio channels of the input magnitude.
+        hidden_size: width of the hidden layers.
+        nb_layers: LSTM layers.
+        unidirectional: causal LSTM of ``hidden_size`` units instead of a
+            bidirectional one of ``hidden_size // 2`` per direction.
+        input_mean, input_scale: per-bin mixture-magnitude mean and standard
+            deviation (numpy arrays of ``nb_bins`` or more values), used to
+            initialise the input normalisation.
+        max_bin: bins at or below the model's bandwidth; only these are fed to
+            the network, all ``nb_bins`` are predicted.
+    """
+
+    def __init__(
+        self,
+        nb_bins: int = 4096 // 2 + 1,
+        nb_channels: int = 2,
+        hidden_size: int = 512,
+        nb_layers: int = 3,
+        unidirectional: bool = False,
+        input_mean: Optional[np.ndarray] = None,
+        input_scale: Optional[np.ndarray] = None,
+        max_bin: Optional[int] = None,
+    ):
+        super().__init__()
+        self.nb_output_bins = nb_bins
+        self.nb_bins = max_bin if max_bin else nb_bins
+        self.nb_channels = nb_channels
+        self.hidden_size = hidden_size
+        self.nb_layers = nb_layers
+        self.unidirectional = unidirectional
+
+        self.fc1 = nn.Linear(self.nb_bins * nb_channels, hidden_size, bias=False)
+        self.bn1 = nn.BatchNorm1d(hidden_size)
+        self.lstm = nn.LSTM(
+            input_size=hidden_size,
+            hidden_size=hidden_size if unidirectional else hidden_size // 2,
+            num_layers=nb_layers,
+            bidirectional=not unidirectional,
+            batch_first=False,
+            dropout=0.4 if nb_layers > 1 else 0.0,
+        )
+        self.fc2 = nn.Linear(hidden_size * 2, hidden_size, bias=False)
+        self.bn2 = nn.BatchNorm1d(hidden_size)
+        self.fc3 = nn.Linear(hidden_size, self.nb_output_bins * nb_channels, bias=False)
+        self.bn3 = nn.BatchNorm1d(self.nb_output_bins * nb_channels)
+
+        # stored as upstream does: the negated mean is added, the inverse scale multiplied
+        mean = torch.zeros(self.nb_bins)
+        scale = torch.ones(self.nb_bins)
+        if input_mean is not None:
+            mean = -torch.as_tensor(np.asarray(input_mean)[: self.nb_bins], dtype=torch.float32)
+        if input_scale is not None:
+            scale = 1.0 / torch.as_tensor(
+                np.asarray(input_scale)[: self.nb_bins], dtype=torch.float32
+            )
+        self.input_mean = nn.Parameter(mean)
+        self.input_scale = nn.Parameter(scale)
+        self.output_scale = nn.Parameter(torch.ones(self.nb_output_bins))
+        self.output_mean = nn.Parameter(torch.ones(self.nb_output_bins))
+
+    def freeze(self) -> "OpenUnmix":
+        """Inference only: no gradients, eval mode."""
+        for p in self.parameters():
+            p.requires_grad = False
+        return self.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Estimate the target magnitude.
+
+        Args:
+            x: mixture magnitude ``(batch, channels, bins, frames)``.
+
+        Returns:
+            target magnitude ``(batch, channels, bins, frames)``.
+        """
+        mix = x
+        x = x.permute(3, 0, 1, 2)  # (frames, batch, channels, bins)
+        frames, batch, channels, _ = x.shape
+        x = (x[..., : self.nb_bins] + self.input_mean) * self.input_scale
+        x = self.bn1(self.fc1(x.reshape(frames * batch, channels * self.nb_bins)))
+        x = torch.tanh(x.reshape(frames, batch, self.hidden_size))
+        lstm_out, _ = self.lstm(x)
+        x = torch.cat([x, lstm_out], dim=-1)
+        x = F.relu(self.bn2(self.fc2(x.reshape(frames * batch, -1))))
+        x = self.bn3(self.fc3(x))
+        x = x.reshape(frames, batch, channels, self.nb_output_bins)
+        x = F.relu(x * self.output_scale + self.output_mean)
+        return x.permute(1, 2, 3, 0) * mix
+
+
+def residual_name(targets: List[str]) -> str:
+    """Name of the residual source: ``accompaniment`` beside a lone vocals model."""
+    return "accompaniment" if list(targets) == ["vocals"] else "residual"
+
+
+class Separator(nn.Module):
+    """Waveform-to-waveform separation with several target models and a Wiener filter.
+
+    Args:
+        target_models: ``{name: OpenUnmix}``; all must share the STFT settings
+            and channel count.
+        niter: EM iterations of the Wiener filter (0: ratio mask only).
+        softmask: start the filter from ratio-mask estimates; otherwise from
+            the model magnitudes with the mixture phase.
+        alpha: exponent of the magnitudes in the ratio mask and residual model.
+        logit: threshold of the logit compression of the ratio mask.
+        residual: add a residual source (always added for a single target).
+        sample_rate, n_fft, n_hop, nb_channels: the models' settings.
+        wiener_win_len: frames filtered at once (bounds the filter's memory);
+            ``None`` filters the whole input at once.
+    """
+
+    def __init__(
+        self,
+        target_models: Mapping[str, OpenUnmix],
+        niter: int = 0,
+        softmask: bool = True,
+        alpha: float = 1.0,
+        logit: Optional[float] = None,
+        residual: bool = False,
+        sample_rate: float = 44100.0,
+        n_fft: int = 4096,
+        n_hop: int = 1024,
+        nb_channels: int = 2,
+        wiener_win_len: Optional[int] = 300,
+    ):
+        super().__init__()
+        self.target_models = nn.ModuleDict(dict(target_models))
+        self.niter = niter
+        self.softmask = softmask
+        self.alpha = alpha
+        self.logit = logit
+        self.residual = residual or len(target_models) == 1
+        self.sample_rate = float(sample_rate)
+        self.n_fft = n_fft
+        self.n_hop = n_hop
+        self.nb_channels = nb_channels
+        self.wiener_win_len = wiener_win_len
+        self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True)
+        self.complexnorm = ComplexNorm(mono=nb_channels == 1)
+
+    @property
+    def targets(self) -> List[str]:
+        """The model targets, in output order."""
+        return list(self.target_models.keys())
+
+    @property
+    def source_names(self) -> List[str]:
+        """Names of the output sources, in output order (targets, then the residual)."""
+        names = self.targets
+        return names + [residual_name(names)] if self.residual else names
+
+    def freeze(self) -> "Separator":
+        """Inference only: no gradients, eval mode."""
+        for p in self.parameters():
+            p.requires_grad = False
+        return self.eval()
+
+    def estimate_magnitudes(self, mag: torch.Tensor) -> torch.Tensor:
+        """Run every target model.
+
+        Args:
+            mag: ``(batch, channels, bins, frames)``.
+
+        Returns:
+            ``(batch, channels, bins, frames, targets)``.
+        """
+        return torch.stack([m(mag) for m in self.target_models.values()], dim=-1)
+
+    def filter(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """Wiener-filter one batch.
+
+        Args:
+            V: target magnitudes ``(batch, channels, bins, frames, targets)``.
+            X: complex mixture ``(batch, channels, bins, frames)``.
+
+        Returns:
+            complex ``(batch, sources, channels, bins, frames)``.
+        """
+        batch, _, _, frames = X.shape
+        win = self.wiener_win_len or frames
+        out = []
+        for b in range(batch):
+            v = V[b].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
+            x = X[b].permute(2, 1, 0)  # (frames, bins, channels)
+            pieces = [
+                wiener(
+                    v[t : t + win],
+                    x[t : t + win],
+                    self.niter,
+                    softmask=self.softmask,
+                    residual=self.residual,
+                    alpha=self.alpha,
+                    logit=self.logit,
+                )
+                for t in range(0, frames, win)
+            ]
+            out.append(torch.cat(pieces, dim=0).permute(3, 2, 1, 0))
+        return torch.stack(out, dim=0)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """Separate.
+
+        Args:
+            audio: ``(batch, channels, samples)`` at ``sample_rate``.
+
+        Returns:
+            ``(batch, sources, channels, samples)``, sources as in :attr:`source_names`.
+        """
+        X = self.stft(audio)
+        V = self.estimate_magnitudes(self.complexnorm(X))
+        if self.nb_channels == 1 and X.shape[1] != 1:
+            raise ValueError("a mono model needs mono input")
+        Y = self.filter(V, X)
+        return self.istft(Y, length=audio.shape[-1])
+
+    def to_dict(self, estimates: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``(batch, sources, channels, samples)`` -> ``{source: (batch, channels, samples)}``."""
+        return {name: estimates[:, i] for i, name in enumerate(self.source_names)}

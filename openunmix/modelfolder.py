@@ -1,0 +1,294 @@
+"""Model folders: ``<target>.pth`` (state dict) + ``<target>.json`` (settings) per target.
+
+This is the layout ``train.py`` writes and the layout of upstream open-unmix
+model folders (whose ``.pth`` files may carry a hash suffix,
+``vocals-b62c91ce.pth``, and whose STFT settings may live in
+``separator.json``). Everything read here is validated before use and state
+dicts are loaded without unpickling code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+
+from .model import OpenUnmix, Separator
+from .utils import ModelError, PathLike, load_torch
+
+# keys of upstream v1.0 state dicts that are not parameters of the model
+_LEGACY_KEYS = ("sample_rate", "stft.window", "transform.0.window")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings of one target model, checked against its state dict."""
+
+    target: str
+    sample_rate: float
+    n_fft: int
+    n_hop: int
+    nb_channels: int
+    hidden_size: int
+    nb_layers: int
+    unidirectional: bool
+    max_bin: int
+
+
+def list_targets(model_dir: PathLike) -> List[str]:
+    """Targets that have a ``<target>.json`` and a ``<target>*.pth`` in ``model_dir``."""
+    model_dir = Path(model_dir)
+    found = []
+    for js in sorted(model_dir.glob("*.json")):
+        if js.stem == "separator":
+            continue
+        if _find_pth(model_dir, js.stem) is not None:
+            found.append(js.stem)
+    return found
+
+
+def _find_pth(model_dir: Path, target: str) -> Optional[Path]:
+    exact = model_dir / f"{target}.pth"
+    if exact.is_file():
+        return exact
+    hashed = sorted(model_dir.glob(f"{target}-*.pth"))
+    return hashed[0] if hashed else None
+
+
+def _read_json(path: Path) -> Dict[str, Any]:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing model settings file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{path}: malformed json ({err})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: malformed model settings (expected a json object)")
+    return data
+
+
+def _flatten(path: Path, data: Mapping[str, Any]) -> Dict[str, Any]:
+    """Top-level settings over those in ``args`` (upstream keeps most in ``args``)."""
+    args = data.get("args", {})
+    if not isinstance(args, dict):
+        raise ModelError(f"{path}: malformed model settings ('args' is not an object)")
+    return {**args, **data}
+
+
+def _get(path: Path, data: Mapping[str, Any], key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
+    """Read a number from flattened settings and check its type and range."""
+    value = data.get(key, default)
+    if value is None:
+        raise ModelError(f"{path}: missing setting '{key}'")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelError(f"{path}: setting '{key}' must be a number, got {value!r}")
+    if kind is int and float(value) != int(value):
+        raise ModelError(f"{path}: setting '{key}' must be an integer, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ModelError(f"{path}: setting '{key}'={value!r} is out of range [{low}, {high}]")
+    return kind(value)
+
+
+def _state_dict(path: Path) -> Dict[str, torch.Tensor]:
+    state = load_torch(path)
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"{path}: not a model state dict")
+    return {k: v for k, v in state.items() if k not in _LEGACY_KEYS}
+
+
+def read_config(model_dir: PathLike, target: str) -> Tuple[ModelConfig, Dict[str, torch.Tensor]]:
+    """Read and validate ``<target>.json`` and ``<target>.pth`` of a model folder.
+
+    Returns:
+        the validated settings and the state dict.
+
+    Raises:
+        ModelError: missing or malformed files, or a state dict whose shapes
+            do not match its json.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model folder does not exist")
+    js = model_dir / f"{target}.json"
+    pth = _find_pth(model_dir, target)
+    if not js.is_file() and pth is None:
+        available = list_targets(model_dir)
+        raise ModelError(
+            f"{model_dir}: no model for target '{target}' (available: {', '.join(available) or 'none'})"
+        )
+    data = _read_json(js)
+    if pth is None:
+        raise ModelError(f"{model_dir / (target + '.pth')}: missing model weights file")
+    sep_json = model_dir / "separator.json"
+    sep = _read_json(sep_json) if sep_json.is_file() else {}
+
+    # the target's own json first, then separator.json (upstream keeps STFT settings there)
+    settings = {**_flatten(sep_json, sep), **_flatten(js, data)}
+    if "sample_rate" not in settings and "rate" in settings:
+        settings["sample_rate"] = settings["rate"]
+    sample_rate = _get(js, settings, "sample_rate", float, 1000, 768000, default=44100.0)
+    n_fft = _get(js, settings, "nfft", int, 16, 65536)
+    n_hop = _get(js, settings, "nhop", int, 1, n_fft)
+    nb_channels = _get(js, settings, "nb_channels", int, 1, 16)
+    hidden_size = _get(js, settings, "hidden_size", int, 2, 65536, default=512)
+
+    state = _state_dict(pth)
+    try:
+        max_bin = int(state["input_mean"].shape[0])
+        fc1 = state["fc1.weight"].shape
+        nb_bins = int(state["output_mean"].shape[0])
+        lstm_layers = {k.split("_l")[-1].split("_")[0] for k in state if k.startswith("lstm.weight_ih_l")}
+        unidirectional = not any(k.endswith("_reverse") for k in state if k.startswith("lstm."))
+    except (KeyError, IndexError, AttributeError):
+        raise ModelError(f"{pth}: not an Open-Unmix state dict (missing or malformed parameters)") from None
+    problems = []
+    if nb_bins != n_fft // 2 + 1:
+        problems.append(f"{nb_bins} output bins but nfft={n_fft} gives {n_fft // 2 + 1}")
+    if fc1[0] != hidden_size:
+        problems.append(f"hidden size {fc1[0]} but the json says {hidden_size}")
+    if fc1[1] != max_bin * nb_channels:
+        problems.append(f"input width {fc1[1]} but the json says {nb_channels} channels x {max_bin} bins")
+    if problems or not lstm_layers:
+        raise ModelError(f"{pth}: shapes do not match {js.name}: " + "; ".join(problems or ["no LSTM weights"]))
+    config = ModelConfig(
+        target=target,
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        n_hop=n_hop,
+        nb_channels=nb_channels,
+        hidden_size=hidden_size,
+        nb_layers=len(lstm_layers),
+        unidirectional=unidirectional,
+        max_bin=max_bin,
+    )
+    return config, state
+
+
+def build_model(config: ModelConfig) -> OpenUnmix:
+    """An untrained :class:`OpenUnmix` of the given settings."""
+    return OpenUnmix(
+        nb_bins=config.n_fft // 2 + 1,
+        nb_channels=config.nb_channels,
+        hidden_size=config.hidden_size,
+        nb_layers=config.nb_layers,
+        unidirectional=config.unidirectional,
+        max_bin=config.max_bin,
+    )
+
+
+def load_target_models(
+    model_dir: PathLike,
+    targets: Optional[Sequence[str]] = None,
+    device: Union[str, torch.device] = "cpu",
+) -> Tuple[Dict[str, OpenUnmix], ModelConfig]:
+    """Load target models of a folder (all of them when ``targets`` is None).
+
+    Returns:
+        ``({target: model}, config)``; ``config`` is the first target's settings,
+        which all targets must share (rate, STFT, channels).
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model folder does not exist")
+    targets = list(targets) if targets else list_targets(model_dir)
+    if not targets:
+        raise ModelError(f"{model_dir}: no model found (expected <target>.json and <target>.pth files)")
+    models: Dict[str, OpenUnmix] = {}
+    first: Optional[ModelConfig] = None
+    for target in targets:
+        config, state = read_config(model_dir, target)
+        if first is None:
+            first = config
+        elif (config.sample_rate, config.n_fft, config.n_hop, config.nb_channels) != (
+            first.sample_rate, first.n_fft, first.n_hop, first.nb_channels
+        ):
+            raise ModelError(
+                f"{model_dir}: targets '{first.target}' and '{target}' differ in sample rate, STFT or channels"
+            )
+        model = build_model(config)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            detail = str(err).strip().splitlines()
+            raise ModelError(f"{model_dir}/{target}.pth: does not fit its json ({detail[1].strip() if len(detail) > 1 else detail[0]})") from None
+        models[target] = model.to(device).freeze()
+    assert first is not None
+    return models, first
+
+
+def load_separator(
+    model_dir: PathLike,
+    targets: Optional[Sequence[str]] = None,
+    niter: int = 0,
+    softmask: bool = True,
+    alpha: float = 1.0,
+    logit: Optional[float] = None,
+    residual: bool = False,
+    wiener_win_len: Optional[int] = 300,
+    device: Union[str, torch.device] = "cpu",
+) -> Separator:
+    """A frozen :class:`Separator` over the target models of a model folder."""
+    models, config = load_target_models(model_dir, targets, device)
+    return Separator(
+        models,
+        niter=niter,
+        softmask=softmask,
+        alpha=alpha,
+        logit=logit,
+        residual=residual,
+        sample_rate=config.sample_rate,
+        n_fft=config.n_fft,
+        n_hop=config.n_hop,
+        nb_channels=config.nb_channels,
+        wiener_win_len=wiener_win_len,
+    ).to(device).freeze()
+
+
+def save_target_model(
+    model_dir: PathLike,
+    target: str,
+    model: OpenUnmix,
+    sample_rate: float,
+    n_fft: int,
+    n_hop: int,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> None:
+    """Write ``<target>.pth`` (state dict, upstream names) and ``<target>.json`` atomically.
+
+    The json holds the settings :func:`read_config` needs, at the top level and
+    under ``args`` (where upstream keeps them), merged over ``extra``
+    (training arguments and history). ``separator.json`` is updated too.
+    """
+    from .utils import save_json, save_torch
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "nfft": int(n_fft),
+        "nhop": int(n_hop),
+        "nb_channels": int(model.nb_channels),
+        "hidden_size": int(model.hidden_size),
+        "nb_layers": int(model.nb_layers),
+        "unidirectional": bool(model.unidirectional),
+        "max_bin": int(model.nb_bins),
+    }
+    info = dict(extra or {})
+    info["args"] = {**dict(info.get("args", {})), **settings}
+    info.update(settings)
+    info["sample_rate"] = float(sample_rate)
+    info["target"] = target
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_torch(model_dir / f"{target}.pth", state)
+    save_json(model_dir / f"{target}.json", info)
+    sep_path = model_dir / "separator.json"
+    sep = _read_json(sep_path) if sep_path.is_file() else {}
+    targets = sorted(set(sep.get("targets", [])) | {target}) if isinstance(sep.get("targets"), list) else [target]
+    save_json(sep_path, {"targets": targets, "sample_rate": float(sample_rate), "nfft": int(n_fft),
+                         "nhop": int(n_hop), "nb_channels": int(model.nb_channels)})

@@ -1,0 +1,107 @@
+"""Time-frequency transforms on ``torch.stft``/``torch.istft``.
+
+Shapes (names used across the package):
+    waveform:  ``(batch, channels, samples)``
+    spectrum:  complex ``(batch, channels, bins, frames)`` with ``bins = n_fft // 2 + 1``
+    magnitude: real ``(batch, channels, bins, frames)``
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+
+class STFT(nn.Module):
+    """Short-time Fourier transform with a Hann window.
+
+    Args:
+        n_fft: frame length (default 4096).
+        n_hop: hop between frames in samples (default 1024).
+        center: pad the signal by ``n_fft // 2`` on both sides so that frame
+            ``t`` is centred on sample ``t * n_hop``.
+    """
+
+    def __init__(self, n_fft: int = 4096, n_hop: int = 1024, center: bool = True):
+        super().__init__()
+        self.n_fft = n_fft
+        self.n_hop = n_hop
+        self.center = center
+        # not persistent: the window is derived from n_fft and stays out of state dicts
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, channels, samples)`` -> complex ``(batch, channels, bins, frames)``."""
+        shape = x.shape
+        spec = torch.stft(
+            x.reshape(-1, shape[-1]),
+            n_fft=self.n_fft,
+            hop_length=self.n_hop,
+            window=self.window.to(x.dtype),
+            center=self.center,
+            normalized=False,
+            onesided=True,
+            pad_mode="reflect" if shape[-1] > self.n_fft // 2 else "constant",
+            return_complex=True,
+        )
+        return spec.reshape(shape[:-1] + spec.shape[-2:])
+
+
+class ISTFT(nn.Module):
+    """Inverse of :class:`STFT` (overlap-add with window-square normalisation)."""
+
+    def __init__(self, n_fft: int = 4096, n_hop: int = 1024, center: bool = True):
+        super().__init__()
+        self.n_fft = n_fft
+        self.n_hop = n_hop
+        self.center = center
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, X: torch.Tensor, length: Optional[int] = None) -> torch.Tensor:
+        """complex ``(..., bins, frames)`` -> ``(..., samples)``, cut or padded to ``length``."""
+        shape = X.shape
+        y = torch.istft(
+            X.reshape((-1,) + shape[-2:]),
+            n_fft=self.n_fft,
+            hop_length=self.n_hop,
+            window=self.window.to(X.real.dtype),
+            center=self.center,
+            normalized=False,
+            onesided=True,
+            length=length,
+        )
+        return y.reshape(shape[:-2] + y.shape[-1:])
+
+
+class ComplexNorm(nn.Module):
+    """Magnitude of a complex spectrum, optionally downmixed to mono.
+
+    complex ``(batch, channels, bins, frames)`` -> real ``(batch, channels', bins, frames)``
+    with ``channels' = 1`` when ``mono``.
+    """
+
+    def __init__(self, mono: bool = False):
+        super().__init__()
+        self.mono = mono
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        mag = spec.abs()
+        if self.mono:
+            mag = mag.mean(dim=1, keepdim=True)
+        return mag
+
+
+def make_filterbanks(
+    n_fft: int = 4096, n_hop: int = 1024, center: bool = True
+) -> Tuple[STFT, ISTFT]:
+    """A matching ``(STFT, ISTFT)`` pair."""
+    return STFT(n_fft, n_hop, center), ISTFT(n_fft, n_hop, center)
+
+
+def nb_frames(samples: int, n_fft: int = 4096, n_hop: int = 1024, center: bool = True) -> int:
+    """Number of STFT frames for a signal of ``samples`` samples."""
+    if center:
+        return samples // n_hop + 1
+    return max(0, (samples - n_fft) // n_hop + 1)

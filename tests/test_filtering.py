@@ -1,0 +1,76 @@
+"""The torch Wiener filter against norbert (the reference implementation) in float64."""
+
+import numpy as np
+import pytest
+import torch
+
+norbert = pytest.importorskip("norbert")
+
+from openunmix import filtering  # noqa: E402
+
+
+def _inputs(shape, seed):
+    frames, bins, channels, sources = shape
+    rng = np.random.default_rng(seed)
+    v = rng.random((frames, bins, channels, sources)) ** 2 * 4
+    x = (rng.standard_normal((frames, bins, channels)) + 1j * rng.standard_normal((frames, bins, channels))) * 3
+    return v, x
+
+
+def _rel_err(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+@pytest.mark.parametrize("shape", [(20, 33, 2, 3), (12, 10, 1, 2), (9, 7, 3, 2), (30, 40, 2, 4), (5, 6, 2, 1)])
+@pytest.mark.parametrize("iterations", [0, 1, 3])
+@pytest.mark.parametrize("softmask", [True, False])
+@pytest.mark.parametrize("residual", [False, True])
+def test_wiener_matches_norbert(shape, iterations, softmask, residual):
+    v, x = _inputs(shape, seed=sum(shape) + iterations)
+    vv = norbert.contrib.residual_model(v.copy(), x.copy()) if residual else v.copy()
+    expected = norbert.wiener(vv, x.copy(), iterations, use_softmask=softmask)
+    got = filtering.wiener(torch.from_numpy(v), torch.from_numpy(x), iterations, softmask, residual)
+    assert got.dtype == torch.complex128
+    assert got.shape == expected.shape
+    assert _rel_err(got.numpy(), expected) < 1e-4
+
+
+def test_wiener_large_mixture_scaling_matches_norbert():
+    v, x = _inputs((15, 20, 2, 3), seed=3)
+    x = x * 100.0  # exercises the max_abs rescaling
+    expected = norbert.wiener(v.copy() * 100, x.copy(), 2)
+    got = filtering.wiener(torch.from_numpy(v * 100), torch.from_numpy(x), 2)
+    assert _rel_err(got.numpy(), expected) < 1e-4
+
+
+def test_residual_model_matches_norbert():
+    v, x = _inputs((10, 12, 2, 2), seed=1)
+    expected = norbert.contrib.residual_model(v.copy(), x.copy(), alpha=2)
+    got = filtering.residual_model(torch.from_numpy(v), torch.from_numpy(x), alpha=2)
+    assert _rel_err(got.numpy(), expected) < 1e-10
+
+
+def test_ratio_mask_with_logit_compression():
+    v, x = _inputs((6, 5, 2, 2), seed=2)
+    mask = v / (np.finfo(np.float64).eps + v.sum(-1, keepdims=True))
+    compressed = 1.0 / (1.0 + np.exp(-15.0 * (mask - 0.3)))
+    got = filtering.ratio_mask(torch.from_numpy(v), torch.from_numpy(x), logit=0.3).numpy()
+    np.testing.assert_allclose(got, compressed * x[..., None], rtol=1e-12)
+    plain = filtering.ratio_mask(torch.from_numpy(v), torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(plain, norbert.softmask(v, x.copy()), rtol=1e-12)
+
+
+def test_alpha_exponent():
+    v, x = _inputs((6, 5, 2, 3), seed=4)
+    expected = norbert.wiener(v.copy() ** 2, x.copy(), 1)
+    got = filtering.wiener(torch.from_numpy(v), torch.from_numpy(x), 1, alpha=2.0)
+    assert _rel_err(got.numpy(), expected) < 1e-4
+
+
+def test_float32_close_to_float64_and_finite_on_silence():
+    v, x = _inputs((20, 30, 2, 3), seed=5)
+    ref = filtering.wiener(torch.from_numpy(v), torch.from_numpy(x), 1).numpy()
+    got = filtering.wiener(torch.from_numpy(v).float(), torch.from_numpy(x).to(torch.complex64), 1).numpy()
+    assert _rel_err(got, ref) < 1e-3
+    zeros = filtering.wiener(torch.zeros(8, 9, 2, 2), torch.zeros(8, 9, 2, dtype=torch.complex64), 2, residual=True)
+    assert torch.isfinite(torch.view_as_real(zeros)).all() and zeros.abs().max() == 0

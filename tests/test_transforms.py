@@ -1,0 +1,34 @@
+import pytest
+import torch
+
+from openunmix.transforms import ComplexNorm, make_filterbanks, nb_frames
+
+
+@pytest.mark.parametrize("n_fft,n_hop", [(4096, 1024), (512, 128), (1024, 256)])
+@pytest.mark.parametrize("samples", [100, 4000, 44100 + 7])
+def test_stft_istft_round_trip(n_fft, n_hop, samples):
+    torch.manual_seed(0)
+    stft, istft = make_filterbanks(n_fft, n_hop)
+    x = torch.randn(2, 2, samples)
+    X = stft(x)
+    assert X.is_complex()
+    assert X.shape == (2, 2, n_fft // 2 + 1, nb_frames(samples, n_fft, n_hop))
+    y = istft(X, length=samples)
+    assert y.shape == x.shape
+    assert (y - x).abs().max() < 1e-5
+
+
+def test_magnitude_and_mono_downmix():
+    stft, _ = make_filterbanks(512, 128)
+    x = torch.randn(3, 2, 2000)
+    X = stft(x)
+    mag = ComplexNorm()(X)
+    assert torch.allclose(mag, X.abs())
+    mono = ComplexNorm(mono=True)(X)
+    assert mono.shape == (3, 1, 257, X.shape[-1])
+    assert torch.allclose(mono[:, 0], X.abs().mean(1))
+
+
+def test_window_not_in_state_dict():
+    stft, istft = make_filterbanks()
+    assert len(stft.state_dict()) == 0 and len(istft.state_dict()) == 0
