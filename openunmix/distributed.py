@@ -1,0 +1,143 @@
+"""Multi-process data parallelism helpers (``torchrun``), no-ops in a single process.
+
+A process learns its place from the environment ``torchrun`` sets
+(``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``). GPUs use
+NCCL and ``torch.nn.SyncBatchNorm``; CPUs use gloo and
+:class:`GlobalBatchNorm1d`, since torch's SyncBatchNorm is GPU-only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Context:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+
+def setup(use_cuda: bool = True) -> Context:
+    """Join the process group when started by ``torchrun`` with several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = use_cuda and torch.cuda.is_available()
+    if cuda:
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo", rank=rank, world_size=world)
+    return Context(rank=rank, world_size=world, local_rank=local_rank, device=device)
+
+
+def cleanup() -> None:
+    """Leave the process group (safe to call when none was joined)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+class GlobalBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d whose training statistics span the batches of all processes.
+
+    Works with any backend (gloo on CPU included): per-feature sums are
+    all-reduced with a differentiable all-reduce, so forward and backward are
+    those of one batch-norm over the global batch. Parameter and buffer
+    names are those of ``nn.BatchNorm1d``. Input ``(N, features)``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized()):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        features = x.shape[1]
+        local = torch.cat([x.sum(0), (x * x).sum(0), x.new_tensor([x.shape[0]])])
+        total = all_reduce(local)
+        n = total[-1]
+        mean = total[:features] / n
+        var = total[features : 2 * features] / n - mean * mean
+        with torch.no_grad():
+            m = self.momentum if self.momentum is not None else 0.1
+            self.running_mean.mul_(1 - m).add_(m * mean.detach())
+            self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp(min=1))
+            self.num_batches_tracked.add_(1)
+        y = (x - mean) * torch.rsqrt(var + self.eps)
+        return y * self.weight + self.bias
+
+
+def wrap_model(model: nn.Module, ctx: Context) -> nn.Module:
+    """DistributedDataParallel with global batch norm; the model itself when alone.
+
+    Batch-norm modules are converted in place, so ``model.state_dict()`` keeps
+    its names.
+    """
+    if ctx.world_size == 1:
+        return model
+    if ctx.device.type == "cuda":
+        for name, child in list(model.named_children()):
+            if isinstance(child, nn.BatchNorm1d):
+                setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        return nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device])
+    for module in model.modules():
+        if type(module) is nn.BatchNorm1d:
+            module.__class__ = GlobalBatchNorm1d
+    return nn.parallel.DistributedDataParallel(model)
+
+
+def broadcast_module(model: nn.Module, ctx: Context) -> None:
+    """Give every process rank 0's parameters and buffers."""
+    if ctx.world_size == 1:
+        return
+    for t in list(model.parameters()) + list(model.buffers()):
+        dist.broadcast(t.data, src=0)
+
+
+def broadcast_tensor(t: torch.Tensor, ctx: Context) -> None:
+    if ctx.world_size > 1:
+        dist.broadcast(t, src=0)
+
+
+def sum_over_processes(t: torch.Tensor, ctx: Context) -> None:
+    """In-place sum of a CPU tensor over all processes."""
+    if ctx.world_size > 1:
+        if ctx.device.type == "cuda":
+            dev = t.to(ctx.device)
+            dist.all_reduce(dev)
+            t.copy_(dev.cpu())
+        else:
+            dist.all_reduce(t)
+
+
+def mean_over_processes(value: torch.Tensor, ctx: Context) -> float:
+    """Mean of a scalar over all processes, as a float."""
+    if ctx.world_size == 1:
+        return float(value)
+    v = value.detach().float().reshape(1).clone()
+    dist.all_reduce(v)
+    return float(v) / ctx.world_size
+
+
+def amp_dtype(enabled: bool, device: torch.device) -> Optional[torch.dtype]:
+    """Autocast dtype for ``--amp``: bf16 where the GPU supports it, else fp16; None on CPU."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def make_grad_scaler(enabled: bool, device: torch.device):
+    """A gradient scaler for fp16 autocast, None otherwise."""
+    if amp_dtype(enabled, device) is torch.float16:
+        return torch.amp.GradScaler("cuda")
+    return None

@@ -1,0 +1,526 @@
+"""Tests of openunmix.data on tiny generated wav folders."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from openunmix import data
+from openunmix.data import (
+    AlignedDataset,
+    DatasetError,
+    FixedSourcesTrackFolderDataset,
+    MUSDBDataset,
+    ShortFileWarning,
+    UnalignedDataset,
+    VariableSourcesTrackFolderDataset,
+    load_datasets,
+    read_valid_tracks,
+)
+
+SR = 8000
+SOURCES = ("vocals", "drums", "bass", "other")
+
+
+def write(path: Path, x: np.ndarray, rate: float = SR) -> Path:
+    """Write ``(channels, samples)`` audio as float wav (exact round trip)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(x, dtype=np.float32).T, int(rate), subtype="FLOAT")
+    return path
+
+
+def noise(seed: int, seconds: float = 3.0, channels: int = 2, rate: float = SR) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-0.2, 0.2, (channels, int(seconds * rate))).astype(np.float32)
+
+
+def read(path: Path) -> np.ndarray:
+    x, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return x.T
+
+
+def make_musdb(root: Path, names=("A - one", "B - two", "C - three"), seconds=3.0, mixture=True):
+    for k, name in enumerate(names):
+        folder = root / "train" / name
+        srcs = [
+            write(folder / f"{s}.wav", noise(10 * k + j, seconds)) for j, s in enumerate(SOURCES)
+        ]
+        if mixture:
+            write(folder / "mixture.wav", sum(read(p) for p in srcs))
+    return root
+
+
+def make_trackfolders(
+    root: Path, split="train", n=3, files=("vocals.wav", "bass.wav", "drums.wav"), seconds=3.0
+):
+    for k in range(n):
+        for j, f in enumerate(files):
+            write(root / split / f"track{k}" / f, noise(100 * k + j, seconds))
+    return root
+
+
+def make_unaligned(root: Path, split="train", seconds=3.0):
+    for k in range(2):
+        write(root / split / "vocals" / f"v{k}.wav", noise(k, seconds))
+    for k in range(3):
+        write(root / split / "noise" / f"n{k}.wav", np.full((2, int(seconds * SR)), 0.1))
+    write(root / split / "music" / "m0.wav", np.full((2, int(seconds * SR)), 0.2, np.float32))
+    return root
+
+
+def musdb_ds(root, **kw):
+    kw.setdefault("sample_rate", SR)
+    kw.setdefault("seq_duration", 1.0)
+    kw.setdefault("samples_per_track", 4)
+    kw.setdefault("is_wav", True)
+    return MUSDBDataset(root, **kw)
+
+
+def assert_item(item, channels, samples):
+    mix, target = item
+    for t in (mix, target):
+        assert isinstance(t, torch.Tensor) and t.dtype == torch.float32
+        assert tuple(t.shape) == (channels, samples)
+
+
+@pytest.fixture(scope="module")
+def musdb_root(tmp_path_factory):
+    return make_musdb(tmp_path_factory.mktemp("musdb"))
+
+
+# --------------------------------------------------------------------------- musdb
+
+
+def test_musdb_train_shapes_len_determinism(musdb_root):
+    ds = musdb_ds(musdb_root, valid_tracks=[])
+    assert len(ds) == 3 * 4
+    assert ds.sample_rate == SR and ds.nb_channels == 2
+    assert_item(ds[5], 2, SR)
+    a, b = ds[5], ds[5]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    # out of order / fresh object: same item
+    ds2 = musdb_ds(musdb_root, valid_tracks=[])
+    _ = ds2[0]
+    assert torch.equal(ds2[5][0], a[0])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[5][0], a[0])
+    other_seed = musdb_ds(musdb_root, valid_tracks=[], seed=7)
+    assert not torch.equal(other_seed[5][0], a[0])
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+
+
+def test_musdb_mixture_is_sum_of_augmented_sources(musdb_root):
+    # same seed/epoch/index draw the same excerpt and augmentations for every
+    # target, so the four targets must add up to the mixture.
+    items = {
+        t: musdb_ds(musdb_root, valid_tracks=[], target=t, random_track_mix=True)[3]
+        for t in SOURCES + ("accompaniment",)
+    }
+    mix = items["vocals"][0]
+    for t in SOURCES:
+        assert torch.equal(items[t][0], mix)
+    total = sum(items[t][1] for t in SOURCES)
+    assert torch.allclose(total, mix, atol=1e-6)
+    assert torch.allclose(items["vocals"][1] + items["accompaniment"][1], mix, atol=1e-6)
+
+
+class Recorder:
+    """An augmentation that records the (already augmented) sources it sees."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, x, rng):
+        self.seen.append(x.copy())
+        return x
+
+
+def test_musdb_augmented_mixture_recorded(musdb_root):
+    rec = Recorder()
+    ds = musdb_ds(musdb_root, valid_tracks=[], random_track_mix=True,
+                  source_augmentations=["gain", "channelswap", rec])
+    mix, target = ds[2]
+    assert len(rec.seen) == 4
+    np.testing.assert_allclose(mix.numpy(), sum(rec.seen), atol=1e-6)
+    np.testing.assert_array_equal(target.numpy(), rec.seen[0])  # vocals come first
+
+
+def test_musdb_unaugmented_excerpt_matches_files(musdb_root):
+    ds = musdb_ds(musdb_root, valid_tracks=[], random_chunks=False, source_augmentations=None)
+    mix, target = ds[4 + 1]  # track 1, second consecutive chunk
+    folder = musdb_root / "train" / "B - two"
+    span = slice(SR, 2 * SR)
+    expected = sum(read(folder / f"{s}.wav")[:, span] for s in SOURCES)
+    np.testing.assert_allclose(mix.numpy(), expected, atol=1e-6)
+    np.testing.assert_array_equal(target.numpy(), read(folder / "vocals.wav")[:, span])
+
+
+def test_musdb_valid_whole_tracks_accompaniment(musdb_root):
+    ds = musdb_ds(musdb_root, valid_tracks=["B - two"], split="valid", target="accompaniment")
+    assert len(ds) == 1
+    mix, target = ds[0]
+    folder = musdb_root / "train" / "B - two"
+    assert tuple(mix.shape) == (2, 3 * SR)
+    acc = sum(read(folder / f"{s}.wav") for s in ("drums", "bass", "other"))
+    np.testing.assert_allclose(target.numpy(), acc, atol=1e-6)
+    np.testing.assert_allclose(mix.numpy(), acc + read(folder / "vocals.wav"), atol=1e-6)
+    ds.set_epoch(3)  # validation ignores the epoch
+    assert torch.equal(ds[0][0], mix)
+
+
+def test_musdb_valid_tracks_split(musdb_root, tmp_path):
+    train = musdb_ds(musdb_root, valid_tracks=["B - two"], split="train")
+    valid = musdb_ds(musdb_root, valid_tracks=["B - two"], split="valid")
+    assert [t.name for t in train.tracks] == ["A - one", "C - three"]
+    assert [t.name for t in valid.tracks] == ["B - two"]
+    with pytest.raises(DatasetError, match="Nope"):
+        musdb_ds(musdb_root, valid_tracks=["Nope"], split="valid")
+    # musdb's own split: none of its validation names exist here
+    assert len(musdb_ds(musdb_root, split="train").tracks) == 3
+    with pytest.raises(DatasetError, match="no MUSDB track folders"):
+        musdb_ds(musdb_root, split="valid")
+    # valid_tracks.txt
+    assert read_valid_tracks(tmp_path) is None
+    (tmp_path / "valid_tracks.txt").write_text("B - two\n\n C - three \n")
+    assert read_valid_tracks(tmp_path) == ["B - two", "C - three"]
+
+
+def test_musdb_stats_sources(musdb_root, tmp_path):
+    ds = musdb_ds(musdb_root, valid_tracks=[])
+    assert ds.stats_sources() == [
+        [musdb_root / "train" / n / "mixture.wav"] for n in ("A - one", "B - two", "C - three")
+    ]
+    root = make_musdb(tmp_path, names=("X - y",), mixture=False)
+    files = musdb_ds(root, valid_tracks=[]).stats_sources()
+    assert files == [[root / "train" / "X - y" / f"{s}.wav" for s in SOURCES]]
+
+
+def test_musdb_errors(tmp_path):
+    with pytest.raises(DatasetError, match="no MUSDB"):
+        musdb_ds(tmp_path)
+    with pytest.raises(DatasetError, match="no such folder"):
+        musdb_ds(tmp_path / "missing")
+    root = make_musdb(tmp_path, names=("A - one", "B - two"), seconds=1.0)
+    os.remove(root / "train" / "B - two" / "bass.wav")
+    with pytest.raises(DatasetError, match=r"B - two.bass\.wav"):
+        musdb_ds(root, valid_tracks=[])
+    with pytest.raises(ValueError):
+        musdb_ds(root, target="piano")
+
+
+def test_musdb_short_tracks(tmp_path):
+    root = make_musdb(tmp_path, names=("A - long", "B - short"), mixture=False)
+    for s in SOURCES:
+        write(root / "train" / "B - short" / f"{s}.wav", noise(1, 0.5))
+    with pytest.warns(ShortFileWarning, match="zero-padded"):
+        ds = musdb_ds(root, valid_tracks=[], source_augmentations=None)
+    mix, target = ds[4]  # first item of the short track
+    assert tuple(mix.shape) == (2, SR)
+    assert torch.all(mix[:, SR // 2 :] == 0) and torch.any(mix[:, : SR // 2] != 0)
+    with pytest.warns(ShortFileWarning, match="skipping 1"):
+        ds = musdb_ds(root, valid_tracks=[], short_tracks="skip")
+    assert [t.name for t in ds.tracks] == ["A - long"] and len(ds) == 4
+
+
+def test_musdb_stem_cache(tmp_path, monkeypatch):
+    stempeg = pytest.importorskip("stempeg")
+    stems = noise(3, 1.0, rate=44100)[None].repeat(5, axis=0).transpose(0, 2, 1) * 0.5
+    (tmp_path / "train").mkdir()
+    stem = tmp_path / "train" / "S - stem.stem.mp4"
+    stempeg.write_stems(str(stem), stems, sample_rate=44100)
+    ds = MUSDBDataset(tmp_path, seq_duration=0.25, samples_per_track=2, valid_tracks=[],
+                      sample_rate=22050)
+    cache = tmp_path / ".wav-cache" / "train" / "S - stem"
+    assert not cache.exists()  # decoded on first use only
+    mix, target = ds[1]
+    assert tuple(mix.shape) == (2, 22050 // 4)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        ["mixture.wav"] + [f"{s}.wav" for s in SOURCES])
+    assert ds.stats_sources() == [[cache / "mixture.wav"]]
+    # a second dataset reuses the cache without decoding
+    monkeypatch.setattr(data, "write_wav_cache", lambda *a, **k: pytest.fail("decoded twice"))
+    ds2 = MUSDBDataset(tmp_path, seq_duration=None, split="valid", valid_tracks=["S - stem"],
+                       sample_rate=44100)
+    mix, target = ds2[0]
+    np.testing.assert_allclose(target.numpy(), read(cache / "vocals.wav"), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- aligned
+
+
+def test_aligned_shapes_alignment_determinism(tmp_path):
+    for k in range(3):
+        x = noise(k)
+        write(tmp_path / "train" / f"t{k}" / "mixture.wav", x)
+        write(tmp_path / "train" / f"t{k}" / "vocals.wav", 0.5 * x)
+    ds = AlignedDataset(tmp_path, seq_duration=0.5, random_chunks=True, sample_rate=SR,
+                        samples_per_track=2)
+    assert len(ds) == 6
+    mix, target = ds[3]
+    assert_item((mix, target), 2, SR // 2)
+    np.testing.assert_allclose(target.numpy(), 0.5 * mix.numpy(), atol=1e-7)
+    assert torch.equal(ds[3][0], mix)
+    ds.set_epoch(1)
+    assert not torch.equal(ds[3][0], mix)
+    whole = AlignedDataset(tmp_path, sample_rate=SR)
+    assert len(whole) == 3 and tuple(whole[0][0].shape) == (2, 3 * SR)
+    assert whole.stats_sources()[0] == [tmp_path / "train" / "t0" / "mixture.wav"]
+
+
+def test_resampling_preserves_frequency_and_mono_to_stereo(tmp_path):
+    t = np.arange(3 * 22050) / 22050
+    sine = (0.5 * np.sin(2 * np.pi * 440 * t))[None]  # mono, 22050 Hz
+    write(tmp_path / "train" / "t" / "mixture.wav", sine, rate=22050)
+    write(tmp_path / "train" / "t" / "vocals.wav", np.repeat(sine, 2, 0), rate=22050)
+    ds = AlignedDataset(tmp_path, seq_duration=2.0, random_chunks=True, sample_rate=44100)
+    mix, target = ds[0]
+    assert_item((mix, target), 2, 88200)
+    assert torch.equal(mix[0], mix[1])
+    spec = np.abs(np.fft.rfft(mix[0].numpy()))
+    freqs = np.fft.rfftfreq(mix.shape[-1], 1 / 44100)
+    assert abs(freqs[spec.argmax()] - 440) < 1.0
+    assert 0.45 < mix.abs().max() < 0.55
+    whole = AlignedDataset(tmp_path, sample_rate=44100)
+    assert whole[0][0].shape[-1] == 3 * 44100
+    mono = AlignedDataset(tmp_path, seq_duration=1.0, sample_rate=22050, nb_channels=1)
+    assert_item(mono[0], 1, 22050)
+
+
+@pytest.mark.parametrize("file_rate", [22050, 48000])
+def test_resampled_excerpt_equals_span_of_whole_resampled_file(tmp_path, file_rate):
+    x = noise(0, 1.0, rate=file_rate)
+    path = write(tmp_path / "x.wav", x, rate=file_rate)
+    f = data.probe_file(path, 2)
+    whole = data.read_excerpt(f, 0, None, 44100, 2)
+    assert whole.shape == (2, 44100)
+    for start in (0, 1234, 30000):
+        part = data.read_excerpt(f, start, 10000, 44100, 2)
+        ref = whole[:, start:start + 10000]
+        np.testing.assert_allclose(part[:, :ref.shape[1]], ref, atol=1e-5)
+        assert np.all(part[:, ref.shape[1]:] == 0)
+
+
+def test_aligned_errors(tmp_path):
+    with pytest.raises(DatasetError, match="no such folder"):
+        AlignedDataset(tmp_path)
+    (tmp_path / "train").mkdir()
+    with pytest.raises(DatasetError, match="no track folders"):
+        AlignedDataset(tmp_path)
+    write(tmp_path / "train" / "t0" / "mixture.wav", noise(0))
+    with pytest.raises(DatasetError, match=r"t0.vocals\.wav: missing"):
+        AlignedDataset(tmp_path)
+
+
+# --------------------------------------------------------------------------- unaligned
+
+
+def test_unaligned(tmp_path, monkeypatch):
+    root = make_unaligned(tmp_path)
+    monkeypatch.setattr(data.audio, "load", lambda *a, **k: pytest.fail("loaded audio"))
+    ds = UnalignedDataset(root, seq_duration=0.5, samples_per_track=5, sample_rate=SR,
+                          source_augmentations=None)
+    monkeypatch.undo()
+    assert len(ds) == 2 * 5
+    mix, target = ds[7]
+    assert_item((mix, target), 2, SR // 2)
+    np.testing.assert_allclose((mix - target).numpy(), 0.3, atol=1e-6)
+    assert torch.equal(ds[7][1], target)
+    ds.set_epoch(2)
+    assert not torch.equal(ds[7][1], target)
+    assert len(ds.stats_sources()) == 2 + 3 + 1
+    assert all(len(group) == 1 for group in ds.stats_sources())
+    aug = UnalignedDataset(root, seq_duration=0.5, sample_rate=SR)
+    mix, target = aug[0]
+    assert not torch.allclose(mix - target, torch.tensor(0.3))
+    valid = UnalignedDataset(root, split="train", seq_duration=None, sample_rate=SR)
+    assert len(valid) == 2 and tuple(valid[0][0].shape) == (2, 3 * SR)
+
+
+def test_unaligned_errors_and_short(tmp_path):
+    with pytest.raises(DatasetError, match="no such folder"):
+        UnalignedDataset(tmp_path)
+    root = make_unaligned(tmp_path)
+    for f in (root / "train" / "music").iterdir():
+        f.unlink()
+    with pytest.raises(DatasetError, match=r"music: no \*\.wav files"):
+        UnalignedDataset(root)
+    write(root / "train" / "music" / "m.wav", noise(5, 0.25))
+    with pytest.warns(ShortFileWarning):
+        ds = UnalignedDataset(root, seq_duration=0.5, sample_rate=SR)
+    assert_item(ds[0], 2, SR // 2)
+    write(root / "train" / "music" / "long.wav", noise(6, 1.0))
+    with pytest.warns(ShortFileWarning, match="skipping 1"):
+        ds = UnalignedDataset(root, seq_duration=0.5, sample_rate=SR, short_tracks="skip")
+    assert [f.path.name for f in ds.interference_files["music"]] == ["long.wav"]
+
+
+# --------------------------------------------------------------------------- track folders
+
+
+def test_fixed_sources(tmp_path):
+    root = make_trackfolders(tmp_path)
+    ds = FixedSourcesTrackFolderDataset(root, seq_duration=0.5, random_chunks=True,
+                                        random_track_mix=True, sample_rate=SR,
+                                        samples_per_track=3)
+    assert len(ds) == 9
+    assert_item(ds[4], 2, SR // 2)
+    assert torch.equal(ds[4][0], ds[4][0])
+    ds.set_epoch(1)
+    a = ds[4]
+    ds.set_epoch(0)
+    assert not torch.equal(ds[4][0], a[0])
+    # mixture = sum of target and interferers: a dataset with the bass as target
+    # draws identical excerpts, so the target difference is the other sources
+    plain = FixedSourcesTrackFolderDataset(root, seq_duration=0.5, sample_rate=SR,
+                                           source_augmentations=None, random_chunks=False)
+    mix, target = plain[1]
+    folder = root / "train" / "track1"
+    expected = sum(read(folder / f)[:, : SR // 2] for f in ("vocals.wav", "bass.wav", "drums.wav"))
+    np.testing.assert_allclose(mix.numpy(), expected, atol=1e-6)
+    np.testing.assert_array_equal(target.numpy(), read(folder / "vocals.wav")[:, : SR // 2])
+    whole = FixedSourcesTrackFolderDataset(root, sample_rate=SR)
+    assert len(whole) == 3 and tuple(whole[0][0].shape) == (2, 3 * SR)
+    assert whole.stats_sources()[2] == [folder.parent / "track2" / f
+                                        for f in ("vocals.wav", "bass.wav", "drums.wav")]
+    os.remove(folder / "drums.wav")
+    with pytest.raises(DatasetError, match=r"track1.drums\.wav: missing"):
+        FixedSourcesTrackFolderDataset(root, sample_rate=SR)
+
+
+def test_augmented_mixture_is_sum_of_sources(tmp_path):
+    root = make_trackfolders(tmp_path)
+    rec = Recorder()
+    ds = FixedSourcesTrackFolderDataset(root, seq_duration=0.5, random_chunks=True,
+                                        random_track_mix=True, sample_rate=SR,
+                                        source_augmentations=["gain", "channelswap", rec])
+    mix, target = ds[2]
+    assert len(rec.seen) == 3
+    np.testing.assert_allclose(mix.numpy(), sum(rec.seen), atol=1e-6)
+    np.testing.assert_array_equal(target.numpy(), rec.seen[0])
+    rec.seen.clear()
+    var = VariableSourcesTrackFolderDataset(root, seq_duration=0.5, sample_rate=SR,
+                                            source_augmentations=["gain", rec])
+    mix, target = var[1]
+    assert len(rec.seen) == 3
+    np.testing.assert_allclose(mix.numpy(), sum(rec.seen), atol=1e-6)
+    un_root = make_unaligned(tmp_path / "un")
+    rec.seen.clear()
+    un = UnalignedDataset(un_root, seq_duration=0.5, sample_rate=SR,
+                          source_augmentations=["gain", "channelswap", rec])
+    mix, target = un[3]
+    assert len(rec.seen) == 3
+    np.testing.assert_allclose(mix.numpy(), sum(rec.seen), atol=1e-6)
+    np.testing.assert_array_equal(target.numpy(), rec.seen[0])
+
+
+def test_variable_sources(tmp_path):
+    make_trackfolders(tmp_path, n=2, files=("vocals.wav", "bass.wav"))
+    write(tmp_path / "train" / "track2" / "piano.wav", noise(7))
+    write(tmp_path / "train" / "track2" / "guitar.wav", noise(8))
+    with pytest.warns(UserWarning, match="without vocals.wav"):
+        ds = VariableSourcesTrackFolderDataset(tmp_path, sample_rate=SR)
+    assert len(ds) == 2
+    mix, target = ds[1]
+    folder = tmp_path / "train" / "track1"
+    expected = read(folder / "vocals.wav") + read(folder / "bass.wav")
+    np.testing.assert_allclose(mix.numpy(), expected, atol=1e-6)
+    silent = VariableSourcesTrackFolderDataset(tmp_path, sample_rate=SR, seq_duration=0.5,
+                                               silence_missing_targets=True, samples_per_track=2,
+                                               source_augmentations=None, random_chunks=False)
+    assert len(silent) == 6
+    mix, target = silent[4]
+    assert_item((mix, target), 2, SR // 2)
+    assert torch.all(target == 0)
+    folder = tmp_path / "train" / "track2"
+    np.testing.assert_allclose(
+        mix.numpy(), (read(folder / "piano.wav") + read(folder / "guitar.wav"))[:, : SR // 2],
+        atol=1e-6)
+    aug = VariableSourcesTrackFolderDataset(tmp_path, sample_rate=SR, seq_duration=0.5,
+                                            silence_missing_targets=True, random_chunks=True)
+    assert torch.equal(aug[0][0], aug[0][0])
+    assert len(silent.stats_sources()[2]) == 2
+    (tmp_path / "empty" / "t").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="no \\*\\.wav source files"):
+        VariableSourcesTrackFolderDataset(tmp_path, split="empty")
+
+
+def test_trackfolder_short_tracks(tmp_path):
+    root = make_trackfolders(tmp_path, n=2, seconds=1.0)
+    write(root / "train" / "track1" / "bass.wav", noise(0, 0.25, channels=1))
+    with pytest.warns(ShortFileWarning, match="bass.wav"):
+        ds = FixedSourcesTrackFolderDataset(root, seq_duration=0.5, sample_rate=SR,
+                                            source_augmentations=None)
+    mix, target = ds[1]
+    assert_item((mix, target), 2, SR // 2)
+    with pytest.warns(ShortFileWarning, match="skipping 1"):
+        ds = FixedSourcesTrackFolderDataset(root, seq_duration=0.5, sample_rate=SR,
+                                            short_tracks="skip")
+    assert len(ds) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FixedSourcesTrackFolderDataset(root, sample_rate=SR)  # whole tracks: never short
+
+
+# --------------------------------------------------------------------------- load_datasets
+
+
+def test_load_datasets_all_layouts(tmp_path):
+    common = dict(seq_duration=0.5, samples_per_track=2, sample_rate=SR, nb_channels=2, seed=1)
+
+    musdb_root = make_musdb(tmp_path / "musdb", seconds=1.0)
+    (musdb_root / "valid_tracks.txt").write_text("C - three\n")
+    train, valid = load_datasets("musdb", musdb_root, target="accompaniment", is_wav=True,
+                                 subset="train", **common)
+    assert (len(train), len(valid)) == (4, 1)
+    assert_item(train[0], 2, SR // 2)
+    assert_item(valid[0], 2, SR)
+
+    for split in ("train", "valid"):
+        for k in range(2):
+            write(tmp_path / "aligned" / split / f"t{k}" / "mixture.wav", noise(k, 1.0))
+            write(tmp_path / "aligned" / split / f"t{k}" / "drums.wav", noise(k + 5, 1.0))
+        make_unaligned(tmp_path / "unaligned", split, seconds=1.0)
+        make_trackfolders(tmp_path / "fix", split, n=2, seconds=1.0)
+        make_trackfolders(tmp_path / "var", split, n=2, files=("vocals.wav", "x.wav"), seconds=1.0)
+
+    train, valid = load_datasets("aligned", tmp_path / "aligned", target="drums", **common)
+    assert (len(train), len(valid)) == (4, 2) and valid[0][0].shape[-1] == SR
+    train, valid = load_datasets("unaligned", tmp_path / "unaligned", interferences=["noise"],
+                                 is_wav=None, **common)
+    assert (len(train), len(valid)) == (4, 2)
+    assert_item(valid[1], 2, SR // 2)
+    assert torch.equal(valid[1][0], valid[1][0])
+    train, valid = load_datasets("trackfolder_fix", tmp_path / "fix",
+                                 interferer_files=["bass.wav"], **common)
+    assert (len(train), len(valid)) == (4, 2)
+    train, valid = load_datasets("trackfolder_var", tmp_path / "var", **common)
+    assert (len(train), len(valid)) == (4, 2)
+    folder = tmp_path / "var" / "valid" / "track0"
+    expected = read(folder / "vocals.wav") + read(folder / "x.wav")
+    np.testing.assert_allclose(valid[0][0].numpy(), expected, atol=1e-6)
+
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        load_datasets("nope", tmp_path)
+    with pytest.raises(TypeError):
+        load_datasets("aligned", tmp_path / "aligned", bogus=1)
+
+
+def test_items_do_not_depend_on_dataloader_workers(musdb_root):
+    import multiprocessing
+
+    from torch.utils.data import DataLoader
+
+    ds = musdb_ds(musdb_root, valid_tracks=[], seq_duration=0.25, random_track_mix=True)
+    ds.set_epoch(3)
+    ctx = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    serial = torch.cat([m for m, _ in DataLoader(ds, batch_size=3, num_workers=0)])
+    parallel = torch.cat([m for m, _ in DataLoader(ds, batch_size=3, num_workers=2,
+                                                   multiprocessing_context=ctx)])
+    assert torch.equal(serial, parallel)
