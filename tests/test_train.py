@@ -1,0 +1,127 @@
+"""train.py end to end on a tiny generated MUSDB-layout dataset."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, run_script, write_tone
+from openunmix.demo import generate_dataset
+from openunmix.modelfolder import load_separator
+from openunmix.training import EarlyStopping
+
+TINY = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",
+        "--samples-per-track", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def musdb_root(tmp_path_factory):
+    return generate_dataset(tmp_path_factory.mktemp("data") / "demo", seed=3, nb_train=2, nb_valid=1,
+                            nb_test=1, duration=3.0)
+
+
+def _history(out, target="vocals"):
+    return json.loads((out / f"{target}.json").read_text())
+
+
+def test_two_epochs_write_every_output(tmp_path, musdb_root):
+    out = tmp_path / "model"
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "2", *TINY)
+    assert r.returncode == 0, r.stderr
+    for name in ("vocals.pth", "vocals.json", "vocals.chkpnt", "vocals_loss.png", "separator.json"):
+        assert (out / name).is_file(), name
+    info = _history(out)
+    assert info["epochs_trained"] == 2
+    assert len(info["train_loss_history"]) == 2 and len(info["valid_loss_history"]) == 2
+    assert len(info["train_time_history"]) == 2
+    assert info["args"]["nfft"] == 512 and info["args"]["hidden_size"] == 16
+    assert info["sample_rate"] == 44100.0
+    assert info["best_epoch"] in (1, 2)
+    assert info["best_loss"] == pytest.approx(min(info["valid_loss_history"]))
+    assert "epoch    2" in r.stdout and "valid" in r.stdout
+    # the folder is a model folder: the best model loads and separates
+    sep = load_separator(out)
+    assert sep.source_names == ["vocals", "accompaniment"]
+    mix = write_tone(tmp_path / "mix.wav", seconds=1.0, rate=44100)
+    r = run_script("test.py", out, "--input", mix, "--outdir", tmp_path / "sep", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sep" / "mix" / "accompaniment.wav").is_file()
+    # input statistics were used: the input normalisation is not the identity
+    state = torch.load(out / "vocals.pth", weights_only=True)
+    assert not torch.allclose(state["input_scale"], torch.ones_like(state["input_scale"]))
+
+
+def test_early_stopping_rule():
+    es = EarlyStopping(patience=2)
+    assert [es.step(v) for v in (3.0, 2.0, 2.5, 1.0, 1.5, 1.2)] == [False, False, False, False, False, True]
+    assert es.best == 1.0 and es.num_bad_epochs == 2
+
+
+def test_early_stopping_stops_after_patience(tmp_path, musdb_root):
+    out = tmp_path / "es"
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "30",
+                   "--patience", "1", "--lr", "0.05", *TINY)
+    assert r.returncode == 0, r.stderr
+    valid = _history(out)["valid_loss_history"]
+    # the first epoch that did not improve on the best so far ends the run (patience 1)
+    best = math.inf
+    expected = None
+    for i, v in enumerate(valid, start=1):
+        if v < best:
+            best = v
+        else:
+            expected = i
+            break
+    assert expected is not None and len(valid) == expected < 30
+    assert "early stopping" in r.stdout
+
+
+def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root):
+    args = ["--root", musdb_root, "--is-wav", "--epochs", "5", *TINY]
+    ref = tmp_path / "ref"
+    r = run_script("train.py", *args, "--output", ref)
+    assert r.returncode == 0, r.stderr
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args), "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "vocals.chkpnt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = _history(out)["epochs_trained"]
+    r = run_script("train.py", *args, "--output", out, "--checkpoint", out)
+    assert r.returncode == 0, r.stderr
+    if done < 5:
+        assert f"resuming at epoch {done + 1}" in r.stdout
+    a, b = _history(ref), _history(out)
+    np.testing.assert_allclose(b["train_loss_history"], a["train_loss_history"], rtol=1e-4)
+    np.testing.assert_allclose(b["valid_loss_history"], a["valid_loss_history"], rtol=1e-4)
+    assert b["best_epoch"] == a["best_epoch"]
+
+
+def test_fine_tune_from_model_folder(tmp_path, musdb_root):
+    base = tmp_path / "base"
+    assert run_script("train.py", "--root", musdb_root, "--is-wav", "--output", base, "--epochs", "1", *TINY).returncode == 0
+    out = tmp_path / "tuned"
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "1",
+                   "--model", base, *TINY)
+    assert r.returncode == 0, r.stderr
+    a = torch.load(base / "vocals.pth", weights_only=True)
+    b = torch.load(out / "vocals.pth", weights_only=True)
+    assert torch.equal(a["input_mean"], b["input_mean"]) or not torch.allclose(a["fc1.weight"], b["fc1.weight"])
+
+
+def test_empty_root_is_one_line_error(tmp_path):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    r = run_script("train.py", "--root", tmp_path / "empty", "--is-wav", "--output", tmp_path / "o", *TINY)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error:")
