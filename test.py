@@ -9,6 +9,11 @@ writes separated/song/vocals.wav, ... (one file per target, plus the residual).
 import argparse
 import sys
 
+from openunmix.runtime import tune_allocator
+
+tune_allocator()  # before torch is imported
+
+
 from openunmix.cli import separate_main
 
 

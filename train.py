@@ -10,6 +10,11 @@ Several processes (GPUs or CPU cores):
 import argparse
 import sys
 
+from openunmix.runtime import tune_allocator
+
+tune_allocator()  # before torch is imported
+
+
 from openunmix.training import TrainConfig, train
 
 DATASETS = ["musdb", "aligned", "unaligned", "trackfolder_fix", "trackfolder_var"]
