@@ -180,7 +180,8 @@ def wiener(
     if softmask:
         y = ratio_mask(v, x, logit=logit, eps=eps)
     else:
-        y = v.to(x.real.dtype) * torch.exp(1j * torch.angle(x)).unsqueeze(-1)
+        # mixture phase; sgn(0) = 0 keeps silent bins silent (norbert's exp(i*angle(0)) = 1 would not)
+        y = v.to(x.real.dtype) * torch.sgn(x).unsqueeze(-1)
     if not iterations:
         return y
     # scale to a range where the regularisation is meaningful, as norbert does

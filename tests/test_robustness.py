@@ -1,0 +1,161 @@
+"""Bad input, silence, unsafe model files and interrupted training (scripts end to end)."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import ROOT, make_model_folder, run_script, write_tone
+from openunmix.modelfolder import load_separator
+from openunmix.separate import separate
+
+
+def _one_error_line(r, *needles):
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    assert lines, r.stderr
+    for n in needles:
+        assert any(n in l for l in lines), (n, r.stderr)
+
+
+def _bad_inputs(tmp: pathlib.Path):
+    cases = {}
+    (tmp / "empty.wav").write_bytes(b"")
+    cases["empty.wav"] = "empty file"
+    (tmp / "text.wav").write_text("hello, not audio\n" * 10)
+    cases["text.wav"] = "not a readable audio file"
+    good = write_tone(tmp / "full.wav", seconds=0.5)
+    (tmp / "truncated.wav").write_bytes(good.read_bytes()[:30])
+    cases["truncated.wav"] = "not a readable audio file"
+    sf.write(str(tmp / "zero.wav"), np.zeros((0, 2), np.float32), 16000)
+    cases["zero.wav"] = "too short"
+    sf.write(str(tmp / "one.wav"), np.zeros((1, 2), np.float32), 16000)
+    cases["one.wav"] = "too short"
+    sf.write(str(tmp / "six.wav"), np.zeros((1000, 6), np.float32), 16000)
+    cases["six.wav"] = "has 6 channels, the model takes 2"
+    nan = np.zeros((4000, 2), np.float32)
+    nan[100] = np.nan
+    sf.write(str(tmp / "nan.wav"), nan, 16000, subtype="FLOAT")
+    cases["nan.wav"] = "audio holds NaN or Inf samples"
+    inf = np.zeros((4000, 2), np.float32)
+    inf[3900] = np.inf
+    sf.write(str(tmp / "inf.wav"), inf, 16000, subtype="FLOAT")
+    cases["inf.wav"] = "audio holds NaN or Inf samples"
+    cases["missing.wav"] = "no such file"
+    return cases
+
+
+def test_test_py_bad_inputs_one_line_each_no_partial_output(tmp_path, model_dir):
+    cases = _bad_inputs(tmp_path)
+    good = write_tone(tmp_path / "good.wav")
+    tiny = write_tone(tmp_path / "tiny.wav", seconds=0.005)  # 80 samples: shorter than one STFT frame
+    files = [tmp_path / name for name in cases] + [good, tiny]
+    out = tmp_path / "sep"
+    r = run_script("test.py", model_dir, "--input", *files, "--outdir", out, "--quiet")
+    assert r.returncode == 1
+    for name, msg in cases.items():
+        _one_error_line(r, f"{name}: {msg}")
+        folder = out / pathlib.Path(name).stem
+        assert not folder.exists() or not any(folder.iterdir()), f"partial output for {name}"
+    assert f"{len(cases)} of {len(files)} input files failed" in r.stderr
+    for name in ("good", "tiny"):
+        for src in ("vocals", "drums"):
+            assert (out / name / f"{src}.wav").is_file()
+    assert sf.info(str(out / "tiny" / "vocals.wav")).frames == 80
+
+
+def test_test_py_model_folder_problems(tmp_path):
+    song = write_tone(tmp_path / "song.wav")
+    r = run_script("test.py", tmp_path / "nope", "--input", song, "--outdir", tmp_path / "o")
+    _one_error_line(r, "model folder does not exist")
+
+    m = make_model_folder(tmp_path / "m")
+    r = run_script("test.py", m, "--input", song, "--targets", "bass", "--outdir", tmp_path / "o")
+    _one_error_line(r, "no model for target 'bass'", "available: drums, vocals")
+
+    (m / "drums.pth").unlink()
+    r = run_script("test.py", m, "--input", song, "--targets", "drums", "--outdir", tmp_path / "o")
+    _one_error_line(r, "drums.pth: missing model weights file")
+
+    m2 = make_model_folder(tmp_path / "m2")
+    (m2 / "vocals.json").write_text('{"args": {"nfft": 512')
+    r = run_script("test.py", m2, "--input", song, "--outdir", tmp_path / "o")
+    _one_error_line(r, "vocals.json: malformed json")
+
+    m3 = make_model_folder(tmp_path / "m3")
+    cfg = json.loads((m3 / "vocals.json").read_text())
+    cfg["nfft"] = 1024
+    cfg["args"]["nfft"] = 1024
+    (m3 / "vocals.json").write_text(json.dumps(cfg))
+    r = run_script("test.py", m3, "--input", song, "--outdir", tmp_path / "o")
+    _one_error_line(r, "shapes do not match vocals.json")
+
+    cfg["nfft"] = -5
+    (m3 / "vocals.json").write_text(json.dumps(cfg))
+    r = run_script("test.py", m3, "--input", song, "--outdir", tmp_path / "o")
+    _one_error_line(r, "'nfft'=-5 is out of range")
+
+    m4 = make_model_folder(tmp_path / "m4")
+    (m4 / "vocals.json").unlink()
+    r = run_script("test.py", m4, "--input", song, "--targets", "vocals", "--outdir", tmp_path / "o")
+    _one_error_line(r, "vocals.json: missing model settings file")
+
+
+def test_unwritable_output_folder(tmp_path, model_dir):
+    song = write_tone(tmp_path / "song.wav")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = run_script("test.py", model_dir, "--input", song, "--outdir", blocker / "out", "--quiet")
+    _one_error_line(r, "cannot create output folder")
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_malicious_model_file_is_refused_and_runs_nothing(tmp_path):
+    m = make_model_folder(tmp_path / "m", targets=("vocals",))
+    marker = tmp_path / "pwned"
+    torch.save({"fc1.weight": _Evil(str(marker))}, m / "vocals.pth")
+    song = write_tone(tmp_path / "song.wav")
+    r = run_script("test.py", m, "--input", song, "--outdir", tmp_path / "o")
+    _one_error_line(r, "vocals.pth: refused")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("niter", [0, 1, 2])
+@pytest.mark.parametrize("softmask", [True, False])
+@pytest.mark.parametrize("residual", [False, True])
+def test_silence_in_silence_out_and_extremes_finite(model_dir, niter, softmask, residual):
+    sep = load_separator(model_dir, niter=niter, softmask=softmask, residual=residual)
+    zeros = separate(sep, torch.zeros(2, 8000))
+    assert torch.isfinite(zeros).all() and zeros.abs().max() == 0
+    t = torch.arange(8000) / 16000
+    quiet = 1e-9 * torch.sin(2 * torch.pi * 300 * t).repeat(2, 1)
+    loud = torch.sign(torch.sin(2 * torch.pi * 300 * t)).repeat(2, 1)  # full-scale square wave
+    for x in (quiet, loud):
+        y = separate(sep, x)
+        assert torch.isfinite(y).all()
+
+
+def test_silent_file_gives_silent_files(tmp_path, model_dir):
+    sf.write(str(tmp_path / "silence.wav"), np.zeros((16000, 2), np.float32), 16000)
+    r = run_script("test.py", model_dir, "--input", tmp_path / "silence.wav", "--outdir", tmp_path / "o",
+                   "--niter", "1", "--no-softmask", "--residual", "--quiet")
+    assert r.returncode == 0, r.stderr
+    for src in ("vocals", "drums", "residual"):
+        y, _ = sf.read(str(tmp_path / "o" / "silence" / f"{src}.wav"))
+        assert np.all(y == 0)
