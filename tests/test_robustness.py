@@ -159,3 +159,69 @@ def test_silent_file_gives_silent_files(tmp_path, model_dir):
     for src in ("vocals", "drums", "residual"):
         y, _ = sf.read(str(tmp_path / "o" / "silence" / f"{src}.wav"))
         assert np.all(y == 0)
+
+
+TINY_TRAIN = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",
+              "--samples-per-track", "4", "--quiet"]
+
+
+@pytest.fixture
+def small_musdb(tmp_path):
+    from openunmix.demo import generate_dataset
+
+    return generate_dataset(tmp_path / "data", seed=5, nb_train=2, nb_valid=1, nb_test=0, duration=2.5)
+
+
+def test_ctrl_c_saves_and_exits_cleanly_then_resumes(tmp_path, small_musdb):
+    out = tmp_path / "run"
+    args = ["--root", small_musdb, "--is-wav", "--epochs", "1000", *TINY_TRAIN, "--output", out]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "vocals.chkpnt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "interrupted" in err
+    done = json.loads((out / "vocals.json").read_text())["epochs_trained"]
+    assert done >= 1
+    torch.load(out / "vocals.chkpnt", weights_only=True)  # intact
+    r = run_script("train.py", *args[:-2], "--epochs", str(done + 1), "--output", out, "--checkpoint", out)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "vocals.json").read_text())["epochs_trained"] == done + 1
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_musdb):
+    out = tmp_path / "run"
+    args = ["--root", small_musdb, "--is-wav", *TINY_TRAIN, "--output", out]
+    assert run_script("train.py", *args, "--epochs", "2").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # a source whose samples are finite but overflow the float32 spectrogram
+    for track in (small_musdb / "train").iterdir():
+        if "train" in track.name:
+            data, rate = sf.read(str(track / "drums.wav"), dtype="float32")
+            sf.write(str(track / "drums.wav"), np.full_like(data, 3e38), rate, subtype="FLOAT")
+    r = run_script("train.py", *args, "--epochs", "4", "--checkpoint", out)
+    _one_error_line(r, "loss became", "last good checkpoint")
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after == before
+
+
+def test_malicious_checkpoint_is_refused(tmp_path, small_musdb):
+    out = tmp_path / "run"
+    out.mkdir()
+    marker = tmp_path / "pwned"
+    torch.save({"model": _Evil(str(marker))}, out / "vocals.chkpnt")
+    r = run_script("train.py", "--root", small_musdb, "--is-wav", *TINY_TRAIN, "--output", out, "--checkpoint", out)
+    _one_error_line(r, "vocals.chkpnt: refused")
+    assert not marker.exists()
+
+
+def test_training_dataset_problems(tmp_path, small_musdb):
+    r = run_script("train.py", "--root", tmp_path / "nothing", "--is-wav", *TINY_TRAIN, "--output", tmp_path / "o")
+    _one_error_line(r)
+    victim = next(t for t in (small_musdb / "train").iterdir() if "train" in t.name)
+    (victim / "bass.wav").unlink()
+    r = run_script("train.py", "--root", small_musdb, "--is-wav", *TINY_TRAIN, "--output", tmp_path / "o")
+    _one_error_line(r, "bass.wav")
