@@ -107,7 +107,7 @@ def local_gaussian_model(y: torch.Tensor, eps: float):
         power; ``R`` complex ``(bins, channels, channels, sources)``, the
         power-weighted average of ``y y^H`` over frames.
     """
-    v = (y.real**2 + y.imag**2).mean(dim=2)
+    v = torch.view_as_real(y).square().sum(-1).mean(dim=2)
     R = torch.einsum("tbis,tbjs->bijs", y, y.conj())
     R = R / (eps + v.sum(dim=0))[:, None, None, :]
     return v, R
@@ -151,6 +151,7 @@ def wiener(
     alpha: float = 1.0,
     logit: Optional[float] = None,
     eps: Optional[float] = None,
+    bin_chunk: Optional[int] = None,
 ) -> torch.Tensor:
     """Separate the mixture ``x`` given source magnitudes ``v``.
 
@@ -169,10 +170,29 @@ def wiener(
         alpha: exponent applied to ``v`` for the ratio mask and the residual
             model (ignored without ``softmask``).
         logit: threshold of the logit compression of the ratio mask.
+        bin_chunk: filter this many frequency bins at a time. Every step
+            works on each bin independently, so the result is the same; only
+            the peak memory of the temporaries shrinks.
 
     Returns:
         complex ``(frames, bins, channels, sources[+1])``.
     """
+    # scale to a range where the regularisation is meaningful, as norbert does
+    scale = max(1.0, float(x.abs().max()) / 10.0) if (iterations and x.numel()) else 1.0
+    bins = x.shape[1]
+    if not bin_chunk or bin_chunk >= bins:
+        return _wiener_bins(v, x, iterations, softmask, residual, alpha, logit, eps, scale)
+    sources = v.shape[-1] + (1 if residual else 0)
+    out = torch.empty(x.shape + (sources,), dtype=x.dtype, device=x.device)
+    for b in range(0, bins, bin_chunk):
+        out[:, b : b + bin_chunk] = _wiener_bins(
+            v[:, b : b + bin_chunk], x[:, b : b + bin_chunk], iterations, softmask, residual, alpha, logit, eps, scale
+        )
+    return out
+
+
+def _wiener_bins(v, x, iterations, softmask, residual, alpha, logit, eps, scale):
+    """:func:`wiener` on a range of bins, with the mixture scale fixed by the caller."""
     if softmask and alpha != 1.0:
         v = v**alpha
     if residual:
@@ -184,7 +204,5 @@ def wiener(
         y = v.to(x.real.dtype) * torch.sgn(x).unsqueeze(-1)
     if not iterations:
         return y
-    # scale to a range where the regularisation is meaningful, as norbert does
-    max_abs = max(1.0, float(x.abs().max()) / 10.0)
-    y = expectation_maximization(y / max_abs, x / max_abs, iterations, eps=eps)
-    return y * max_abs
+    y = expectation_maximization(y / scale, x / scale, iterations, eps=eps)
+    return y * scale

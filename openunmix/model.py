@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .filtering import wiener
-from .transforms import ComplexNorm, make_filterbanks
+from .transforms import ComplexNorm, OverlapAdd, make_filterbanks
 
 
 class OpenUnmix(nn.Module):
@@ -137,8 +137,11 @@ class Separator(nn.Module):
         logit: threshold of the logit compression of the ratio mask.
         residual: add a residual source (always added for a single target).
         sample_rate, n_fft, n_hop, nb_channels: the models' settings.
-        wiener_win_len: frames filtered at once (bounds the filter's memory);
-            ``None`` filters the whole input at once.
+        wiener_win_len: frames filtered at once (the EM's statistics are
+            estimated per window, as upstream does); ``None`` filters the
+            whole input at once.
+        bin_chunk: frequency bins filtered at once (bounds the filter's
+            memory; does not change the result).
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class Separator(nn.Module):
         n_hop: int = 1024,
         nb_channels: int = 2,
         wiener_win_len: Optional[int] = 300,
+        bin_chunk: Optional[int] = 256,
     ):
         super().__init__()
         self.target_models = nn.ModuleDict(dict(target_models))
@@ -167,6 +171,7 @@ class Separator(nn.Module):
         self.n_hop = n_hop
         self.nb_channels = nb_channels
         self.wiener_win_len = wiener_win_len
+        self.bin_chunk = bin_chunk
         self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True)
         self.complexnorm = ComplexNorm(mono=nb_channels == 1)
 
@@ -208,29 +213,27 @@ class Separator(nn.Module):
         Returns:
             complex ``(batch, sources, channels, bins, frames)``.
         """
-        batch, _, _, frames = X.shape
+        batch, channels, bins, frames = X.shape
         win = self.wiener_win_len or frames
-        out = []
+        sources = V.shape[-1] + (1 if self.residual else 0)
+        # filled window by window: one full-size buffer, no concatenated copies
+        Y = torch.empty((batch, sources, channels, bins, frames), dtype=X.dtype, device=X.device)
         for b in range(batch):
-            v = V[b].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
-            x = X[b].permute(2, 1, 0)  # (frames, bins, channels)
-            pieces = [
-                wiener(
-                    v[t : t + win],
-                    x[t : t + win],
-                    self.niter,
-                    softmask=self.softmask,
-                    residual=self.residual,
-                    alpha=self.alpha,
-                    logit=self.logit,
-                )
-                for t in range(0, frames, win)
-            ]
-            out.append(torch.cat(pieces, dim=0).permute(3, 2, 1, 0))
-        return torch.stack(out, dim=0)
+            for t in range(0, frames, win):
+                v = V[b, :, :, t : t + win].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
+                x = X[b, :, :, t : t + win].permute(2, 1, 0)  # (frames, bins, channels)
+                y = wiener(v, x, self.niter, softmask=self.softmask, residual=self.residual,
+                           alpha=self.alpha, logit=self.logit)
+                Y[b, ..., t : t + win] = y.permute(3, 2, 1, 0)
+        return Y
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """Separate.
+
+        Memory is kept low for long inputs: the target magnitudes are written
+        into one buffer, and the filter's output is turned back into audio
+        window by window (:class:`~openunmix.transforms.OverlapAdd`), so the
+        complex spectra of the sources are never all held at once.
 
         Args:
             audio: ``(batch, channels, samples)`` at ``sample_rate``.
@@ -238,12 +241,29 @@ class Separator(nn.Module):
         Returns:
             ``(batch, sources, channels, samples)``, sources as in :attr:`source_names`.
         """
-        X = self.stft(audio)
-        V = self.estimate_magnitudes(self.complexnorm(X))
-        if self.nb_channels == 1 and X.shape[1] != 1:
+        if self.nb_channels == 1 and audio.shape[1] != 1:
             raise ValueError("a mono model needs mono input")
-        Y = self.filter(V, X)
-        return self.istft(Y, length=audio.shape[-1])
+        X = self.stft(audio)
+        batch, channels, bins, frames = X.shape
+        mag = self.complexnorm(X)
+        V = torch.empty(mag.shape + (len(self.target_models),), dtype=mag.dtype, device=mag.device)
+        for j, model in enumerate(self.target_models.values()):
+            V[..., j] = model(mag)
+        del mag
+        win = self.wiener_win_len or frames
+        out = []
+        for b in range(batch):
+            ola = OverlapAdd((len(self.source_names), channels), frames, self.n_fft, self.n_hop,
+                             self.stft.window.to(audio.dtype))
+            for t in range(0, frames, win):
+                v = V[b, :, :, t : t + win].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
+                x = X[b, :, :, t : t + win].permute(2, 1, 0)  # (frames, bins, channels)
+                y = wiener(v, x, self.niter, softmask=self.softmask, residual=self.residual,
+                           alpha=self.alpha, logit=self.logit, bin_chunk=self.bin_chunk)
+                ola.add(y.permute(3, 2, 1, 0), t)  # (sources, channels, bins, frames)
+                del y
+            out.append(ola.result(audio.shape[-1]))
+        return torch.stack(out)
 
     def to_dict(self, estimates: torch.Tensor) -> Dict[str, torch.Tensor]:
         """``(batch, sources, channels, samples)`` -> ``{source: (batch, channels, samples)}``."""

@@ -93,6 +93,57 @@ class ComplexNorm(nn.Module):
         return mag
 
 
+class OverlapAdd:
+    """Inverse STFT assembled window by window, equal to :class:`ISTFT` on the whole spectrum.
+
+    For long signals whose spectrum is produced in pieces (e.g. by a filter
+    working on a few hundred frames at a time): each piece is inverted and
+    overlap-added into a waveform buffer as soon as it exists, so the full
+    complex spectrum never has to be held in memory.
+
+    Args:
+        shape: leading dimensions of the signals, e.g. ``(sources, channels)``.
+        frames: total number of STFT frames.
+        window: the analysis window (length ``n_fft``).
+    """
+
+    def __init__(self, shape: Tuple[int, ...], frames: int, n_fft: int, n_hop: int,
+                 window: torch.Tensor, center: bool = True):
+        self.n_fft = n_fft
+        self.n_hop = n_hop
+        self.center = center
+        self.window = window
+        total = (frames - 1) * n_hop + n_fft
+        self.buffer = torch.zeros(shape + (total,), dtype=window.dtype, device=window.device)
+        # squared-window envelope of all frames, for the normalisation
+        sq = (window**2)[:, None].expand(n_fft, frames)
+        self.envelope = torch.nn.functional.fold(
+            sq.reshape(1, n_fft, frames), output_size=(1, total), kernel_size=(1, n_fft), stride=(1, n_hop)
+        ).reshape(total)
+
+    def add(self, spec: torch.Tensor, first_frame: int) -> None:
+        """Overlap-add complex frames ``(*shape, bins, n)`` starting at frame ``first_frame``."""
+        n = spec.shape[-1]
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-2) * self.window[:, None]
+        lead = frames.shape[:-2]
+        length = (n - 1) * self.n_hop + self.n_fft
+        ola = torch.nn.functional.fold(
+            frames.reshape(-1, self.n_fft, n), output_size=(1, length),
+            kernel_size=(1, self.n_fft), stride=(1, self.n_hop),
+        ).reshape(lead + (length,))
+        start = first_frame * self.n_hop
+        self.buffer[..., start : start + length] += ola
+
+    def result(self, length: int) -> torch.Tensor:
+        """The waveform ``(*shape, length)``."""
+        offset = self.n_fft // 2 if self.center else 0
+        env = self.envelope[offset : offset + length]
+        out = self.buffer[..., offset : offset + length] / torch.where(env > 1e-11, env, torch.ones_like(env))
+        if out.shape[-1] < length:
+            out = torch.nn.functional.pad(out, (0, length - out.shape[-1]))
+        return out
+
+
 def make_filterbanks(
     n_fft: int = 4096, n_hop: int = 1024, center: bool = True
 ) -> Tuple[STFT, ISTFT]:

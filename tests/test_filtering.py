@@ -74,3 +74,12 @@ def test_float32_close_to_float64_and_finite_on_silence():
     assert _rel_err(got, ref) < 1e-3
     zeros = filtering.wiener(torch.zeros(8, 9, 2, 2), torch.zeros(8, 9, 2, dtype=torch.complex64), 2, residual=True)
     assert torch.isfinite(torch.view_as_real(zeros)).all() and zeros.abs().max() == 0
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_bin_chunks_do_not_change_the_result(residual):
+    v, x = _inputs((25, 37, 2, 3), seed=7)
+    v, x = torch.from_numpy(v), torch.from_numpy(x)
+    whole = filtering.wiener(v, x, 2, residual=residual)
+    chunked = filtering.wiener(v, x, 2, residual=residual, bin_chunk=5)
+    assert torch.allclose(whole, chunked, rtol=1e-12, atol=1e-12)

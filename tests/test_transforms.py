@@ -32,3 +32,18 @@ def test_magnitude_and_mono_downmix():
 def test_window_not_in_state_dict():
     stft, istft = make_filterbanks()
     assert len(stft.state_dict()) == 0 and len(istft.state_dict()) == 0
+
+
+def test_overlap_add_in_pieces_equals_istft():
+    from openunmix.transforms import OverlapAdd
+
+    torch.manual_seed(1)
+    stft, istft = make_filterbanks(512, 128)
+    x = torch.randn(3, 2, 5000)
+    X = stft(x)
+    ola = OverlapAdd((3, 2), X.shape[-1], 512, 128, stft.window)
+    for t in range(0, X.shape[-1], 7):
+        ola.add(X[..., t : t + 7], t)
+    y = ola.result(5000)
+    assert torch.allclose(y, istft(X, length=5000), atol=1e-5)
+    assert (y - x).abs().max() < 1e-5
