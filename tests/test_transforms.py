@@ -47,3 +47,15 @@ def test_overlap_add_in_pieces_equals_istft():
     y = ola.result(5000)
     assert torch.allclose(y, istft(X, length=5000), atol=1e-5)
     assert (y - x).abs().max() < 1e-5
+
+
+def test_overlap_add_hop_not_dividing_fft():
+    from openunmix.transforms import OverlapAdd
+
+    stft, istft = make_filterbanks(500, 120)
+    x = torch.randn(2, 3000)
+    X = stft(x[None])[0]
+    ola = OverlapAdd((2,), X.shape[-1], 500, 120, stft.window)
+    for t in range(0, X.shape[-1], 4):
+        ola.add(X[..., t : t + 4], t)
+    assert torch.allclose(ola.result(3000), x, atol=1e-5)
