@@ -9,7 +9,8 @@ output folder is written atomically, once per finished epoch:
 * ``<target>.json``: arguments, STFT settings, sample rate, loss and time
   histories, best epoch;
 * ``<target>.chkpnt``: everything needed to resume (model, optimizer,
-  scheduler, early stopping, epoch, random-generator states);
+  scheduler, early stopping, epoch, histories); random numbers are
+  seeded from ``(seed, epoch, rank)`` each epoch, so no generator state is needed;
 * ``<target>_loss.png``: the loss curves.
 
 Runs under ``torchrun`` too (``WORLD_SIZE`` > 1): DistributedDataParallel with
@@ -223,13 +224,12 @@ class Trainer:
     def build(self) -> None:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        if self.is_main:
-            try:
-                self.out.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise TrainingError(f"{self.out}: cannot create output folder ({err.strerror})") from None
-            if not os.access(self.out, os.W_OK):
-                raise TrainingError(f"{self.out}: output folder is not writable")
+        try:  # every process checks, so that none waits for a rank 0 that gave up
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise TrainingError(f"{self.out}: cannot create output folder ({err.strerror})") from None
+        if not os.access(self.out, os.W_OK):
+            raise TrainingError(f"{self.out}: output folder is not writable")
         self.train_ds, self.valid_ds = data_mod.load_datasets(
             cfg.dataset,
             root=cfg.root,
@@ -290,7 +290,7 @@ class Trainer:
         )
         self.es = EarlyStopping(patience=cfg.patience)
         self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-        # holds the best weights when saving; built here so that saving draws no random numbers
+        # holds the best weights when saving
         self.best_model = self._model_from_arch(self.arch)
         if chk is not None:
             self.optimizer.load_state_dict(chk["optimizer"])
@@ -298,9 +298,6 @@ class Trainer:
             self.es = EarlyStopping(**chk["early_stopping"])
             self.state = chk["state"]
             self.best_state = chk["best_model"]
-            torch.set_rng_state(chk["rng"]["torch"])
-            if self.device.type == "cuda" and chk["rng"].get("cuda") is not None:
-                torch.cuda.set_rng_state(chk["rng"]["cuda"], self.device)
         self.scaler = dist_utils.make_grad_scaler(cfg.amp, self.device)
         self.amp_dtype = dist_utils.amp_dtype(cfg.amp, self.device)
 
@@ -314,7 +311,7 @@ class Trainer:
             chk = load_torch(path)
         except ModelError as err:
             raise TrainingError(str(err)) from None
-        needed = ("model", "optimizer", "scheduler", "early_stopping", "state", "best_model", "rng", "arch")
+        needed = ("model", "optimizer", "scheduler", "early_stopping", "state", "best_model", "arch")
         if not isinstance(chk, dict) or any(k not in chk for k in needed):
             raise TrainingError(f"{path}: not a training checkpoint of this program")
         return chk
@@ -351,6 +348,9 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> float:
         self.net.train()
+        # dropout and loader seeds depend only on (seed, epoch, rank): a resumed run
+        # repeats an uninterrupted one, and processes draw different dropout masks
+        torch.manual_seed(self.cfg.seed * 1_000_003 + epoch * 1009 + self.ctx.rank)
         loader = self._loader(epoch)
         total, count = 0.0, 0
         bar = None
@@ -432,8 +432,6 @@ class Trainer:
         if not self.is_main:
             return
         t = self.cfg.target
-        rng = {"torch": torch.get_rng_state(),
-               "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
         save_torch(self.out / f"{t}.chkpnt", {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -441,7 +439,6 @@ class Trainer:
             "early_stopping": asdict(self.es),
             "state": self.state,
             "best_model": self.best_state,
-            "rng": rng,
             "arch": self.arch,
         })
         self.best_model.load_state_dict(self.best_state)

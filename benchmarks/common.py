@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmark scripts (not part of the package)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+import soundfile as sf  # noqa: F401  (used by the scripts as common.sf)
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from openunmix.model import OpenUnmix  # noqa: E402
+from openunmix.modelfolder import save_target_model  # noqa: E402
+from openunmix.utils import bandwidth_to_max_bin  # noqa: E402
+
+_MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter(); rc = subprocess.call(sys.argv[1:]); wall = time.perf_counter() - t\n"
+    "print(rc, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def machine() -> str:
+    """One line describing this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def measure(cmd: List[str]) -> Tuple[int, float, float]:
+    """Run ``cmd`` in a fresh process; return (exit code, wall seconds, peak RSS in MB) of that process."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
+    rc, wall, rss = out.stdout.split()
+    return int(rc), float(wall), int(rss) / 1024
+
+
+def default_model_folder(path: Path, targets=("vocals", "drums", "bass", "other"), seed: int = 0) -> Path:
+    """Untrained models of the default (umxhq) size: hidden 512, stereo, n_fft 4096, 16 kHz bandwidth."""
+    torch.manual_seed(seed)
+    for t in targets:
+        m = OpenUnmix(nb_bins=2049, nb_channels=2, hidden_size=512,
+                      max_bin=bandwidth_to_max_bin(44100, 4096, 16000))
+        save_target_model(path, t, m, 44100, 4096, 1024)
+    return path
+
+
+def synth_song(path: Path, seconds: float, seed: int = 0) -> Path:
+    """A synthetic stereo song (the demo generator's music) written as 16-bit wav, in 60 s pieces."""
+    from openunmix.demo import synthesize_track
+
+    with sf.SoundFile(str(path), "w", samplerate=44100, channels=2, subtype="PCM_16") as f:
+        done = 0.0
+        i = 0
+        while done < seconds:
+            piece = min(60.0, seconds - done)
+            stems = synthesize_track(np.random.default_rng([seed, i]), piece, 44100)
+            f.write(stems["mixture"].T)
+            done += piece
+            i += 1
+    return path
+
+
+def dump(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2))
+
+
+__all__ = ["ROOT", "machine", "measure", "default_model_folder", "synth_song", "dump", "time"]

@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Separation time and peak memory of test.py against audio duration, and the
+accuracy of segmented separation against whole-song separation.
+
+    python benchmarks/separation.py                       # 60 s and 600 s, default-size random models
+    python benchmarks/separation.py --durations 60 --niter 0 1
+    python benchmarks/separation.py --quality --model demo-output/model   # needs a trained model
+
+Each run is a fresh `test.py` process (import, model load, read, separate,
+write): wall time and peak RSS of that process are printed. Run it with
+nothing else busy on the machine.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ROOT, default_model_folder, machine, measure, synth_song
+
+
+def speed(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else default_model_folder(tmp / "model")
+        print(f"machine: {machine()}")
+        print(f"model: {model if args.model else 'untrained, default size (hidden 512, n_fft 4096, 4 targets)'}")
+        print(f"{'audio':>7} {'niter':>5} {'segment':>7} {'wall':>8} {'x realtime':>10} {'peak RSS':>9}")
+        for seconds in args.durations:
+            song = synth_song(tmp / f"song{seconds}.wav", seconds)
+            for niter in args.niter:
+                for segment in args.segment:
+                    cmd = [sys.executable, str(ROOT / "test.py"), str(model), "--input", str(song),
+                           "--outdir", str(tmp / "out"), "--niter", str(niter), "--segment", str(segment),
+                           "--quiet"]
+                    if args.threads:
+                        cmd += ["--threads", str(args.threads)]
+                    rc, wall, rss = measure(cmd)
+                    if rc:
+                        sys.exit(f"test.py failed ({rc})")
+                    print(f"{seconds:>6.0f}s {niter:>5} {segment:>6.0f}s {wall:>7.2f}s {seconds / wall:>9.1f}x {rss:>6.0f} MB",
+                          flush=True)
+
+
+def quality(args) -> None:
+    """SDR of segmented vs whole-song separation on a long synthetic song with known stems."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from openunmix.demo import synthesize_track
+    from openunmix.modelfolder import load_separator
+    from openunmix.separate import separate
+
+    if not args.model:
+        sys.exit("--quality needs --model DIR (a trained model, e.g. the demo's)")
+    sep = load_separator(args.model, niter=args.niter[0])
+    seconds = args.quality_duration
+    stems = synthesize_track(np.random.default_rng(123), seconds, int(sep.sample_rate))
+    mix = torch.from_numpy(stems["mixture"])
+    refs = {}
+    for name in sep.source_names:
+        if name in stems:
+            refs[name] = stems[name]
+        elif name == "accompaniment":
+            refs[name] = stems["mixture"] - stems["vocals"]
+    whole = separate(sep, mix, segment=None).numpy()
+    print(f"song: {seconds:.0f} s synthetic, model {args.model}, niter {args.niter[0]}")
+    print(f"{'segment':>8} {'overlap':>7} " + " ".join(f"{n + ' dB':>18}" for n in refs) + "  (global SDR, whole-song value in brackets)")
+
+    def sdr(ref, est):
+        return 10 * np.log10((np.sum(ref**2) + 1e-9) / (np.sum((ref - est) ** 2) + 1e-9))
+
+    base = {n: sdr(r, whole[sep.source_names.index(n)]) for n, r in refs.items()}
+    for segment, overlap in [(s, o) for s in args.segment for o in args.overlap]:
+        est = separate(sep, mix, segment=segment, overlap=overlap).numpy()
+        cells = []
+        for n, r in refs.items():
+            d = sdr(r, est[sep.source_names.index(n)])
+            cells.append(f"{d:7.3f} ({base[n]:6.3f})")
+        diff = max(abs(sdr(r, est[sep.source_names.index(n)]) - base[n]) for n, r in refs.items())
+        print(f"{segment:>7.0f}s {overlap:>6.1f}s " + " ".join(f"{c:>18}" for c in cells) + f"  max |diff| {diff:.3f} dB")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None, help="model folder (default: untrained default-size models)")
+    p.add_argument("--durations", type=float, nargs="+", default=[60, 600])
+    p.add_argument("--niter", type=int, nargs="+", default=[1])
+    p.add_argument("--segment", type=float, nargs="+", default=[30.0])
+    p.add_argument("--overlap", type=float, nargs="+", default=[4.0])
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
+    p.add_argument("--quality-duration", type=float, default=120.0)
+    a = p.parse_args()
+    quality(a) if a.quality else speed(a)
