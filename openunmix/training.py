@@ -188,6 +188,39 @@ def dataset_statistics(
 # ---------------------------------------------------------------- training
 
 
+class _EpochSampler(torch.utils.data.Sampler):
+    """Yields ``(epoch, index)`` pairs from a :class:`DistributedSampler`."""
+
+    def __init__(self, sampler: DistributedSampler):
+        self.sampler = sampler
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        return ((self.epoch, i) for i in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class _EpochItems(Dataset):
+    """Dataset view indexed by ``(epoch, index)``: sets the epoch, then returns the item."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: Tuple[int, int]):
+        epoch, index = key
+        self.dataset.set_epoch(epoch)
+        return self.dataset[index]
+
+
 class Spectrogram(torch.nn.Module):
     """Waveform ``(batch, channels, samples)`` -> magnitude ``(batch, channels, bins, frames)``."""
 
@@ -335,16 +368,28 @@ class Trainer:
             print(msg, flush=True)
 
     def _loader(self, epoch: int) -> DataLoader:
-        sampler = DistributedSampler(self.train_ds, num_replicas=self.ctx.world_size, rank=self.ctx.rank,
-                                     shuffle=True, seed=self.cfg.seed, drop_last=True)
-        sampler.set_epoch(epoch)
-        self.train_ds.set_epoch(epoch)
-        workers = self.cfg.nb_workers
-        return DataLoader(
-            self.train_ds, batch_size=self.local_batch, sampler=sampler, drop_last=True,
-            num_workers=workers, pin_memory=self.device.type == "cuda",
-            prefetch_factor=4 if workers else None,
-        )
+        """The training loader, built once; each epoch re-seeds its sampler.
+
+        Items are requested as ``(epoch, index)`` so that persistent workers,
+        which keep their copy of the dataset across epochs, still draw the
+        excerpts of the current epoch.
+        """
+        if getattr(self, "loader", None) is None:
+            self.sampler = _EpochSampler(DistributedSampler(
+                self.train_ds, num_replicas=self.ctx.world_size, rank=self.ctx.rank,
+                shuffle=True, seed=self.cfg.seed, drop_last=True,
+            ))
+            workers = self.cfg.nb_workers
+            self.loader = DataLoader(
+                _EpochItems(self.train_ds), batch_size=self.local_batch, sampler=self.sampler, drop_last=True,
+                num_workers=workers, pin_memory=self.device.type == "cuda",
+                persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
+                # its own generator: worker seeds never draw from the global (dropout) generator,
+                # so results do not depend on the number of workers
+                generator=torch.Generator().manual_seed(self.cfg.seed + self.ctx.rank),
+            )
+        self.sampler.set_epoch(epoch)
+        return self.loader
 
     def train_epoch(self, epoch: int) -> float:
         self.net.train()

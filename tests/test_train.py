@@ -125,3 +125,14 @@ def test_empty_root_is_one_line_error(tmp_path):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error:")
+
+
+def test_loader_workers_give_the_same_training(tmp_path, musdb_root):
+    runs = {}
+    for workers in (0, 2):
+        out = tmp_path / f"w{workers}"
+        r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "2",
+                       "--nb-workers", str(workers), *TINY)
+        assert r.returncode == 0, r.stderr
+        runs[workers] = _history(out)["train_loss_history"]
+    np.testing.assert_allclose(runs[2], runs[0], rtol=1e-5)
