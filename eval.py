@@ -1,6 +1,82 @@
 #!/usr/bin/env python
-"""Placeholder until its issue lands."""
+"""Evaluate an Open-Unmix model folder on MUSDB18 with museval (BSSEval v4, SiSEC 2018 aggregation).
+
+Example:
+    python eval.py MODEL_DIR --root musdb18 --subset test --outdir estimates --evaldir eval --cores 4
+separates every test track into estimates/test/<track>/<source>.wav, scores
+them into eval/test/<track>.json and writes eval/results.csv and eval/sdr.png.
+"""
+
+import argparse
 import sys
 
-print("eval.py: not implemented yet", file=sys.stderr)
-sys.exit(2)
+from openunmix.evaluate import evaluate_main
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Open-Unmix evaluation on MUSDB18 with museval")
+    p.add_argument("model", metavar="MODEL_DIR", nargs="?", default=None,
+                   help="model folder with <target>.pth and <target>.json (not needed with --score-only)")
+    p.add_argument("--root", required=True, help="MUSDB18 root folder (holding train/ and test/)")
+    p.add_argument("--is-wav", action="store_true", help="the dataset is decoded wav folders, not .stem.mp4 files")
+    p.add_argument("--subset", default="test", choices=("train", "test"), help="subset to evaluate (default: %(default)s)")
+    p.add_argument("--tracks", nargs="+", default=None, metavar="NAME", help="evaluate only these tracks (default: all)")
+    p.add_argument("--targets", nargs="+", default=None,
+                   help="targets to separate (default: every model in MODEL_DIR); with --score-only, the estimates to score")
+    p.add_argument("--outdir", default="estimates", help="estimates folder: OUTDIR/<subset>/<track>/<source>.wav (default: %(default)s)")
+    p.add_argument("--evaldir", default="eval", help="scores folder: EVALDIR/<subset>/<track>.json, results.csv, sdr.png (default: %(default)s)")
+    p.add_argument("--niter", type=int, default=0, help="EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)")
+    p.add_argument("--alpha", type=float, default=1.0, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
+    p.add_argument("--logit", type=float, default=None, help="threshold of the logit compression of the ratio mask (default: off)")
+    p.add_argument("--no-softmask", action="store_true", help="start the filter from the model magnitudes with the mixture phase")
+    p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
+    p.add_argument("--no-cuda", action="store_true", help="separate on the CPU even when a GPU is available")
+    p.add_argument("--segment", type=float, default=30.0, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
+    p.add_argument("--overlap", type=float, default=4.0, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--cores", type=int, default=1, help="processes scoring tracks in parallel (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="separate and score again tracks that already have results")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--estimates-only", action="store_true", help="separate and write the estimates, score nothing")
+    mode.add_argument("--score-only", action="store_true", help="score the estimates already in OUTDIR; needs no model")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    if args.model is None and not args.score_only:
+        p.error("MODEL_DIR is required unless --score-only is given")
+    if args.niter < 0:
+        p.error("--niter must be >= 0")
+    if args.alpha <= 0:
+        p.error("--alpha must be > 0")
+    if args.segment <= 0 or args.overlap < 0 or args.overlap >= args.segment:
+        p.error("need --segment > 0 and 0 <= --overlap < --segment")
+    if args.cores < 1:
+        p.error("--cores must be >= 1")
+    return args
+
+
+if __name__ == "__main__":
+    a = parse_args()
+    sys.exit(
+        evaluate_main(
+            model_dir=a.model,
+            root=a.root,
+            subset=a.subset,
+            is_wav=a.is_wav,
+            targets=a.targets,
+            outdir=a.outdir,
+            evaldir=a.evaldir,
+            niter=a.niter,
+            alpha=a.alpha,
+            logit=a.logit,
+            softmask=not a.no_softmask,
+            residual=a.residual,
+            use_cuda=not a.no_cuda,
+            segment=a.segment,
+            overlap=a.overlap,
+            cores=a.cores,
+            tracks=a.tracks,
+            force=a.force,
+            estimates_only=a.estimates_only,
+            score_only=a.score_only,
+            progress=not a.quiet,
+        )
+    )
