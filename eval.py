@@ -10,6 +10,11 @@ them into eval/test/<track>.json and writes eval/results.csv and eval/sdr.png.
 import argparse
 import sys
 
+from openunmix.runtime import tune_allocator
+
+tune_allocator()  # before torch is imported
+
+
 from openunmix.evaluate import evaluate_main
 
 
@@ -38,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--estimates-only", action="store_true", help="separate and write the estimates, score nothing")
     mode.add_argument("--score-only", action="store_true", help="score the estimates already in OUTDIR; needs no model")
+    p.add_argument("--baseline", action="store_true",
+                   help="also score the unprocessed mixture and compare (EVALDIR/mixture-baseline)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.model is None and not args.score_only:
@@ -78,5 +85,6 @@ if __name__ == "__main__":
             estimates_only=a.estimates_only,
             score_only=a.score_only,
             progress=not a.quiet,
+            baseline=a.baseline,
         )
     )

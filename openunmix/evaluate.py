@@ -695,6 +695,16 @@ def format_table(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def format_comparison(model: Summary, mixture: Summary) -> str:
+    """Median SDR of the model against the unprocessed mixture, per target."""
+    lines = [f"{'target':<16}{'model SDR':>11}{'mixture SDR':>13}{'gain':>8}"]
+    for target, row in model.items():
+        if target in mixture:
+            floor = mixture[target]["SDR"]
+            lines.append(f"{target:<16}{row['SDR']:>11.2f}{floor:>13.2f}{row['SDR'] - floor:>+8.2f}")
+    return "\n".join(lines)
+
+
 def write_csv(path: PathLike, summary: Summary) -> None:
     """Write the summary as csv (``target,SDR,SIR,ISR,SAR,global_SDR,tracks``), atomically."""
     lines = [",".join(("target",) + COLUMNS)]
@@ -846,13 +856,16 @@ def evaluate_main(
     estimates_only: bool = False,
     score_only: bool = False,
     progress: bool = True,
+    baseline: bool = False,
 ) -> int:
     """What ``eval.py`` runs: separate, score, aggregate; errors become one line on stderr.
 
     ``score_only`` needs no model: it scores the estimates in ``outdir``
     (the sources in ``targets``, or every musdb target found there).
-    ``estimates_only`` separates and scores nothing. The table goes to
-    stdout, progress and errors to stderr.
+    ``estimates_only`` separates and scores nothing. With ``baseline``, the
+    unprocessed mixture is scored too (in ``evaldir/mixture-baseline``) and
+    the model's median SDR is compared with it. The table goes to stdout,
+    progress and errors to stderr.
 
     Returns:
         the exit status: 0 all done, 1 some tracks failed, 2 nothing could be
@@ -891,6 +904,12 @@ def evaluate_main(
                 return _finish(failed, len(selected), "")
             raise
         print(format_table(summary), flush=True)
+        if baseline:
+            floor = evaluate_mixture_baseline(
+                root, subset, list(summary), is_wav, Path(evaldir) / "mixture-baseline", cores, force,
+                tracks, progress,
+            )
+            print(format_comparison(summary, floor), flush=True)
         return _finish(failed, len(selected), f"{count} tracks aggregated: {Path(evaldir) / 'results.csv'}, "
                        f"{Path(evaldir) / 'sdr.png'}")
     except (EvaluationError, ModelError, OSError) as err:

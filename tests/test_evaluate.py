@@ -321,3 +321,16 @@ def test_errors_are_one_line(case, code, message, setup, tmp_path, capsys):
     assert ev.evaluate_main(**_error_case(case, setup, tmp_path)) == code
     err = _stderr_lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+
+
+def test_baseline_flag_compares_with_the_mixture(setup):
+    proc = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
+                      "--evaldir", setup["base"] / "ev-b", "--baseline", "--quiet", "--tracks", setup["names"][0])
+    assert proc.returncode == 0, proc.stderr
+    assert "mixture SDR" in proc.stdout
+    model = _read_csv(setup["base"] / "ev-b" / "results.csv")[1]
+    floor = _read_csv(setup["base"] / "ev-b" / "mixture-baseline" / "results.csv")[1]
+    # the comparison row: target, model SDR, mixture SDR, gain (the results row has more cells)
+    row = next(cells for cells in map(str.split, proc.stdout.splitlines()) if cells[:1] == ["vocals"] and len(cells) == 4)
+    gain = float(row[3])
+    assert gain == pytest.approx(model["vocals"]["SDR"] - floor["vocals"]["SDR"], abs=0.01)
