@@ -10,12 +10,16 @@ import time
 from pathlib import Path
 from typing import List, Tuple
 
-import numpy as np
-import soundfile as sf  # noqa: F401  (used by the scripts as common.sf)
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from openunmix.runtime import tune_allocator  # noqa: E402
+
+tune_allocator()  # as the scripts do, before torch is imported
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402,F401  (used by the scripts as common.sf)
+import torch  # noqa: E402
 
 from openunmix.model import OpenUnmix  # noqa: E402
 from openunmix.modelfolder import save_target_model  # noqa: E402

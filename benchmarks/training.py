@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+import common  # before torch: puts the repository on sys.path and tunes the allocator as train.py does
 
-import common
+import torch
 from openunmix import data
 from openunmix.model import OpenUnmix
 from openunmix.training import Spectrogram, dataset_statistics
@@ -64,7 +64,7 @@ def main(a) -> None:
         t = time.perf_counter()
         dataset_statistics(train, 44100, 4096, 1024, nb_workers=a.workers)
         t_stats = time.perf_counter() - t
-        hours = sum(sum(common.sf.info(str(g[0])).duration for g in [grp]) for grp in train.stats_sources()) / 3600
+        hours = sum(common.sf.info(str(group[0])).duration for group in train.stats_sources()) / 3600
 
     print(f"batch: {a.batch_size} x {a.seq_dur:.0f} s stereo, 4 sources from random tracks, gain + channel swap")
     print(f"prepare one batch (1 process):   {t_data * 1000:8.1f} ms")

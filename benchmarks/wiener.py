@@ -11,10 +11,10 @@ each implementation and their largest relative difference (float64).
 import argparse
 import time
 
+import common  # noqa: F401  (before torch: repository on sys.path, allocator tuned as the scripts do)
+
 import numpy as np
 import torch
-
-import common  # noqa: F401  (puts the repository on sys.path)
 from openunmix.filtering import wiener
 
 
