@@ -15,10 +15,11 @@ from openunmix.runtime import tune_allocator
 tune_allocator()  # before torch is imported
 
 
+from openunmix.cli import add_separation_arguments, separation_settings
 from openunmix.evaluate import evaluate_main
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Open-Unmix evaluation on MUSDB18 with museval")
     p.add_argument("model", metavar="MODEL_DIR", nargs="?", default=None,
                    help="model folder with <target>.pth and <target>.json (not needed with --score-only)")
@@ -30,14 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="targets to separate (default: every model in MODEL_DIR); with --score-only, the estimates to score")
     p.add_argument("--outdir", default="estimates", help="estimates folder: OUTDIR/<subset>/<track>/<source>.wav (default: %(default)s)")
     p.add_argument("--evaldir", default="eval", help="scores folder: EVALDIR/<subset>/<track>.json, results.csv, sdr.png (default: %(default)s)")
-    p.add_argument("--niter", type=int, default=0, help="EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)")
-    p.add_argument("--alpha", type=float, default=1.0, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
-    p.add_argument("--logit", type=float, default=None, help="threshold of the logit compression of the ratio mask (default: off)")
-    p.add_argument("--no-softmask", action="store_true", help="start the filter from the model magnitudes with the mixture phase")
-    p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
-    p.add_argument("--no-cuda", action="store_true", help="separate on the CPU even when a GPU is available")
-    p.add_argument("--segment", type=float, default=30.0, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
-    p.add_argument("--overlap", type=float, default=4.0, help="seconds of cross-fade between segments (default: %(default)s)")
+    add_separation_arguments(p)
     p.add_argument("--cores", type=int, default=1, help="processes scoring tracks in parallel (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="separate and score again tracks that already have results")
     mode = p.add_mutually_exclusive_group()
@@ -46,45 +40,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--baseline", action="store_true",
                    help="also score the unprocessed mixture and compare (EVALDIR/mixture-baseline)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
-    if args.model is None and not args.score_only:
+    a = p.parse_args(argv)
+    if a.model is None and not a.score_only:
         p.error("MODEL_DIR is required unless --score-only is given")
-    if args.niter < 0:
-        p.error("--niter must be >= 0")
-    if args.alpha <= 0:
-        p.error("--alpha must be > 0")
-    if args.segment <= 0 or args.overlap < 0 or args.overlap >= args.segment:
-        p.error("need --segment > 0 and 0 <= --overlap < --segment")
-    if args.cores < 1:
+    if a.cores < 1:
         p.error("--cores must be >= 1")
-    return args
+    settings = separation_settings(p, a)
+    return evaluate_main(
+        model_dir=a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
+        outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,
+        estimates_only=a.estimates_only, score_only=a.score_only, progress=not a.quiet,
+        baseline=a.baseline, **settings,
+    )
 
 
 if __name__ == "__main__":
-    a = parse_args()
-    sys.exit(
-        evaluate_main(
-            model_dir=a.model,
-            root=a.root,
-            subset=a.subset,
-            is_wav=a.is_wav,
-            targets=a.targets,
-            outdir=a.outdir,
-            evaldir=a.evaldir,
-            niter=a.niter,
-            alpha=a.alpha,
-            logit=a.logit,
-            softmask=not a.no_softmask,
-            residual=a.residual,
-            use_cuda=not a.no_cuda,
-            segment=a.segment,
-            overlap=a.overlap,
-            cores=a.cores,
-            tracks=a.tracks,
-            force=a.force,
-            estimates_only=a.estimates_only,
-            score_only=a.score_only,
-            progress=not a.quiet,
-            baseline=a.baseline,
-        )
-    )
+    sys.exit(main())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
@@ -15,6 +16,32 @@ from .utils import ModelError
 def error(message: str) -> None:
     """Print one error line on stderr."""
     print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The separation flags that ``test.py`` and ``eval.py`` share."""
+    p = parser
+    p.add_argument("--niter", type=int, default=0, help="EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)")
+    p.add_argument("--alpha", type=float, default=1.0, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
+    p.add_argument("--logit", type=float, default=None, help="threshold of the logit compression of the ratio mask (default: off)")
+    p.add_argument("--no-softmask", action="store_true", help="start the filter from the model magnitudes with the mixture phase")
+    p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
+    p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    p.add_argument("--segment", type=float, default=30.0, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
+    p.add_argument("--overlap", type=float, default=4.0, help="seconds of cross-fade between segments (default: %(default)s)")
+
+
+def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Dict[str, Any]:
+    """Check the flags of :func:`add_separation_arguments` (``parser.error`` on bad
+    values) and return them as plain keyword arguments."""
+    if args.niter < 0:
+        parser.error("--niter must be >= 0")
+    if args.alpha <= 0:
+        parser.error("--alpha must be > 0")
+    if args.segment <= 0 or args.overlap < 0 or args.overlap >= args.segment:
+        parser.error("need --segment > 0 and 0 <= --overlap < --segment")
+    return dict(niter=args.niter, alpha=args.alpha, logit=args.logit, softmask=not args.no_softmask,
+                residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap)
 
 
 def pick_device(use_cuda: bool) -> torch.device:

@@ -22,14 +22,16 @@ same global batch (dropout masks aside).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -231,6 +233,27 @@ class Spectrogram(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.stft(x))
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done (in the main thread), then raise it.
+
+    Saving an epoch writes several files; an interrupt in the middle would
+    leave a checkpoint without its json. Each file is atomic anyway, so a
+    SIGKILL still leaves a consistent (older) set.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _seconds(t: float) -> str:
@@ -476,6 +499,10 @@ class Trainer:
         """Write checkpoint, best model, json and plot (rank 0 only), each atomically."""
         if not self.is_main:
             return
+        with _sigint_deferred():
+            self._write_outputs()
+
+    def _write_outputs(self) -> None:
         t = self.cfg.target
         save_torch(self.out / f"{t}.chkpnt", {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},

@@ -182,7 +182,7 @@ def test_ctrl_c_saves_and_exits_cleanly_then_resumes(tmp_path, small_musdb):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "interrupted" in err
     done = json.loads((out / "vocals.json").read_text())["epochs_trained"]
     assert done >= 1
