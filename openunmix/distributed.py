@@ -48,6 +48,22 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Differentiable sum over processes: the gradient of a sum is the sum of the gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
 class GlobalBatchNorm1d(nn.BatchNorm1d):
     """BatchNorm1d whose training statistics span the batches of all processes.
 
@@ -60,11 +76,9 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized()):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         features = x.shape[1]
         local = torch.cat([x.sum(0), (x * x).sum(0), x.new_tensor([x.shape[0]])])
-        total = all_reduce(local)
+        total = _AllReduceSum.apply(local)
         n = total[-1]
         mean = total[:features] / n
         var = total[features : 2 * features] / n - mean * mean
@@ -97,15 +111,22 @@ def wrap_model(model: nn.Module, ctx: Context) -> nn.Module:
 
 
 def broadcast_module(model: nn.Module, ctx: Context) -> None:
-    """Give every process rank 0's parameters and buffers."""
+    """Give every process rank 0's parameters and buffers (the model may still be on the CPU)."""
     if ctx.world_size == 1:
         return
     for t in list(model.parameters()) + list(model.buffers()):
-        dist.broadcast(t.data, src=0)
+        broadcast_tensor(t.data, ctx)
 
 
 def broadcast_tensor(t: torch.Tensor, ctx: Context) -> None:
-    if ctx.world_size > 1:
+    """In-place broadcast from rank 0; CPU tensors travel through the GPU under NCCL."""
+    if ctx.world_size == 1:
+        return
+    if ctx.device.type == "cuda" and t.device.type != "cuda":
+        on_device = t.to(ctx.device)
+        dist.broadcast(on_device, src=0)
+        t.copy_(on_device.cpu())
+    else:
         dist.broadcast(t, src=0)
 
 

@@ -356,6 +356,10 @@ class Trainer:
             self.best_state = chk["best_model"]
         self.scaler = dist_utils.make_grad_scaler(cfg.amp, self.device)
         self.amp_dtype = dist_utils.amp_dtype(cfg.amp, self.device)
+        if cfg.amp and self.amp_dtype is None:
+            self.log("--amp has no effect on the CPU: training in float32")
+        elif self.amp_dtype is not None:
+            self.log(f"mixed precision: {str(self.amp_dtype).replace('torch.', '')} autocast, STFT in float32")
 
     def _model_from_arch(self, arch: Dict[str, Any]) -> OpenUnmix:
         return OpenUnmix(nb_bins=arch["nb_bins"], nb_channels=arch["nb_channels"], hidden_size=arch["hidden_size"],
