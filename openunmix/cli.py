@@ -44,6 +44,26 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
                 residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap)
 
 
+def output_names(inputs: Sequence[str]) -> List[str]:
+    """Output folder name per input: its stem, made longer only where stems collide.
+
+    ``a/song.wav`` and ``b/song.flac`` give ``song.wav`` and ``song.flac``;
+    ``a/song.wav`` and ``b/song.wav`` give ``a_song.wav`` and ``b_song.wav``;
+    a remaining tie gets a counter.
+    """
+    paths = [Path(p) for p in inputs]
+    names = [p.stem for p in paths]
+    for longer in (lambda p: p.name, lambda p: f"{p.parent.name}_{p.name}"):
+        clash = {n for n in names if names.count(n) > 1}
+        names = [longer(p) if n in clash else n for p, n in zip(paths, names)]
+    seen: Dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if names.count(n) == 1 else f"{n}_{seen[n]}")
+    return unique
+
+
 def pick_device(use_cuda: bool) -> torch.device:
     return torch.device("cuda" if use_cuda and torch.cuda.is_available() else "cpu")
 
@@ -81,19 +101,19 @@ def separate_main(
         error(str(err))
         return 2
     failed = 0
-    for name in inputs:
+    for name, folder in zip(inputs, output_names(inputs)):
         path = Path(name)
+        target_dir = Path(outdir) / folder
         try:
             outputs = separate_file(
-                separator, path, Path(outdir) / path.stem, segment=segment,
-                overlap=overlap, ext=ext, progress=progress,
+                separator, path, target_dir, segment=segment, overlap=overlap, ext=ext, progress=progress,
             )
         except (AudioError, OSError) as err:
             error(str(err))
             failed += 1
             continue
         if progress:
-            print(f"{path} -> {Path(outdir) / path.stem}/ ({', '.join(outputs)})", file=sys.stderr)
+            print(f"{path} -> {target_dir}/ ({', '.join(outputs)})", file=sys.stderr)
     if failed:
         error(f"{failed} of {len(inputs)} input files failed")
         return 1

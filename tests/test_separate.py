@@ -69,3 +69,20 @@ def test_test_py_bad_input_one_line_and_others_done(tmp_path, model_dir):
     assert "missing.wav: no such file" in r.stderr
     assert (tmp_path / "sep" / "good" / "vocals.wav").is_file()
     assert not (tmp_path / "sep" / "bad").exists() or not any((tmp_path / "sep" / "bad").iterdir())
+
+
+def test_inputs_with_the_same_name_get_their_own_folders(tmp_path):
+    from openunmix.cli import output_names
+
+    assert output_names(["a/x.wav", "b/y.wav"]) == ["x", "y"]
+    assert output_names(["a/song.wav", "b/song.flac", "c/other.wav"]) == ["song.wav", "song.flac", "other"]
+    assert output_names(["a/song.wav", "b/song.wav"]) == ["a_song.wav", "b_song.wav"]
+    assert output_names(["a/song.wav", "a/song.wav"]) == ["a_song.wav_1", "a_song.wav_2"]
+    model = make_model_folder(tmp_path / "model", targets=("vocals",))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = write_tone(tmp_path / "a" / "song.wav", seed=1)
+    two = write_tone(tmp_path / "b" / "song.wav", seed=2)
+    r = run_script("test.py", model, "--input", one, two, "--outdir", tmp_path / "sep", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["a_song.wav", "b_song.wav"]
