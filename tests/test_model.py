@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import make_model_folder
+from conftest import make_model_folder, run_script, write_tone
 from openunmix.model import OpenUnmix, Separator
 from openunmix.modelfolder import load_separator, load_target_models, read_config
 from openunmix.utils import ModelError, bandwidth_to_max_bin
@@ -122,6 +122,22 @@ def test_upstream_style_folder_loads(tmp_path):
     ref, _ = load_target_models(src)
     x = torch.rand(1, 2, 257, 7)
     assert torch.equal(models["vocals"](x), ref["vocals"](x))
+    # and test.py separates with it
+    song = write_tone(tmp_path / "song.wav", seconds=1.0, rate=16000)
+    r = run_script("test.py", up, "--input", song, "--outdir", tmp_path / "sep", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sep" / "song" / "accompaniment.wav").is_file()
+
+
+def test_upstream_v1_state_dict_extras_are_ignored(tmp_path):
+    """Early upstream state dicts also hold the sample rate and STFT windows."""
+    make_model_folder(tmp_path, targets=("vocals",))
+    state = torch.load(tmp_path / "vocals.pth", weights_only=True)
+    state.update({"sample_rate": torch.tensor(16000.0), "stft.window": torch.hann_window(512),
+                  "transform.0.window": torch.hann_window(512)})
+    torch.save(state, tmp_path / "vocals.pth")
+    models, _ = load_target_models(tmp_path)
+    assert set(models["vocals"].state_dict()) == UPSTREAM_KEYS
 
 
 def test_model_folder_errors(tmp_path, model_dir):
