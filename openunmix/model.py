@@ -203,8 +203,24 @@ class Separator(nn.Module):
         """
         return torch.stack([m(mag) for m in self.target_models.values()], dim=-1)
 
+    def _filtered_windows(self, V: torch.Tensor, X: torch.Tensor):
+        """Wiener-filter one batch item and time window after the other.
+
+        Yields ``(item, first_frame, y)`` with ``y`` complex
+        ``(sources, channels, bins, window frames)``.
+        """
+        batch, _, _, frames = X.shape
+        win = self.wiener_win_len or frames
+        for b in range(batch):
+            for t in range(0, frames, win):
+                v = V[b, :, :, t : t + win].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
+                x = X[b, :, :, t : t + win].permute(2, 1, 0)  # (frames, bins, channels)
+                y = wiener(v, x, self.niter, softmask=self.softmask, residual=self.residual,
+                           alpha=self.alpha, logit=self.logit, bin_chunk=self.bin_chunk)
+                yield b, t, y.permute(3, 2, 1, 0)
+
     def filter(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        """Wiener-filter one batch.
+        """Wiener-filter a batch, in windows of ``wiener_win_len`` frames.
 
         Args:
             V: target magnitudes ``(batch, channels, bins, frames, targets)``.
@@ -214,17 +230,9 @@ class Separator(nn.Module):
             complex ``(batch, sources, channels, bins, frames)``.
         """
         batch, channels, bins, frames = X.shape
-        win = self.wiener_win_len or frames
-        sources = V.shape[-1] + (1 if self.residual else 0)
-        # filled window by window: one full-size buffer, no concatenated copies
-        Y = torch.empty((batch, sources, channels, bins, frames), dtype=X.dtype, device=X.device)
-        for b in range(batch):
-            for t in range(0, frames, win):
-                v = V[b, :, :, t : t + win].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
-                x = X[b, :, :, t : t + win].permute(2, 1, 0)  # (frames, bins, channels)
-                y = wiener(v, x, self.niter, softmask=self.softmask, residual=self.residual,
-                           alpha=self.alpha, logit=self.logit)
-                Y[b, ..., t : t + win] = y.permute(3, 2, 1, 0)
+        Y = torch.empty((batch, len(self.source_names), channels, bins, frames), dtype=X.dtype, device=X.device)
+        for b, t, y in self._filtered_windows(V, X):
+            Y[b, ..., t : t + y.shape[-1]] = y
         return Y
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
@@ -250,19 +258,15 @@ class Separator(nn.Module):
         for j, model in enumerate(self.target_models.values()):
             V[..., j] = model(mag)
         del mag
-        win = self.wiener_win_len or frames
-        out = []
-        for b in range(batch):
-            ola = OverlapAdd((len(self.source_names), channels), frames, self.n_fft, self.n_hop,
-                             self.stft.window.to(audio.dtype))
-            for t in range(0, frames, win):
-                v = V[b, :, :, t : t + win].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
-                x = X[b, :, :, t : t + win].permute(2, 1, 0)  # (frames, bins, channels)
-                y = wiener(v, x, self.niter, softmask=self.softmask, residual=self.residual,
-                           alpha=self.alpha, logit=self.logit, bin_chunk=self.bin_chunk)
-                ola.add(y.permute(3, 2, 1, 0), t)  # (sources, channels, bins, frames)
-                del y
-            out.append(ola.result(audio.shape[-1]))
+        out = [
+            OverlapAdd((len(self.source_names), channels), frames, self.n_fft, self.n_hop,
+                       self.stft.window.to(audio.dtype))
+            for _ in range(batch)
+        ]
+        for b, t, y in self._filtered_windows(V, X):
+            out[b].add(y, t)
+            del y
+        out = [ola.result(audio.shape[-1]) for ola in out]
         return torch.stack(out)
 
     def to_dict(self, estimates: torch.Tensor) -> Dict[str, torch.Tensor]:

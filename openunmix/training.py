@@ -128,11 +128,11 @@ class _StatsItems(Dataset):
 
         torch.set_num_threads(1)
         stft = STFT(self.n_fft, self.n_hop)
-        mix = None
+        mono = []
         for path in self.groups[i]:
             x, rate = audio.load(path)
-            x = audio.resample(x.mean(axis=0, keepdims=True), rate, self.sample_rate)
-            mix = x if mix is None else _add(mix, x)
+            mono.append(audio.resample(x.mean(axis=0, keepdims=True), rate, self.sample_rate))
+        mix = data_mod.sum_sources(mono)
         total = torch.zeros(self.n_fft // 2 + 1, dtype=torch.float64)
         total_sq = torch.zeros_like(total)
         count = 0
@@ -143,14 +143,6 @@ class _StatsItems(Dataset):
                 total_sq += (mag**2).sum(-1)
                 count += mag.shape[-1]
         return total, total_sq, count
-
-
-def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    n = max(a.shape[-1], b.shape[-1])
-    out = np.zeros((1, n), np.float32)
-    out[:, : a.shape[-1]] += a
-    out[:, : b.shape[-1]] += b
-    return out
 
 
 def dataset_statistics(
@@ -528,6 +520,9 @@ class Trainer:
         start = self.state["epoch"] + 1
         if start > 1:
             self.log(f"resuming at epoch {start} from {cfg.checkpoint}")
+            # a run killed between writing the checkpoint and the other files left them
+            # one epoch behind: write the whole set again from the checkpoint
+            self.save()
         if self.es.num_bad_epochs >= self.es.patience:
             self.log("early stopping had already stopped this run")
             return 0

@@ -158,3 +158,14 @@ def test_model_folder_errors(tmp_path, model_dir):
     (model_dir / "vocals.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match="must be a number"):
         read_config(model_dir, "vocals")
+
+
+def test_separator_filter_then_istft_equals_forward(model_dir):
+    sep = load_separator(model_dir, niter=1, wiener_win_len=7)
+    x = torch.rand(2, 2, 6000) - 0.5
+    with torch.inference_mode():
+        X = sep.stft(x)
+        V = sep.estimate_magnitudes(sep.complexnorm(X))
+        Y = sep.filter(V, X)
+        assert Y.shape == (2, 2, 2, X.shape[2], X.shape[3])
+        assert torch.allclose(sep.istft(Y, length=6000), sep(x), atol=1e-5)
