@@ -6,17 +6,15 @@ otherwise); sample rates are in Hz.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from .utils import atomic_path
+from .utils import PathLike, atomic_path
 
-PathLike = Union[str, os.PathLike]
 
 
 class AudioError(Exception):

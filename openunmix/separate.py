@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
@@ -26,7 +25,7 @@ import torch
 from . import audio as audio_io
 from .audio import AudioError
 from .model import Separator
-from .utils import file_mode
+from .utils import file_mode, make_output_folder
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
 DEFAULT_OVERLAP = 4.0  # seconds of cross-fade between segments
@@ -256,12 +255,7 @@ def separate_file(
     ov = min(int(round(overlap * rate)), seg - 1)
     device = next(separator.parameters()).device
     names = separator.source_names
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"{outdir}: cannot create output folder ({err.strerror})") from None
-    if not os.access(outdir, os.W_OK):
-        raise OSError(f"{outdir}: output folder is not writable")
+    make_output_folder(outdir)
 
     writers = _Writers(outdir, names, in_rate, out_channels, length, ext, subtype)
     back = None if in_rate == rate else [

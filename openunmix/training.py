@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import signal
 import sys
 import threading
@@ -35,7 +34,6 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
@@ -45,7 +43,7 @@ from .audio import AudioError
 from .model import OpenUnmix
 from .modelfolder import read_config, save_target_model
 from .transforms import ComplexNorm, STFT
-from .utils import ModelError, bandwidth_to_max_bin, load_torch, save_json, save_torch
+from .utils import ModelError, bandwidth_to_max_bin, load_torch, make_output_folder, save_torch
 
 
 class TrainingError(Exception):
@@ -273,11 +271,9 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         try:  # every process checks, so that none waits for a rank 0 that gave up
-            self.out.mkdir(parents=True, exist_ok=True)
+            make_output_folder(self.out)
         except OSError as err:
-            raise TrainingError(f"{self.out}: cannot create output folder ({err.strerror})") from None
-        if not os.access(self.out, os.W_OK):
-            raise TrainingError(f"{self.out}: output folder is not writable")
+            raise TrainingError(str(err)) from None
         self.train_ds, self.valid_ds = data_mod.load_datasets(
             cfg.dataset,
             root=cfg.root,

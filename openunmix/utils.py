@@ -40,6 +40,22 @@ def atomic_path(path: PathLike) -> Iterator[str]:
             os.unlink(tmp)
 
 
+def make_output_folder(path: PathLike) -> Path:
+    """Create ``path`` (with parents) and check it is writable.
+
+    Raises:
+        OSError: with a one-line message naming the folder.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"{path}: cannot create output folder ({err.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise OSError(f"{path}: output folder is not writable")
+    return path
+
+
 def file_mode() -> int:
     """Permissions of a new regular file under the current umask (temporary files start at 0600)."""
     umask = os.umask(0)

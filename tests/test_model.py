@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import make_model_folder, run_script, write_tone
-from openunmix.model import OpenUnmix, Separator
+from openunmix.model import OpenUnmix
 from openunmix.modelfolder import load_separator, load_target_models, read_config
 from openunmix.utils import ModelError, bandwidth_to_max_bin
 

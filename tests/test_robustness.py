@@ -1,7 +1,6 @@
 """Bad input, silence, unsafe model files and interrupted training (scripts end to end)."""
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
