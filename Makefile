@@ -23,8 +23,9 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# no stamp means no finished install: start from an empty venv (--clear)
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/python -m pip install -q -e ".[test]"
