@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         model_dir=a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
         outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,
         estimates_only=a.estimates_only, score_only=a.score_only, progress=not a.quiet,
-        baseline=a.baseline, **settings,
+        baseline=a.baseline, settings=settings,
     )
 
 

@@ -29,8 +29,8 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     settings = separation_settings(p, a)
-    return separate_main(a.model, a.input, a.outdir, a.targets, ext=a.ext, threads=a.threads,
-                         progress=not a.quiet, **settings)
+    return separate_main(a.model, a.input, a.outdir, a.targets, settings, ext=a.ext, threads=a.threads,
+                         progress=not a.quiet)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
 from .audio import AudioError
+from .separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings, separate_file
 from .utils import ModelError
 
 
@@ -27,21 +28,19 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-softmask", action="store_true", help="start the filter from the model magnitudes with the mixture phase")
     p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
-    p.add_argument("--segment", type=float, default=30.0, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
-    p.add_argument("--overlap", type=float, default=4.0, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--segment", type=float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
+    p.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
 
 
-def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Dict[str, Any]:
-    """Check the flags of :func:`add_separation_arguments` (``parser.error`` on bad
-    values) and return them as plain keyword arguments."""
-    if args.niter < 0:
-        parser.error("--niter must be >= 0")
-    if args.alpha <= 0:
-        parser.error("--alpha must be > 0")
-    if args.segment <= 0 or args.overlap < 0 or args.overlap >= args.segment:
-        parser.error("need --segment > 0 and 0 <= --overlap < --segment")
-    return dict(niter=args.niter, alpha=args.alpha, logit=args.logit, softmask=not args.no_softmask,
-                residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap)
+def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> SeparationSettings:
+    """The flags of :func:`add_separation_arguments` as settings (``parser.error`` on bad values)."""
+    try:
+        return SeparationSettings(
+            niter=args.niter, alpha=args.alpha, logit=args.logit, softmask=not args.no_softmask,
+            residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
+        )
+    except ValueError as err:  # the message names the setting: its flag is --<setting>
+        parser.error(f"--{err}")
 
 
 def output_names(inputs: Sequence[str]) -> List[str]:
@@ -64,39 +63,21 @@ def output_names(inputs: Sequence[str]) -> List[str]:
     return unique
 
 
-def pick_device(use_cuda: bool) -> torch.device:
-    return torch.device("cuda" if use_cuda and torch.cuda.is_available() else "cpu")
-
-
 def separate_main(
     model_dir: str,
     inputs: Sequence[str],
     outdir: str,
     targets: Optional[List[str]] = None,
-    niter: int = 0,
-    alpha: float = 1.0,
-    logit: Optional[float] = None,
-    softmask: bool = True,
-    residual: bool = False,
-    use_cuda: bool = True,
-    segment: float = 30.0,
-    overlap: float = 4.0,
+    settings: SeparationSettings = SeparationSettings(),
     ext: str = ".wav",
     threads: Optional[int] = None,
     progress: bool = True,
 ) -> int:
     """Separate every input file; return the exit status (0: all separated, 1: some failed)."""
-    from .modelfolder import load_separator
-    from .separate import separate_file
-
     if threads:
         torch.set_num_threads(threads)
-    device = pick_device(use_cuda)
     try:
-        separator = load_separator(
-            model_dir, targets, niter=niter, softmask=softmask, alpha=alpha,
-            logit=logit, residual=residual, device=device,
-        )
+        separator = settings.load(model_dir, targets)
     except ModelError as err:
         error(str(err))
         return 2
@@ -106,7 +87,8 @@ def separate_main(
         target_dir = Path(outdir) / folder
         try:
             outputs = separate_file(
-                separator, path, target_dir, segment=segment, overlap=overlap, ext=ext, progress=progress,
+                separator, path, target_dir, segment=settings.segment, overlap=settings.overlap, ext=ext,
+                progress=progress,
             )
         except (AudioError, OSError) as err:
             error(str(err))

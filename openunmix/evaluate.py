@@ -29,13 +29,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import audio as audio_io
 from .audio import AudioError
 from .utils import atomic_path, save_json
+
+if TYPE_CHECKING:  # torch is imported only where separation happens
+    from .separate import SeparationSettings
 
 PathLike = Union[str, os.PathLike]
 Frames = Dict[str, Dict[str, np.ndarray]]  # target -> metric -> value per frame
@@ -798,14 +801,7 @@ def separate_dataset(
     tracks: Sequence[Any],
     estimates_dir: PathLike,
     targets: Optional[Sequence[str]] = None,
-    niter: int = 0,
-    alpha: float = 1.0,
-    logit: Optional[float] = None,
-    softmask: bool = True,
-    residual: bool = False,
-    use_cuda: bool = True,
-    segment: float = 30.0,
-    overlap: float = 4.0,
+    settings: Optional[SeparationSettings] = None,
     force: bool = False,
     for_scoring: bool = True,
     progress: bool = True,
@@ -822,15 +818,14 @@ def separate_dataset(
     Raises:
         ModelError: unusable model folder; EvaluationError: unscorable sources.
     """
-    from .cli import pick_device
-    from .modelfolder import load_separator
+    from .separate import SeparationSettings
 
-    separator = load_separator(
-        model_dir, targets, niter=niter, softmask=softmask, alpha=alpha, logit=logit,
-        residual=residual, device=pick_device(use_cuda),
-    )
+    settings = settings or SeparationSettings()
+    separator = settings.load(model_dir, targets)
     sources = check_scorable(separator.source_names) if for_scoring else scorable(separator.source_names)
-    separated, failed = separate_tracks(separator, tracks, estimates_dir, segment, overlap, force, progress)
+    separated, failed = separate_tracks(
+        separator, tracks, estimates_dir, settings.segment, settings.overlap, force, progress,
+    )
     return separated, failed, sources
 
 
@@ -842,14 +837,7 @@ def evaluate_main(
     targets: Optional[List[str]] = None,
     outdir: str = "estimates",
     evaldir: str = "eval",
-    niter: int = 0,
-    alpha: float = 1.0,
-    logit: Optional[float] = None,
-    softmask: bool = True,
-    residual: bool = False,
-    use_cuda: bool = True,
-    segment: float = 30.0,
-    overlap: float = 4.0,
+    settings: Optional[SeparationSettings] = None,
     cores: int = 1,
     tracks: Optional[List[str]] = None,
     force: bool = False,
@@ -864,7 +852,8 @@ def evaluate_main(
     (the sources in ``targets``, or every musdb target found there).
     ``estimates_only`` separates and scores nothing. With ``baseline``, the
     unprocessed mixture is scored too (in ``evaldir/mixture-baseline``) and
-    the model's median SDR is compared with it. The table goes to stdout,
+    the model's median SDR is compared with it. ``settings``: how to separate
+    (default :class:`~openunmix.separate.SeparationSettings`). The table goes to stdout,
     progress and errors to stderr.
 
     Returns:
@@ -890,8 +879,8 @@ def evaluate_main(
             if model_dir is None:
                 raise EvaluationError("MODEL_DIR is needed unless --score-only is given")
             separated, failed, sources = separate_dataset(
-                model_dir, selected, outdir, targets, niter, alpha, logit, softmask, residual, use_cuda,
-                segment, overlap, force, for_scoring=not estimates_only, progress=progress,
+                model_dir, selected, outdir, targets, settings, force, for_scoring=not estimates_only,
+                progress=progress,
             )
         if estimates_only:
             return _finish(failed, len(selected), f"estimates in {Path(outdir) / subset}")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -25,10 +26,60 @@ import torch
 from . import audio as audio_io
 from .audio import AudioError
 from .model import Separator
-from .utils import file_mode, make_output_folder
+from .modelfolder import load_separator
+from .utils import PathLike, file_mode, make_output_folder
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
 DEFAULT_OVERLAP = 4.0  # seconds of cross-fade between segments
+
+
+@dataclass(frozen=True)
+class SeparationSettings:
+    """How a model folder separates, shared by ``test.py`` and ``eval.py``.
+
+    Attributes:
+        niter: EM iterations of the Wiener filter (0: the ratio mask alone).
+        alpha: exponent of the magnitudes in the ratio mask.
+        logit: threshold of the logit compression of the ratio mask (None: off).
+        softmask: start the filter from the ratio mask (False: the model
+            magnitudes with the mixture phase).
+        residual: also output what the targets leave in the mixture.
+        use_cuda: run on the GPU when there is one.
+        segment: seconds of audio separated at once (bounds memory).
+        overlap: seconds of cross-fade between segments.
+    """
+
+    niter: int = 0
+    alpha: float = 1.0
+    logit: Optional[float] = None
+    softmask: bool = True
+    residual: bool = False
+    use_cuda: bool = True
+    segment: float = DEFAULT_SEGMENT
+    overlap: float = DEFAULT_OVERLAP
+
+    def __post_init__(self) -> None:
+        if self.niter < 0:
+            raise ValueError("niter must be >= 0")
+        if self.alpha <= 0:
+            raise ValueError("alpha must be > 0")
+        if self.segment <= 0 or not 0 <= self.overlap < self.segment:
+            raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda" if self.use_cuda and torch.cuda.is_available() else "cpu")
+
+    def load(self, model_dir: PathLike, targets: Optional[Sequence[str]] = None) -> Separator:
+        """The :class:`Separator` of a model folder with these filter settings, on :attr:`device`.
+
+        Raises:
+            ModelError: unusable model folder.
+        """
+        return load_separator(
+            model_dir, targets, niter=self.niter, softmask=self.softmask, alpha=self.alpha,
+            logit=self.logit, residual=self.residual, device=self.device,
+        )
 
 
 def _separate_segment(separator: Separator, segment: np.ndarray, device: torch.device) -> np.ndarray:

@@ -15,6 +15,9 @@ import soundfile as sf
 from conftest import make_model_folder, run_script
 from openunmix import evaluate as ev
 from openunmix.demo import generate_dataset
+from openunmix.separate import SeparationSettings
+
+CPU = SeparationSettings(use_cuda=False)
 
 DURATION = 3.0
 SOURCES = ("vocals", "accompaniment")  # a lone vocals model adds the accompaniment
@@ -137,7 +140,7 @@ def test_resume_skips_done_tracks_and_force_redoes(setup, capsys):
     before = _mtimes(wavs + [first, second])
     second.unlink()  # an evaluation interrupted before its second track
     kwargs = dict(root=str(setup["root"]), is_wav=True, outdir=str(setup["est"]), evaldir=str(evd),
-                  niter=1, use_cuda=False, progress=False)
+                  settings=SeparationSettings(niter=1, use_cuda=False), progress=False)
     assert ev.evaluate_main(str(setup["model"]), **kwargs) == 0
     assert _mtimes(wavs + [first]) == {k: v for k, v in before.items() if k != str(second)}  # nothing redone
     assert second.read_text() == (setup["ev"] / "test" / second.name).read_text()  # the missing one rescored
@@ -262,7 +265,7 @@ def test_stem_mp4_layout(setup, tmp_path):
     (tmp_path / "stems" / "test").mkdir(parents=True)
     stempeg.write_stems(str(tmp_path / "stems" / "test" / f"{name}.stem.mp4"), stems, sample_rate=44100)
     code = ev.evaluate_main(str(setup["model"]), str(tmp_path / "stems"), outdir=str(tmp_path / "est"),
-                            evaldir=str(tmp_path / "ev"), use_cuda=False, progress=False)
+                            evaldir=str(tmp_path / "ev"), settings=CPU, progress=False)
     assert code == 0
     (track,) = ev.list_tracks(tmp_path / "stems", "test")
     info = sf.info(str(tmp_path / "est" / "test" / name / "vocals.wav"))
@@ -285,7 +288,7 @@ def test_bad_root_is_one_line_error(tmp_path, setup):
 def _error_case(case, setup, tmp_path):
     """Arguments of evaluate_main for one broken setup."""
     kwargs = dict(model_dir=str(setup["model"]), root=str(setup["root"]), is_wav=True, outdir=str(tmp_path / "est"),
-                  evaldir=str(tmp_path / "ev"), use_cuda=False, progress=False, tracks=[setup["names"][0]])
+                  evaldir=str(tmp_path / "ev"), settings=CPU, progress=False, tracks=[setup["names"][0]])
     if case == "no model":
         (tmp_path / "empty").mkdir()
         kwargs["model_dir"] = str(tmp_path / "empty")
