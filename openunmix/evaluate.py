@@ -29,18 +29,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 
 from . import audio as audio_io
 from .audio import AudioError
-from .utils import atomic_path, save_json
+from .separate import SeparationSettings, separate, separate_file
+from .utils import PathLike, atomic_path, save_json
 
-if TYPE_CHECKING:  # torch is imported only where separation happens
-    from .separate import SeparationSettings
-
-PathLike = Union[str, os.PathLike]
 Frames = Dict[str, Dict[str, np.ndarray]]  # target -> metric -> value per frame
 Summary = Dict[str, Dict[str, float]]  # target -> column -> value
 
@@ -231,10 +229,6 @@ def separate_array(separator: Any, mixture: np.ndarray, rate: float, segment: fl
         ``(sources, channels, samples)`` at ``rate``, as long as ``mixture``,
         with the separator's channel count.
     """
-    import torch
-
-    from .separate import separate
-
     x = audio_io.fit_channels(np.ascontiguousarray(mixture, dtype=np.float32), separator.nb_channels)
     x = audio_io.resample(x, rate, separator.sample_rate)
     est = separate(separator, torch.from_numpy(np.ascontiguousarray(x)), segment=segment, overlap=overlap).numpy()
@@ -254,8 +248,6 @@ def separate_track(separator: Any, track: Any, outdir: PathLike, segment: float,
     Raises:
         AudioError: unusable mixture; OSError: ``outdir`` not writable.
     """
-    from .separate import separate_file
-
     outdir = Path(outdir)
     if track.is_wav:
         return separate_file(separator, track.path, outdir, segment=segment, overlap=overlap,
@@ -801,7 +793,7 @@ def separate_dataset(
     tracks: Sequence[Any],
     estimates_dir: PathLike,
     targets: Optional[Sequence[str]] = None,
-    settings: Optional[SeparationSettings] = None,
+    settings: SeparationSettings = SeparationSettings(),
     force: bool = False,
     for_scoring: bool = True,
     progress: bool = True,
@@ -818,9 +810,6 @@ def separate_dataset(
     Raises:
         ModelError: unusable model folder; EvaluationError: unscorable sources.
     """
-    from .separate import SeparationSettings
-
-    settings = settings or SeparationSettings()
     separator = settings.load(model_dir, targets)
     sources = check_scorable(separator.source_names) if for_scoring else scorable(separator.source_names)
     separated, failed = separate_tracks(
@@ -837,7 +826,7 @@ def evaluate_main(
     targets: Optional[List[str]] = None,
     outdir: str = "estimates",
     evaldir: str = "eval",
-    settings: Optional[SeparationSettings] = None,
+    settings: SeparationSettings = SeparationSettings(),
     cores: int = 1,
     tracks: Optional[List[str]] = None,
     force: bool = False,
