@@ -95,8 +95,42 @@ class OpenUnmix(nn.Module):
             p.requires_grad = False
         return self.eval()
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The part before the LSTM: bandwidth crop, input normalisation, fc1, BN, tanh.
+
+        Args:
+            x: mixture magnitude ``(batch, channels, bins, frames)``.
+
+        Returns:
+            ``(frames, batch, hidden_size)``, the LSTM's input.
+        """
+        x = x.permute(3, 0, 1, 2)  # (frames, batch, channels, bins)
+        frames, batch, channels, _ = x.shape
+        x = (x[..., : self.nb_bins] + self.input_mean) * self.input_scale
+        x = self.bn1(self.fc1(x.reshape(frames * batch, channels * self.nb_bins)))
+        return torch.tanh(x.reshape(frames, batch, self.hidden_size))
+
+    def decode(self, skip: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """The part after the LSTM: fc2, BN, ReLU, fc3, BN, output scale/shift, ReLU, mask.
+
+        Args:
+            skip: encoder output and LSTM output concatenated,
+                ``(frames, batch, 2 * hidden_size)``.
+            mix: mixture magnitude ``(batch, channels, bins, frames)``.
+
+        Returns:
+            target magnitude ``(batch, channels, bins, frames)``.
+        """
+        frames, batch = skip.shape[0], skip.shape[1]
+        channels = mix.shape[1]
+        x = F.relu(self.bn2(self.fc2(skip.reshape(frames * batch, -1))))
+        x = self.bn3(self.fc3(x))
+        x = x.reshape(frames, batch, channels, self.nb_output_bins)
+        x = F.relu(x * self.output_scale + self.output_mean)
+        return x.permute(1, 2, 3, 0) * mix
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Estimate the target magnitude.
+        """Estimate the target magnitude: :meth:`encode`, LSTM, :meth:`decode`.
 
         Args:
             x: mixture magnitude ``(batch, channels, bins, frames)``.
@@ -104,19 +138,9 @@ class OpenUnmix(nn.Module):
         Returns:
             target magnitude ``(batch, channels, bins, frames)``.
         """
-        mix = x
-        x = x.permute(3, 0, 1, 2)  # (frames, batch, channels, bins)
-        frames, batch, channels, _ = x.shape
-        x = (x[..., : self.nb_bins] + self.input_mean) * self.input_scale
-        x = self.bn1(self.fc1(x.reshape(frames * batch, channels * self.nb_bins)))
-        x = torch.tanh(x.reshape(frames, batch, self.hidden_size))
-        lstm_out, _ = self.lstm(x)
-        x = torch.cat([x, lstm_out], dim=-1)
-        x = F.relu(self.bn2(self.fc2(x.reshape(frames * batch, -1))))
-        x = self.bn3(self.fc3(x))
-        x = x.reshape(frames, batch, channels, self.nb_output_bins)
-        x = F.relu(x * self.output_scale + self.output_mean)
-        return x.permute(1, 2, 3, 0) * mix
+        h = self.encode(x)
+        lstm_out, _ = self.lstm(h)
+        return self.decode(torch.cat([h, lstm_out], dim=-1), x)
 
 
 def residual_name(targets: List[str]) -> str:
