@@ -123,9 +123,11 @@ class _StatsItems(Dataset):
         return len(self.groups)
 
     def __getitem__(self, i: int) -> Tuple[torch.Tensor, torch.Tensor, int]:
+        # no torch.set_num_threads here: with nb_workers=0 this runs in the caller's
+        # process and would leave every later training step on one thread (DataLoader
+        # workers already run single-threaded)
         from . import audio
 
-        torch.set_num_threads(1)
         stft = STFT(self.n_fft, self.n_hop)
         mono = []
         for path in self.groups[i]:
@@ -581,8 +583,36 @@ def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: 
     plt.close(fig)
 
 
+@contextlib.contextmanager
+def _process_settings_kept() -> Iterator[None]:
+    """Give the caller back its torch thread count, random generators and cuDNN autotuning.
+
+    A run seeds the global generator (dropout masks) each epoch and turns on
+    cuDNN autotuning on GPUs; a program that calls :func:`train` and goes on
+    afterwards finds its own settings again.
+    """
+    threads = torch.get_num_threads()
+    benchmark = torch.backends.cudnn.benchmark
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.benchmark = benchmark
+
+
 def train(cfg: TrainConfig) -> int:
-    """Run a training; returns the exit status. Errors end with one line on stderr."""
+    """Run a training; returns the exit status. Errors end with one line on stderr.
+
+    The caller's torch thread count, random generator states and cuDNN
+    autotuning setting are the same afterwards as before.
+    """
+    with _process_settings_kept():
+        return _train(cfg)
+
+
+def _train(cfg: TrainConfig) -> int:
     trainer = None
     try:
         trainer = Trainer(cfg)
