@@ -20,7 +20,16 @@ LOGIT_SLOPE = 15.0
 
 
 def _eps(x: torch.Tensor) -> float:
-    return torch.finfo(x.real.dtype if x.is_complex() else x.dtype).eps
+    """Machine epsilon of ``x``'s real dtype, without ``torch.finfo`` (which
+    TorchScript lacks: :mod:`openunmix.scripted` scripts these functions)."""
+    dtype = x.real.dtype if x.is_complex() else x.dtype
+    if dtype == torch.float64:
+        return 2.220446049250313e-16
+    if dtype == torch.float16:
+        return 0.0009765625
+    if dtype == torch.bfloat16:
+        return 0.0078125
+    return 1.1920928955078125e-07
 
 
 def logit_compress(mask: torch.Tensor, threshold: float, slope: float = LOGIT_SLOPE) -> torch.Tensor:
