@@ -1,11 +1,17 @@
 """Open-Unmix: music source separation in PyTorch.
 
+    import openunmix
+    separator = openunmix.pretrained("umxhq")   # downloaded on first use, then cached
+
 Modules:
     audio       -- reading, resampling and writing audio files
     transforms  -- STFT, ISTFT, overlap-add and the magnitude front end
     model       -- the OpenUnmix target model and the Separator
     filtering   -- ratio masks, residual model and the multichannel EM Wiener filter
     modelfolder -- loading and saving model folders (<target>.pth + <target>.json)
+    catalog     -- the model table: published models by name (models.json) and users' tables
+    download    -- verified, cached downloads of model files
+    hub         -- models by name or folder: pretrained(), load_separator()
     separate    -- separation of files and tensors of any length in bounded memory
     data        -- torch Dataset classes for training
     training    -- statistics pass, epochs, early stopping, checkpoints
@@ -18,3 +24,12 @@ Modules:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # lazy, so that `import openunmix.runtime` (run before torch is imported) stays light
+    if name == "pretrained":
+        from .hub import pretrained
+
+        return pretrained
+    raise AttributeError(f"module 'openunmix' has no attribute {name!r}")

@@ -8,17 +8,75 @@ checked and cached (:mod:`openunmix.download`).
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from . import catalog, modelfolder
+from .download import fetch
 from .model import OpenUnmix, Separator
 from .modelfolder import ModelConfig
-from . import modelfolder
 from .utils import ModelError, PathLike
 
 DEFAULT_MODEL = "umxhq"
+
+
+def _looks_like_path(model: str) -> bool:
+    return os.sep in model or (os.altsep is not None and os.altsep in model) or model.startswith(".") \
+        or model.startswith("~")
+
+
+def select_targets(available: Sequence[str], targets: Optional[Sequence[str]], where: str) -> List[str]:
+    """``targets`` checked against ``available`` (all of them when ``targets`` is None or empty)."""
+    if not targets:
+        return list(available)
+    unknown = [t for t in targets if t not in available]
+    if unknown:
+        raise ModelError(f"{where}: no model for target '{unknown[0]}' (available: {', '.join(available)})")
+    return list(dict.fromkeys(targets))
+
+
+def find_entry(model: str, models_file: Optional[PathLike] = None) -> Optional[catalog.ModelEntry]:
+    """The table entry of a model name, or ``None`` when ``model`` is a folder or unknown."""
+    if Path(model).is_dir() or _looks_like_path(str(model)):
+        return None
+    return catalog.find_model(str(model), models_file)
+
+
+def load_entry(
+    entry: catalog.ModelEntry,
+    targets: Optional[Sequence[str]] = None,
+    device: Union[str, torch.device] = "cpu",
+    cache_dir: Optional[PathLike] = None,
+    progress: bool = True,
+) -> Tuple[Dict[str, OpenUnmix], ModelConfig]:
+    """Download (or find in the cache), verify and load the target models of a table entry."""
+    chosen = select_targets(list(entry.targets), targets, f"model '{entry.name}'")
+    models: Dict[str, OpenUnmix] = {}
+    first: Optional[ModelConfig] = None
+    for target in chosen:
+        spec = entry.targets[target]
+        path = fetch(spec.url, spec.sha256, cache_dir=cache_dir, progress=progress)
+        state = modelfolder.state_dict_from_file(path)
+        settings = f"model '{entry.name}' of {entry.source}"
+        config = modelfolder.config_from_state(
+            state, target, entry.sample_rate, entry.n_fft, entry.n_hop, entry.nb_channels, entry.hidden_size,
+            path=path, settings=settings,
+        )
+        table = (entry.max_bin, entry.nb_layers, entry.unidirectional)
+        found = (config.max_bin, config.nb_layers, config.unidirectional)
+        if found != table:
+            raise ModelError(
+                f"{path}: shapes do not match {settings}: the file has max_bin={found[0]}, nb_layers={found[1]}, "
+                f"unidirectional={found[2]}; the table says {table[0]}, {table[1]}, {table[2]}"
+            )
+        models[target] = modelfolder.instantiate(config, state, path, settings, device)
+        first = first or config
+    assert first is not None
+    return models, first
 
 
 def load_target_models(
@@ -31,15 +89,29 @@ def load_target_models(
 ) -> Tuple[Dict[str, OpenUnmix], ModelConfig]:
     """Load the target models of a model folder or of a named model.
 
+    Args:
+        model: a model folder, or a name of the model table (``umxhq``, ``umxl``, ...).
+        targets: targets to load (default: all of the model's).
+        models_file: the user's model table (default: ``$OPENUNMIX_MODELS``, if set).
+        cache_dir: where downloaded files are kept (default: torch's hub cache).
+        progress: progress bars for downloads.
+
     Returns:
         ``({target: model}, config)`` as :func:`openunmix.modelfolder.load_target_models`.
 
     Raises:
-        ModelError: unknown name, failed download, unusable files.
+        ModelError: unknown name, failed download, unusable files (one line).
     """
+    model = str(model)
     if Path(model).is_dir():
         return modelfolder.load_target_models(model, targets, device)
-    raise ModelError(f"{model}: no such model folder or model name")
+    entry = find_entry(model, models_file)
+    if entry is None:
+        if _looks_like_path(model) or Path(model).exists():
+            raise ModelError(f"{model}: model folder does not exist")
+        known = ", ".join(catalog.names(models_file))
+        raise ModelError(f"{model}: neither a model folder nor a known model name (known: {known})")
+    return load_entry(entry, targets, device, cache_dir, progress)
 
 
 def load_separator(
@@ -63,3 +135,49 @@ def load_separator(
         sample_rate=config.sample_rate, n_fft=config.n_fft, n_hop=config.n_hop,
         nb_channels=config.nb_channels, wiener_win_len=wiener_win_len,
     ).to(device).freeze()
+
+
+def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] = None) -> Optional[str]:
+    """A line to show users of a named model whose weights' licence restricts use, else ``None``."""
+    entry = find_entry(str(model), models_file)
+    if entry is None or not entry.restricted:
+        return None
+    return f"the {entry.name} weights are licensed {entry.license}"
+
+
+def pretrained(
+    name_or_folder: Union[str, PathLike] = DEFAULT_MODEL,
+    targets: Optional[Sequence[str]] = None,
+    niter: int = 1,
+    device: Optional[Union[str, torch.device]] = None,
+    residual: bool = False,
+    softmask: bool = True,
+    alpha: float = 1.0,
+    models_file: Optional[PathLike] = None,
+    cache_dir: Optional[PathLike] = None,
+    progress: bool = True,
+) -> Separator:
+    """A ready :class:`Separator` of a published model (downloaded on first use) or of a model folder.
+
+    Example::
+
+        import openunmix
+        separator = openunmix.pretrained("umxhq")        # vocals, drums, bass, other
+        estimates = separator(audio)                     # (batch, channels, samples) at 44.1 kHz
+                                                         # -> (batch, sources, channels, samples)
+
+    Args:
+        name_or_folder: ``umx``, ``umxhq`` (default), ``umxl``, ``umxse``, a name of the
+            user's table, or a model folder.
+        targets: targets to load (default: all).
+        niter: EM iterations of the Wiener filter (upstream's scores use 1).
+        device: default: CUDA when available, else the CPU.
+    """
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    notice = licence_notice(name_or_folder, models_file)
+    if notice:
+        warnings.warn(notice, stacklevel=2)
+    return load_separator(name_or_folder, targets, niter=niter, softmask=softmask, alpha=alpha,
+                          residual=residual, device=device, models_file=models_file, cache_dir=cache_dir,
+                          progress=progress)

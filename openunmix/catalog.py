@@ -1,0 +1,191 @@
+"""The model table: published models by name, and users' own tables in the same format.
+
+A table is a json file::
+
+    {"models": {"NAME": {"description": "...", "license": "...",
+                         "sample_rate": 44100, "nfft": 4096, "nhop": 1024, "nb_channels": 2,
+                         "hidden_size": 512, "nb_layers": 3, "unidirectional": false,
+                         "bandwidth": 16000,                      # or "max_bin": 1487
+                         "targets": {"vocals": {"url": "https://...", "sha256": "b62c91ce"}}}}}
+
+``sha256`` is the file's full hex digest or a prefix of at least 8 digits;
+``url`` is ``http(s)://`` or ``file://``. The built-in table
+(``openunmix/models.json``) lists the published upstream models. A user's
+table (``--models FILE`` or the environment variable ``OPENUNMIX_MODELS``)
+is read over it: its names take precedence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlparse
+
+from .utils import ModelError, PathLike, bandwidth_to_max_bin
+
+BUILTIN_TABLE = Path(__file__).with_name("models.json")
+ENV_TABLE = "OPENUNMIX_MODELS"
+_HEX = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+@dataclass(frozen=True)
+class TargetFile:
+    """Where one target's weights are published and the digest they must have."""
+
+    url: str
+    sha256: str  # lower-case hex, full digest or a prefix of at least 8 digits
+
+    @property
+    def filename(self) -> str:
+        """The file name in the cache: the last part of the URL (torch.hub's convention)."""
+        return Path(urlparse(self.url).path).name
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One named model of a table: its settings and one file per target."""
+
+    name: str
+    description: str
+    license: str
+    sample_rate: float
+    n_fft: int
+    n_hop: int
+    nb_channels: int
+    hidden_size: int
+    nb_layers: int
+    unidirectional: bool
+    max_bin: int
+    targets: Mapping[str, TargetFile]
+    source: str  # the table file it comes from
+
+    @property
+    def restricted(self) -> bool:
+        """True when the licence limits use (e.g. non-commercial): users must be told."""
+        return "NC" in self.license.upper().replace("-", " ").split() or "non-commercial" in self.license.lower()
+
+
+def _number(where: str, entry: Mapping[str, Any], key: str, kind: type, low: float, high: float,
+            default: Any = None) -> Any:
+    value = entry.get(key, default)
+    if value is None:
+        raise ModelError(f"{where}: missing setting '{key}'")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelError(f"{where}: setting '{key}' must be a number, got {value!r}")
+    if kind is int and float(value) != int(value):
+        raise ModelError(f"{where}: setting '{key}' must be an integer, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ModelError(f"{where}: setting '{key}'={value!r} is out of range [{low}, {high}]")
+    return kind(value)
+
+
+def _target_file(where: str, spec: Any) -> TargetFile:
+    if not isinstance(spec, dict):
+        raise ModelError(f"{where}: expected an object with 'url' and 'sha256'")
+    url, digest = spec.get("url"), spec.get("sha256")
+    if not isinstance(url, str) or urlparse(url).scheme not in ("http", "https", "file"):
+        raise ModelError(f"{where}: 'url' must be an http(s):// or file:// URL, got {url!r}")
+    if not Path(urlparse(url).path).name:
+        raise ModelError(f"{where}: 'url' does not end in a file name: {url}")
+    if not isinstance(digest, str) or not _HEX.match(digest.lower()):
+        raise ModelError(f"{where}: 'sha256' must be the hex digest or a prefix of at least 8 hex digits, got {digest!r}")
+    return TargetFile(url=url, sha256=digest.lower())
+
+
+def parse_entry(name: str, entry: Any, source: str) -> ModelEntry:
+    """Validate one model of a table.
+
+    Raises:
+        ModelError: naming the table file, the model and the bad setting.
+    """
+    where = f"{source}: model '{name}'"
+    if not isinstance(entry, dict):
+        raise ModelError(f"{where}: expected a json object")
+    rate = _number(where, entry, "sample_rate", float, 1000, 768000)
+    n_fft = _number(where, entry, "nfft", int, 16, 65536)
+    n_hop = _number(where, entry, "nhop", int, 1, n_fft)
+    nb_bins = n_fft // 2 + 1
+    if "max_bin" in entry:
+        max_bin = _number(where, entry, "max_bin", int, 1, nb_bins)
+    else:
+        max_bin = bandwidth_to_max_bin(rate, n_fft, _number(where, entry, "bandwidth", float, 1e-9, 1e9))
+    unidirectional = entry.get("unidirectional", False)
+    if not isinstance(unidirectional, bool):
+        raise ModelError(f"{where}: setting 'unidirectional' must be true or false, got {unidirectional!r}")
+    hidden = _number(where, entry, "hidden_size", int, 2, 65536)
+    if not unidirectional and hidden % 2:
+        raise ModelError(f"{where}: a bidirectional model needs an even 'hidden_size', got {hidden}")
+    targets = entry.get("targets")
+    if not isinstance(targets, dict) or not targets:
+        raise ModelError(f"{where}: 'targets' must be a non-empty object of target name -> {{url, sha256}}")
+    for text_key in ("description", "license"):
+        if not isinstance(entry.get(text_key, ""), str):
+            raise ModelError(f"{where}: '{text_key}' must be a string")
+    return ModelEntry(
+        name=name,
+        description=entry.get("description", ""),
+        license=entry.get("license", "unknown"),
+        sample_rate=rate,
+        n_fft=n_fft,
+        n_hop=n_hop,
+        nb_channels=_number(where, entry, "nb_channels", int, 1, 16),
+        hidden_size=hidden,
+        nb_layers=_number(where, entry, "nb_layers", int, 1, 64, default=3),
+        unidirectional=unidirectional,
+        max_bin=max_bin,
+        targets={t: _target_file(f"{where}, target '{t}'", spec) for t, spec in targets.items()},
+        source=source,
+    )
+
+
+def read_table(path: PathLike) -> Dict[str, ModelEntry]:
+    """Read and validate a model table file.
+
+    Raises:
+        ModelError: missing, malformed or invalid table (the message names the file).
+    """
+    path = Path(path)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model table does not exist") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a folder, not a model table (json file)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{path}: malformed model table ({err})") from None
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read model table ({err.strerror})") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        raise ModelError(f"{path}: malformed model table (expected {{\"models\": {{NAME: {{...}}}}}})")
+    return {name: parse_entry(name, entry, str(path)) for name, entry in models.items()}
+
+
+def load_tables(models_file: Optional[PathLike] = None) -> Dict[str, ModelEntry]:
+    """The built-in table with the user's table over it.
+
+    Args:
+        models_file: the user's table; ``None`` reads ``$OPENUNMIX_MODELS``
+            when it is set (an empty value counts as unset).
+    """
+    table = read_table(BUILTIN_TABLE)
+    user = models_file if models_file is not None else (os.environ.get(ENV_TABLE) or None)
+    if user is not None:
+        table.update(read_table(user))
+    return table
+
+
+def find_model(name: str, models_file: Optional[PathLike] = None) -> Optional[ModelEntry]:
+    """The table entry called ``name``, or ``None``."""
+    return load_tables(models_file).get(name)
+
+
+def names(models_file: Optional[PathLike] = None) -> Tuple[str, ...]:
+    """Every model name the tables know, sorted."""
+    return tuple(sorted(load_tables(models_file)))
