@@ -421,7 +421,10 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=len(loader), desc=f"epoch {epoch}", unit="batch", leave=False)
+        self.data_wait = 0.0  # seconds spent waiting for batches this epoch
+        asked = time.perf_counter()
         for x, y in loader:
+            self.data_wait += time.perf_counter() - asked
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
@@ -447,6 +450,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / count:.4g}")
+            asked = time.perf_counter()
         if bar is not None:
             bar.close()
         return total / max(count, 1)
@@ -486,6 +490,8 @@ class Trainer:
             "train_loss_history": self.state["train_loss_history"],
             "valid_loss_history": self.state["valid_loss_history"],
             "train_time_history": self.state["train_time_history"],
+            "data_wait_history": self.state.get("data_wait_history", []),
+            "valid_time_history": self.state.get("valid_time_history", []),
             "lr_history": self.state["lr_history"],
             "world_size": self.ctx.world_size,
         }
@@ -528,7 +534,9 @@ class Trainer:
         for epoch in range(start, cfg.epochs + 1):
             t0 = time.time()
             train_loss = self.train_epoch(epoch)
+            t_valid = time.time()
             valid_loss = self.validate()
+            t_valid = time.time() - t_valid
             if not math.isfinite(valid_loss):
                 raise TrainingError(
                     f"validation loss became {valid_loss} in epoch {epoch}; stopped, the last good checkpoint is kept in {self.out}"
@@ -543,6 +551,8 @@ class Trainer:
             self.state["train_loss_history"].append(train_loss)
             self.state["valid_loss_history"].append(valid_loss)
             self.state["train_time_history"].append(elapsed)
+            self.state.setdefault("data_wait_history", []).append(self.data_wait)
+            self.state.setdefault("valid_time_history", []).append(t_valid)
             self.state["lr_history"].append(self.optimizer.param_groups[0]["lr"])
             self.save()
             self.log(
