@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evaluate an Open-Unmix model folder on MUSDB18 with museval (BSSEval v4, SiSEC 2018 aggregation).
+"""Evaluate an Open-Unmix model (a folder or a published name) on MUSDB18 with museval (BSSEval v4, SiSEC 2018 aggregation).
 
 Example:
     python eval.py MODEL_DIR --root musdb18 --subset test --outdir estimates --evaldir eval --cores 4
@@ -7,7 +7,6 @@ separates every test track into estimates/test/<track>/<source>.wav, scores
 them into eval/test/<track>.json and writes eval/results.csv and eval/sdr.png.
 """
 
-import argparse
 import sys
 
 from openunmix.runtime import tune_allocator
@@ -15,24 +14,25 @@ from openunmix.runtime import tune_allocator
 tune_allocator()  # before torch is imported
 
 
-from openunmix.cli import add_separation_arguments, separation_settings
+from openunmix.argtypes import ArgumentParser, positive_int
+from openunmix.cli import add_model_arguments, add_separation_arguments, separation_settings
+from openunmix.hub import licence_notice
 from openunmix.evaluate import evaluate_main
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Open-Unmix evaluation on MUSDB18 with museval")
-    p.add_argument("model", metavar="MODEL_DIR", nargs="?", default=None,
-                   help="model folder with <target>.pth and <target>.json (not needed with --score-only)")
+    p = ArgumentParser(prog="eval.py", description="Open-Unmix evaluation on MUSDB18 with museval")
+    add_model_arguments(p)
     p.add_argument("--root", required=True, help="MUSDB18 root folder (holding train/ and test/)")
     p.add_argument("--is-wav", action="store_true", help="the dataset is decoded wav folders, not .stem.mp4 files")
     p.add_argument("--subset", default="test", choices=("train", "test"), help="subset to evaluate (default: %(default)s)")
     p.add_argument("--tracks", nargs="+", default=None, metavar="NAME", help="evaluate only these tracks (default: all)")
     p.add_argument("--targets", nargs="+", default=None,
-                   help="targets to separate (default: every model in MODEL_DIR); with --score-only, the estimates to score")
+                   help="targets to separate (default: all of the model's); with --score-only, the estimates to score")
     p.add_argument("--outdir", default="estimates", help="estimates folder: OUTDIR/<subset>/<track>/<source>.wav (default: %(default)s)")
     p.add_argument("--evaldir", default="eval", help="scores folder: EVALDIR/<subset>/<track>.json, results.csv, sdr.png (default: %(default)s)")
     add_separation_arguments(p)
-    p.add_argument("--cores", type=int, default=1, help="processes scoring tracks in parallel (default: %(default)s)")
+    p.add_argument("--cores", type=positive_int, default=1, help="processes scoring tracks in parallel (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="separate and score again tracks that already have results")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--estimates-only", action="store_true", help="separate and write the estimates, score nothing")
@@ -41,13 +41,12 @@ def main(argv=None) -> int:
                    help="also score the unprocessed mixture and compare (EVALDIR/mixture-baseline)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
-    if a.model is None and not a.score_only:
-        p.error("MODEL_DIR is required unless --score-only is given")
-    if a.cores < 1:
-        p.error("--cores must be >= 1")
     settings = separation_settings(p, a)
+    notice = None if a.score_only else licence_notice(a.model, a.models)
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
     return evaluate_main(
-        model_dir=a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
+        model_dir=None if a.score_only else a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
         outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,
         estimates_only=a.estimates_only, score_only=a.score_only, progress=not a.quiet,
         baseline=a.baseline, settings=settings,

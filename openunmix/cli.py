@@ -9,7 +9,9 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from .argtypes import ArgumentParser, nonnegative_float, nonnegative_int, number, positive_float, positive_int, writable_extension
 from .audio import AudioError
+from .hub import DEFAULT_MODEL, licence_notice
 from .separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings, separate_file
 from .utils import ModelError
 
@@ -22,22 +24,37 @@ def error(message: str) -> None:
 def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     """The separation flags that ``test.py`` and ``eval.py`` share."""
     p = parser
-    p.add_argument("--niter", type=int, default=0, help="EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)")
-    p.add_argument("--alpha", type=float, default=1.0, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
-    p.add_argument("--logit", type=float, default=None, help="threshold of the logit compression of the ratio mask (default: off)")
+    p.add_argument("--niter", type=nonnegative_int, default=0, help="EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)")
+    p.add_argument("--alpha", type=positive_float, default=1.0, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
+    p.add_argument("--logit", type=number(float, 0, 1, True, True), default=None, help="threshold of the logit compression of the ratio mask (default: off)")
     p.add_argument("--no-softmask", action="store_true", help="start the filter from the model magnitudes with the mixture phase")
     p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
-    p.add_argument("--segment", type=float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
-    p.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
+    p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, optional: bool = True) -> None:
+    """``MODEL`` (a model folder or a model name; default ``umxhq``), ``--models`` and ``--cache-dir``."""
+    p = parser
+    p.add_argument("model", metavar="MODEL", nargs="?" if optional else None, default=DEFAULT_MODEL if optional else None,
+                   help="model folder (<target>.pth + <target>.json) or published model name: umxhq (default), "
+                        "umxl, umx, umxse, or a name from --models")
+    p.add_argument("--models", metavar="FILE", default=None,
+                   help="your own model table (json, same format as openunmix/models.json); its names take "
+                        "precedence (default: $OPENUNMIX_MODELS if set)")
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="where downloaded model files are kept (default: torch's cache, $TORCH_HOME/hub/checkpoints)")
 
 
 def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> SeparationSettings:
-    """The flags of :func:`add_separation_arguments` as settings (``parser.error`` on bad values)."""
+    """The flags of :func:`add_model_arguments` and :func:`add_separation_arguments` as settings
+    (``parser.error`` on bad values)."""
     try:
         return SeparationSettings(
             niter=args.niter, alpha=args.alpha, logit=args.logit, softmask=not args.no_softmask,
             residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
+            models_file=args.models, cache_dir=args.cache_dir,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>
         parser.error(f"--{err}")
@@ -64,7 +81,7 @@ def output_names(inputs: Sequence[str]) -> List[str]:
 
 
 def separate_main(
-    model_dir: str,
+    model: str,
     inputs: Sequence[str],
     outdir: str,
     targets: Optional[List[str]] = None,
@@ -73,11 +90,18 @@ def separate_main(
     threads: Optional[int] = None,
     progress: bool = True,
 ) -> int:
-    """Separate every input file; return the exit status (0: all separated, 1: some failed)."""
+    """Separate every input file with a model folder or named model.
+
+    Returns:
+        the exit status: 0 all separated, 1 some inputs failed, 2 no usable model.
+    """
     if threads:
         torch.set_num_threads(threads)
     try:
-        separator = settings.load(model_dir, targets)
+        notice = licence_notice(model, settings.models_file)
+        if notice:
+            print(f"note: {notice}", file=sys.stderr)
+        separator = settings.load(model, targets, progress=progress)
     except ModelError as err:
         error(str(err))
         return 2
@@ -100,3 +124,21 @@ def separate_main(
         error(f"{failed} of {len(inputs)} input files failed")
         return 1
     return 0
+
+
+def separate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """``test.py`` / ``umx``: parse the command line and separate; returns the exit status."""
+    p = ArgumentParser(prog=prog, description="Open-Unmix separation of audio files")
+    add_model_arguments(p)
+    p.add_argument("--input", nargs="+", required=True, metavar="FILE", help="audio files (wav, flac, ogg, mp3, ...)")
+    p.add_argument("--outdir", default="separated",
+                   help="output folder; results go to OUTDIR/<input name>/ (default: %(default)s)")
+    p.add_argument("--targets", nargs="+", default=None, help="targets to separate (default: all of the model's)")
+    add_separation_arguments(p)
+    p.add_argument("--ext", type=writable_extension, default=".wav", help="output file extension (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    settings = separation_settings(p, a)
+    return separate_main(a.model, a.input, a.outdir, a.targets, settings, ext=a.ext, threads=a.threads,
+                         progress=not a.quiet)

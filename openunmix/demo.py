@@ -39,6 +39,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .argtypes import ArgumentParser, nonnegative_int, number, positive_float
+
 SOURCES: Tuple[str, ...] = ("vocals", "drums", "bass", "other")
 SPLITS: Tuple[str, ...] = ("train", "valid", "test")  # valid tracks are stored in train/
 
@@ -757,50 +759,20 @@ def generate_dataset(
 # command line
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def _rate(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 8000:
-        raise argparse.ArgumentTypeError(f"expected an integer rate of at least 8000 Hz, got {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m openunmix.demo",
         description="Write a small synthetic dataset in the MUSDB18 wav layout.",
     )
     p.add_argument("--root", required=True, help="output folder")
-    p.add_argument("--seed", type=_count, default=42, help="random seed (default: 42)")
-    p.add_argument("--nb-train", type=_count, default=8, help="training tracks (default: 8)")
+    p.add_argument("--seed", type=nonnegative_int, default=42, help="random seed (default: 42)")
+    p.add_argument("--nb-train", type=nonnegative_int, default=8, help="training tracks (default: 8)")
     p.add_argument(
-        "--nb-valid", type=_count, default=2, help="validation tracks, stored in train/ (default: 2)"
+        "--nb-valid", type=nonnegative_int, default=2, help="validation tracks, stored in train/ (default: 2)"
     )
-    p.add_argument("--nb-test", type=_count, default=2, help="test tracks (default: 2)")
-    p.add_argument("--duration", type=_seconds, default=20.0, help="seconds per track (default: 20)")
-    p.add_argument("--rate", type=_rate, default=44100, help="sample rate in Hz (default: 44100)")
+    p.add_argument("--nb-test", type=nonnegative_int, default=2, help="test tracks (default: 2)")
+    p.add_argument("--duration", type=positive_float, default=20.0, help="seconds per track (default: 20)")
+    p.add_argument("--rate", type=number(int, 8000), default=44100, help="sample rate in Hz (default: 44100)")
     return p
 
 
@@ -821,7 +793,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             rate=args.rate,
         )
     except OSError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 1
     counts = {"train": args.nb_train, "valid": args.nb_valid, "test": args.nb_test}
     n_tracks = sum(counts.values())

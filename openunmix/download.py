@@ -3,9 +3,9 @@
 A file is downloaded under a temporary name in the cache folder, hashed
 while it arrives, and renamed to its final name only when its sha256 matches
 the expected digest: an interrupted, truncated or corrupted download never
-leaves a file that looks complete. Processes that fetch the same file at
-once take turns on a lock file, so the second one finds the first one's
-file. A cached file is checked against its digest every time it is used and
+leaves a file that looks complete. Processes that download into the same
+cache take turns (a lock on the cache folder), so the second one finds the
+first one's file. A cached file is checked against its digest every time it is used and
 refused (never loaded) when it does not match.
 
 The default cache is torch's (``$TORCH_HOME/hub/checkpoints``, by default
@@ -79,19 +79,19 @@ def verify(path: PathLike, expected: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (a lock file next to the download) where the OS has one."""
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the cache folder itself (no lock file is left behind), where the OS has one."""
     try:
         import fcntl
     except ImportError:  # Windows: unique temporary names and an atomic rename still keep files whole
         yield
         return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _copy(response: BinaryIO, out: BinaryIO, total: Optional[int], name: str, progress: bool) -> str:
@@ -161,7 +161,7 @@ def fetch(url: str, sha256: str, cache_dir: Optional[PathLike] = None, progress:
     if not os.access(cache, os.W_OK):
         raise ModelError(f"{cache}: the model cache folder is not writable (choose another with --cache-dir)")
     timeout = download_timeout() if timeout is None else timeout
-    with _locked(cache / f".{name}.lock"):
+    with _locked(cache):
         if target.is_file():  # another process finished it while we waited
             verify(target, sha256)
             return target

@@ -139,7 +139,10 @@ def load_separator(
 
 def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] = None) -> Optional[str]:
     """A line to show users of a named model whose weights' licence restricts use, else ``None``."""
-    entry = find_entry(str(model), models_file)
+    try:
+        entry = find_entry(str(model), models_file)
+    except ModelError:  # a broken table is reported when the model is loaded
+        return None
     if entry is None or not entry.restricted:
         return None
     return f"the {entry.name} weights are licensed {entry.license}"
@@ -181,3 +184,26 @@ def pretrained(
     return load_separator(name_or_folder, targets, niter=niter, softmask=softmask, alpha=alpha,
                           residual=residual, device=device, models_file=models_file, cache_dir=cache_dir,
                           progress=progress)
+
+
+def untrained(
+    name: str,
+    targets: Optional[Sequence[str]] = None,
+    niter: int = 1,
+    device: Optional[Union[str, torch.device]] = None,
+    residual: bool = False,
+    models_file: Optional[PathLike] = None,
+    **_: object,
+) -> Separator:
+    """A :class:`Separator` with the architecture of a named model and untrained weights (nothing is downloaded)."""
+    entry = catalog.find_model(name, models_file)
+    if entry is None:
+        raise ModelError(f"{name}: not a known model name (known: {', '.join(catalog.names(models_file))})")
+    models = {
+        t: OpenUnmix(nb_bins=entry.n_fft // 2 + 1, nb_channels=entry.nb_channels, hidden_size=entry.hidden_size,
+                     nb_layers=entry.nb_layers, unidirectional=entry.unidirectional, max_bin=entry.max_bin)
+        for t in select_targets(list(entry.targets), targets, f"model '{name}'")
+    }
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return Separator(models, niter=niter, residual=residual, sample_rate=entry.sample_rate, n_fft=entry.n_fft,
+                     n_hop=entry.n_hop, nb_channels=entry.nb_channels).to(device).freeze()

@@ -12,6 +12,7 @@ samples)`` for estimates.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import torch
 from . import audio as audio_io
 from .audio import AudioError
 from .model import Separator
-from .modelfolder import load_separator
+from .hub import load_separator
 from .utils import PathLike, file_mode, make_output_folder
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
@@ -47,6 +48,8 @@ class SeparationSettings:
         use_cuda: run on the GPU when there is one.
         segment: seconds of audio separated at once (bounds memory).
         overlap: seconds of cross-fade between segments.
+        models_file: the user's model table for named models (None: ``$OPENUNMIX_MODELS`` if set).
+        cache_dir: where downloaded model files are kept (None: torch's hub cache).
     """
 
     niter: int = 0
@@ -57,12 +60,16 @@ class SeparationSettings:
     use_cuda: bool = True
     segment: float = DEFAULT_SEGMENT
     overlap: float = DEFAULT_OVERLAP
+    models_file: Optional[str] = None
+    cache_dir: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.niter < 0:
             raise ValueError("niter must be >= 0")
         if self.alpha <= 0:
             raise ValueError("alpha must be > 0")
+        if not all(math.isfinite(v) for v in (self.alpha, self.segment, self.overlap)):
+            raise ValueError("alpha, segment and overlap must be finite numbers")
         if self.segment <= 0 or not 0 <= self.overlap < self.segment:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
 
@@ -70,15 +77,21 @@ class SeparationSettings:
     def device(self) -> torch.device:
         return torch.device("cuda" if self.use_cuda and torch.cuda.is_available() else "cpu")
 
-    def load(self, model_dir: PathLike, targets: Optional[Sequence[str]] = None) -> Separator:
-        """The :class:`Separator` of a model folder with these filter settings, on :attr:`device`.
+    def load(
+        self,
+        model: PathLike,
+        targets: Optional[Sequence[str]] = None,
+        progress: bool = True,
+    ) -> Separator:
+        """The :class:`Separator` of a model folder or named model with these filter settings, on :attr:`device`.
 
         Raises:
-            ModelError: unusable model folder.
+            ModelError: unknown model, failed download, unusable model files.
         """
         return load_separator(
-            model_dir, targets, niter=self.niter, softmask=self.softmask, alpha=self.alpha,
+            model, targets, niter=self.niter, softmask=self.softmask, alpha=self.alpha,
             logit=self.logit, residual=self.residual, device=self.device,
+            models_file=self.models_file, cache_dir=self.cache_dir, progress=progress,
         )
 
 
@@ -235,7 +248,14 @@ class _Writers:
             os.close(fd)
             os.chmod(tmp, file_mode())
             self.tmp[name] = tmp
-            self.files[name] = sf.SoundFile(tmp, "w", samplerate=int(round(rate)), channels=channels, subtype=subtype)
+            try:
+                self.files[name] = sf.SoundFile(tmp, "w", samplerate=int(round(rate)), channels=channels, subtype=subtype)
+            except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+                self.discard()
+                raise AudioError(
+                    f"{outdir / (name + ext)}: soundfile cannot write this format at {rate:g} Hz with "
+                    f"{channels} channels ({str(err).strip().splitlines()[-1]})"
+                ) from None
         self.ext = ext
 
     def write(self, block: np.ndarray) -> None:
