@@ -60,7 +60,8 @@ def ratio_mask(
     mask = v / (eps + v.sum(dim=-1, keepdim=True))
     if logit is not None:
         mask = logit_compress(mask, logit)
-    return mask.to(x.real.dtype) * x.unsqueeze(-1)
+    # real times complex through the real view: no complex copy of the mask
+    return torch.view_as_complex(torch.view_as_real(x).unsqueeze(-2) * mask.to(x.real.dtype).unsqueeze(-1))
 
 
 def residual_model(v: torch.Tensor, x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -141,12 +142,74 @@ def expectation_maximization(
     """
     eps = _eps(x) if eps is None else eps
     channels = x.shape[-1]
+    if channels == 2:
+        return _em_stereo(y, x, iterations, eps)
     reg = (eps**0.5) * torch.eye(channels, dtype=x.dtype, device=x.device)
     for _ in range(iterations):
         v, R = local_gaussian_model(y, eps)
         Cxx = torch.einsum("tbs,bijs->tbij", v.to(R.dtype), R) + reg
         z = torch.einsum("tbij,tbj->tbi", _invert(Cxx, eps), x)
         y = torch.einsum("bijs,tbj->tbis", R, z) * v.unsqueeze(2)
+    return y
+
+
+def _em_stereo(
+    y: torch.Tensor, x: torch.Tensor, iterations: int, eps: float, gain: float = 1.0,
+    out: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """:func:`expectation_maximization` for 2 channels in closed form, times ``gain``.
+
+    The same computation as the general loop, written out on the entries of
+    the Hermitian 2x2 matrices: ``R_j = [[r00, r01], [conj(r01), r11]]`` with
+    real diagonals, ``C_x`` likewise, and its inverse from the real
+    determinant ``c00 c11 - |c01|^2``. No matrix is materialised and no
+    complex array is permuted, so each iteration makes a few passes over
+    ``y`` instead of the einsums' copies. ``gain`` scales the last
+    iteration's output through the real ``v`` (folding the caller's rescaling
+    into the filter).
+
+    Args:
+        y: complex ``(frames, bins, 2, sources)``.
+        x: complex ``(frames, bins, 2)``.
+        out: complex ``(frames, bins, 2, sources)`` (any strides) that receives
+            the last iteration's output (default: a new tensor).
+
+    Returns:
+        complex ``(frames, bins, 2, sources)``.
+    """
+    reg = eps**0.5
+    x0 = x[:, :, 0]  # (frames, bins)
+    x1 = x[:, :, 1]
+    for it in range(iterations):
+        power = torch.view_as_real(y).square().sum(-1)  # (frames, bins, 2, sources)
+        v = power.sum(2).mul_(0.5)  # (frames, bins, sources), channel mean
+        weight = 1.0 / (eps + v.sum(0))  # (bins, sources)
+        # the spatial covariances' entries, stacked as real (bins, sources, 4): r00, r11, re r01, im r01
+        r01 = torch.view_as_real((y[:, :, 0] * y[:, :, 1].conj()).sum(0))
+        stats = torch.cat([power.sum(0).transpose(1, 2), r01], dim=-1).mul_(weight.unsqueeze(-1))
+        # C_x's entries for every frame in one batched product over the sources: (frames, bins, 4)
+        cxx = torch.einsum("tbs,bsk->tbk", v, stats)
+        c00 = cxx[:, :, 0] + reg
+        c11 = cxx[:, :, 1] + reg
+        c01 = torch.complex(cxx[:, :, 2], cxx[:, :, 3])
+        inv_det = 1.0 / (c00 * c11 - cxx[:, :, 2].square() - cxx[:, :, 3].square())
+        z0 = (x0 * (c11 * inv_det) - x1 * (c01 * inv_det)).unsqueeze(-1)  # (frames, bins, 1)
+        z1 = (x1 * (c00 * inv_det) - x0 * (c01.conj() * inv_det)).unsqueeze(-1)
+        if it == iterations - 1 and gain != 1.0:
+            v = v.mul_(gain)
+        r00 = stats[:, :, 0].to(y.dtype)  # (bins, sources), small
+        r11 = stats[:, :, 1].to(y.dtype)
+        r01 = torch.complex(stats[:, :, 2], stats[:, :, 3])
+        dest = out if (out is not None and it == iterations - 1) else torch.empty_like(y)
+        v_re = v.unsqueeze(-1)  # scales real and imaginary parts alike
+        torch.view_as_real(torch.add(z0 * r00, z1 * r01, out=dest[:, :, 0])).mul_(v_re)
+        torch.view_as_real(torch.add(z0 * r01.conj(), z1 * r11, out=dest[:, :, 1])).mul_(v_re)
+        y = dest
+    if iterations == 0:
+        if gain != 1.0:
+            y = y * gain
+        if out is not None:
+            y = out.copy_(y)
     return y
 
 
@@ -188,30 +251,36 @@ def wiener(
     """
     # scale to a range where the regularisation is meaningful, as norbert does
     scale = max(1.0, float(x.abs().max()) / 10.0) if (iterations and x.numel()) else 1.0
-    bins = x.shape[1]
-    if not bin_chunk or bin_chunk >= bins:
-        return _wiener_bins(v, x, iterations, softmask, residual, alpha, logit, eps, scale)
+    frames, bins, channels = x.shape
     sources = v.shape[-1] + (1 if residual else 0)
-    out = torch.empty(x.shape + (sources,), dtype=x.dtype, device=x.device)
-    for b in range(0, bins, bin_chunk):
-        out[:, b : b + bin_chunk] = _wiener_bins(
-            v[:, b : b + bin_chunk], x[:, b : b + bin_chunk], iterations, softmask, residual, alpha, logit, eps, scale
-        )
+    # sources, channels, frames, bins in memory: the layout the inverse STFT reads
+    # (bins contiguous), seen as (frames, bins, channels, sources)
+    out = torch.empty((sources, channels, frames, bins), dtype=x.dtype, device=x.device).permute(2, 3, 1, 0)
+    step = bin_chunk if bin_chunk and bin_chunk < bins else bins
+    for b in range(0, bins, step):
+        _wiener_bins(v[:, b : b + step], x[:, b : b + step], iterations, softmask, residual, alpha, logit, eps,
+                     scale, out[:, b : b + step])
     return out
 
 
-def _wiener_bins(v, x, iterations, softmask, residual, alpha, logit, eps, scale):
-    """:func:`wiener` on a range of bins, with the mixture scale fixed by the caller."""
+def _wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bool, residual: bool, alpha: float,
+                 logit: Optional[float], eps: Optional[float], scale: float, out: torch.Tensor) -> None:
+    """:func:`wiener` on a range of bins into ``out``, with the mixture scale fixed by the caller."""
     if softmask and alpha != 1.0:
         v = v**alpha
     if residual:
         v = residual_model(v, x, alpha if softmask else 1.0)
+    # the initial estimates are linear in x: start from the scaled mixture, and the
+    # filter scales its output back (the EM is not scale-invariant: eps)
+    xs = x / scale if scale != 1.0 else x
     if softmask:
-        y = ratio_mask(v, x, logit=logit, eps=eps)
+        y = ratio_mask(v, xs, logit=logit, eps=eps)
     else:
         # mixture phase; sgn(0) = 0 keeps silent bins silent (norbert's exp(i*angle(0)) = 1 would not)
-        y = v.to(x.real.dtype) * torch.sgn(x).unsqueeze(-1)
+        y = v.to(x.real.dtype) * torch.sgn(xs).unsqueeze(-1)
     if not iterations:
-        return y
-    y = expectation_maximization(y / scale, x / scale, iterations, eps=eps)
-    return y * scale
+        out.copy_(y)
+    elif x.shape[-1] == 2:
+        _em_stereo(y, xs, iterations, _eps(x) if eps is None else eps, gain=scale, out=out)
+    else:
+        out.copy_(expectation_maximization(y, xs, iterations, eps=eps)).mul_(scale)

@@ -124,21 +124,24 @@ class OverlapAdd:
     def add(self, spec: torch.Tensor, first_frame: int) -> None:
         """Overlap-add complex frames ``(*shape, bins, n)`` starting at frame ``first_frame``."""
         n = spec.shape[-1]
-        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-2) * self.window[:, None]  # (*shape, n_fft, n)
+        # frames in rows (bins contiguous when the caller's spectrum is stored frame-major,
+        # as the Wiener filter writes it): the transform and the adds run along rows
+        frames = torch.fft.irfft(spec.transpose(-1, -2), n=self.n_fft, dim=-1)  # (*shape, n, n_fft)
+        frames.mul_(self.window)
         start = first_frame * self.n_hop
         if self.n_fft % self.n_hop == 0:
             # frame f covers hop-blocks f .. f + ratio - 1: one strided add per block offset
             ratio = self.n_fft // self.n_hop
             blocks = self.buffer[..., start : start + (n - 1 + ratio) * self.n_hop]
             blocks = blocks.unflatten(-1, (n - 1 + ratio, self.n_hop))
-            parts = frames.unflatten(-2, (ratio, self.n_hop))  # (*shape, ratio, hop, n)
+            parts = frames.unflatten(-1, (ratio, self.n_hop))  # (*shape, n, ratio, hop)
             for k in range(ratio):
-                blocks[..., k : k + n, :] += parts[..., k, :, :].transpose(-1, -2)
+                blocks[..., k : k + n, :] += parts[..., k, :]
             return
         lead = frames.shape[:-2]
         length = (n - 1) * self.n_hop + self.n_fft
         ola = torch.nn.functional.fold(
-            frames.reshape(-1, self.n_fft, n), output_size=(1, length),
+            frames.transpose(-1, -2).reshape(-1, self.n_fft, n), output_size=(1, length),
             kernel_size=(1, self.n_fft), stride=(1, self.n_hop),
         ).reshape(lead + (length,))
         self.buffer[..., start : start + length] += ola
