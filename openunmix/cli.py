@@ -12,6 +12,7 @@ import torch
 from .argtypes import ArgumentParser, nonnegative_float, nonnegative_int, number, positive_float, positive_int, writable_extension
 from .audio import AudioError
 from .hub import DEFAULT_MODEL, licence_notice
+from .precision import PRECISIONS
 from .separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings, separate_file
 from .utils import ModelError
 
@@ -32,6 +33,9 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
     p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="of the target models: bfloat16 (CPU/GPU) or int8 weights (CPU only) are faster at a small "
+                        "SDR cost measured in the README (default: %(default)s)")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, optional: bool = True) -> None:
@@ -54,7 +58,7 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
         return SeparationSettings(
             niter=args.niter, alpha=args.alpha, logit=args.logit, softmask=not args.no_softmask,
             residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
-            models_file=args.models, cache_dir=args.cache_dir,
+            models_file=args.models, cache_dir=args.cache_dir, precision=args.precision,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>
         parser.error(f"--{err}")

@@ -127,14 +127,24 @@ def load_separator(
     models_file: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
     progress: bool = True,
+    precision: str = "float32",
 ) -> Separator:
-    """A frozen :class:`Separator` over the target models of a folder or named model."""
+    """A frozen :class:`Separator` over the target models of a folder or named model.
+
+    ``precision`` (``float32``, ``bfloat16``, ``int8``) is that of the target
+    models (:mod:`openunmix.precision`); a precision the device cannot run
+    raises :class:`~openunmix.precision.PrecisionError` (a ``ValueError``).
+    """
+    from .precision import apply_precision, check_precision
+
+    check_precision(precision, torch.device(device))
     models, config = load_target_models(model, targets, device, models_file, cache_dir, progress)
-    return Separator(
+    separator = Separator(
         models, niter=niter, softmask=softmask, alpha=alpha, logit=logit, residual=residual,
         sample_rate=config.sample_rate, n_fft=config.n_fft, n_hop=config.n_hop,
         nb_channels=config.nb_channels, wiener_win_len=wiener_win_len,
     ).to(device).freeze()
+    return apply_precision(separator, precision)
 
 
 def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] = None) -> Optional[str]:

@@ -28,6 +28,7 @@ from . import audio as audio_io
 from .audio import AudioError
 from .model import Separator
 from .hub import load_separator
+from .precision import check_precision
 from .utils import PathLike, file_mode, make_output_folder
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
@@ -50,6 +51,8 @@ class SeparationSettings:
         overlap: seconds of cross-fade between segments.
         models_file: the user's model table for named models (None: ``$OPENUNMIX_MODELS`` if set).
         cache_dir: where downloaded model files are kept (None: torch's hub cache).
+        precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
+            (CPU only); see :mod:`openunmix.precision`.
     """
 
     niter: int = 0
@@ -62,6 +65,7 @@ class SeparationSettings:
     overlap: float = DEFAULT_OVERLAP
     models_file: Optional[str] = None
     cache_dir: Optional[str] = None
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.niter < 0:
@@ -72,6 +76,7 @@ class SeparationSettings:
             raise ValueError("alpha, segment and overlap must be finite numbers")
         if self.segment <= 0 or not 0 <= self.overlap < self.segment:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
+        check_precision(self.precision, self.device)  # its messages start with "precision"
 
     @property
     def device(self) -> torch.device:
@@ -92,6 +97,7 @@ class SeparationSettings:
             model, targets, niter=self.niter, softmask=self.softmask, alpha=self.alpha,
             logit=self.logit, residual=self.residual, device=self.device,
             models_file=self.models_file, cache_dir=self.cache_dir, progress=progress,
+            precision=self.precision,
         )
 
 

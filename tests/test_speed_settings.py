@@ -1,11 +1,16 @@
 """Process-wide settings survive the package's functions; reduced-precision separation."""
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
-from conftest import make_model_folder
+from conftest import make_model_folder, run_script, write_tone
 from openunmix import data
 from openunmix.demo import generate_dataset
+from openunmix.hub import load_separator
+from openunmix.precision import PrecisionError, check_precision
+from openunmix.separate import SeparationSettings, separate
 from openunmix.training import TrainConfig, dataset_statistics, train
 
 
@@ -44,3 +49,48 @@ def test_train_gives_back_threads_and_random_state(tmp_path, musdb_root, two_thr
     assert torch.get_num_threads() == two_threads
     # the run seeded the global generator for its dropout masks; the caller's stream continues
     assert torch.equal(torch.rand(3), expected)
+
+
+# ---------------------------------------------------------------- reduced precision
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_reduced_precision_close_to_float32(tmp_path, precision):
+    folder = make_model_folder(tmp_path / "model")
+    audio = torch.from_numpy(sf.read(str(write_tone(tmp_path / "mix.wav", seconds=3.0)), dtype="float32")[0].T.copy())
+    ref_sep = load_separator(folder, niter=1)
+    sep = load_separator(folder, niter=1, precision=precision)
+    assert sep.source_names == ref_sep.source_names
+    ref = separate(ref_sep, audio)
+    got = separate(sep, audio)
+    assert got.dtype == torch.float32 and got.shape == ref.shape
+    assert torch.isfinite(got).all()
+    rel = float((got - ref).norm() / ref.norm())
+    assert 0 < rel < 0.02  # changed (the option does something), but only a little
+    # the float32 separator's models are untouched
+    assert next(ref_sep.target_models["vocals"].parameters()).dtype == torch.float32
+
+
+def test_precision_flag_end_to_end(tmp_path):
+    folder = make_model_folder(tmp_path / "model")
+    mix = write_tone(tmp_path / "song.wav", seconds=2.0)
+    outs = {}
+    for precision in ("float32", "int8"):
+        r = run_script("test.py", folder, "--input", mix, "--outdir", tmp_path / precision, "--niter", "1",
+                       "--precision", precision, "--no-cuda", "--quiet")
+        assert r.returncode == 0, r.stderr
+        outs[precision] = sf.read(str(tmp_path / precision / "song" / "vocals.wav"))[0]
+    assert outs["int8"].shape == outs["float32"].shape
+    assert np.abs(outs["int8"] - outs["float32"]).max() < 0.05 * np.abs(outs["float32"]).max()
+    r = run_script("test.py", folder, "--input", mix, "--precision", "fp16")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: ") and "--precision" in r.stderr
+
+
+def test_int8_refused_off_the_cpu(tmp_path):
+    with pytest.raises(PrecisionError, match="CPU only"):
+        check_precision("int8", torch.device("cuda"))
+    # refused before any model is loaded or moved
+    with pytest.raises(PrecisionError, match="CPU only"):
+        load_separator(make_model_folder(tmp_path / "model"), device="cuda", precision="int8")
+    with pytest.raises(ValueError, match="^precision must be one of"):
+        SeparationSettings(precision="half")
