@@ -144,5 +144,9 @@ def separate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     settings = separation_settings(p, a)
-    return separate_main(a.model, a.input, a.outdir, a.targets, settings, ext=a.ext, threads=a.threads,
-                         progress=not a.quiet)
+    try:
+        return separate_main(a.model, a.input, a.outdir, a.targets, settings, ext=a.ext, threads=a.threads,
+                             progress=not a.quiet)
+    except KeyboardInterrupt:  # partial downloads and outputs are removed on the way out
+        error("interrupted; files not finished were removed")
+        return 130
