@@ -49,7 +49,7 @@ def quality(args) -> None:
 
     sys.path.insert(0, str(ROOT))
     from openunmix.demo import synthesize_track
-    from openunmix.modelfolder import load_separator
+    from openunmix.hub import load_separator
     from openunmix.separate import separate
 
     if not args.model:

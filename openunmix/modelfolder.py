@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
-from .model import OpenUnmix, Separator
+from .model import OpenUnmix
 from .utils import ModelError, PathLike, load_torch
 from .xumx import CrossNetOpenUnmix
 
@@ -279,34 +279,6 @@ def load_target_models(
         models[target] = instantiate(config, state, f"{model_dir}/{target}.pth", "its json", device)
     assert first is not None
     return models, first
-
-
-def load_separator(
-    model_dir: PathLike,
-    targets: Optional[Sequence[str]] = None,
-    niter: int = 0,
-    softmask: bool = True,
-    alpha: float = 1.0,
-    logit: Optional[float] = None,
-    residual: bool = False,
-    wiener_win_len: Optional[int] = 300,
-    device: Union[str, torch.device] = "cpu",
-) -> Separator:
-    """A frozen :class:`Separator` over the target models of a model folder."""
-    models, config = load_target_models(model_dir, targets, device)
-    return Separator(
-        models,
-        niter=niter,
-        softmask=softmask,
-        alpha=alpha,
-        logit=logit,
-        residual=residual,
-        sample_rate=config.sample_rate,
-        n_fft=config.n_fft,
-        n_hop=config.n_hop,
-        nb_channels=config.nb_channels,
-        wiener_win_len=wiener_win_len,
-    ).to(device).freeze()
 
 
 def save_target_model(

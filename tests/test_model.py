@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from conftest import make_model_folder, run_script, write_tone
 from openunmix.model import OpenUnmix
-from openunmix.modelfolder import load_separator, load_target_models, read_config
+from openunmix.hub import load_separator
+from openunmix.modelfolder import load_target_models, read_config
 from openunmix.utils import ModelError, bandwidth_to_max_bin
 
 UPSTREAM_KEYS = {

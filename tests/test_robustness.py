@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 
 from conftest import ROOT, make_model_folder, run_script, write_tone
-from openunmix.modelfolder import load_separator
+from openunmix.hub import load_separator
 from openunmix.separate import separate
 
 

@@ -5,7 +5,7 @@ import soundfile as sf
 import torch
 
 from conftest import make_model_folder, run_script, write_tone
-from openunmix.modelfolder import load_separator
+from openunmix.hub import load_separator
 from openunmix.separate import separate, separate_file
 
 

@@ -13,7 +13,7 @@ import torch
 
 from conftest import ROOT, run_script, write_tone
 from openunmix.demo import generate_dataset
-from openunmix.modelfolder import load_separator
+from openunmix.hub import load_separator
 from openunmix.training import EarlyStopping
 
 TINY = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",
