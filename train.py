@@ -8,6 +8,7 @@ Several processes (GPUs or CPU cores):
 """
 
 import argparse
+import math
 import sys
 
 from openunmix.runtime import tune_allocator
@@ -15,6 +16,7 @@ from openunmix.runtime import tune_allocator
 tune_allocator()  # before torch is imported
 
 
+from openunmix.architectures import ARCHITECTURES
 from openunmix.training import TrainConfig, train
 
 DATASETS = ["musdb", "aligned", "unaligned", "trackfolder_fix", "trackfolder_var"]
@@ -24,10 +26,19 @@ def parse_args(argv=None) -> TrainConfig:
     p = argparse.ArgumentParser(description="Open-Unmix training")
     p.add_argument("--dataset", choices=DATASETS, default="musdb", help="dataset layout (default: %(default)s)")
     p.add_argument("--root", required=True, help="dataset root folder")
-    p.add_argument("--target", default="vocals", help="target source (default: %(default)s)")
+    p.add_argument("--target", default="vocals", help="target source (default: %(default)s; umx only)")
+    p.add_argument("--architecture", choices=ARCHITECTURES, default="umx",
+                   help="umx: one target model; xumx: CrossNet-Open-Unmix, vocals/drums/bass/other jointly "
+                        "(default: %(default)s)")
     p.add_argument("--output", default="open-unmix", help="output folder for the model files (default: %(default)s)")
     p.add_argument("--model", default=None, metavar="DIR", help="fine-tune the <target> model of this model folder")
-    p.add_argument("--checkpoint", default=None, metavar="DIR", help="resume from DIR/<target>.chkpnt")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="resume from DIR/<target>.chkpnt (xumx: DIR/xumx.chkpnt)")
+    x = p.add_argument_group("xumx loss")
+    x.add_argument("--mcoef", type=float, default=10.0,
+                   help="weight of the time-domain weighted-SDR term (default: %(default)s; 0: frequency domain only)")
+    x.add_argument("--no-combination", action="store_true",
+                   help="no combination loss: average over the single sources only (ablation)")
 
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=1000)
@@ -76,6 +87,8 @@ def parse_args(argv=None) -> TrainConfig:
     d.add_argument("--short-tracks", choices=["pad", "skip"], default=None,
                    help="tracks shorter than an excerpt: zero-pad (default) or skip")
     a = p.parse_args(argv)
+    if not (math.isfinite(a.mcoef) and a.mcoef >= 0):
+        p.error(f"--mcoef must be a finite number >= 0, got {a.mcoef}")
     for name in ("epochs", "batch_size", "samples_per_track", "nfft", "nhop", "hidden_size", "nb_layers"):
         if getattr(a, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be > 0")
@@ -101,6 +114,7 @@ def parse_args(argv=None) -> TrainConfig:
         valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
         no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet,
         dataset_options={k: v for k, v in options.items() if v is not None},
+        architecture=a.architecture, mcoef=a.mcoef, combination=not a.no_combination,
     )
 
 

@@ -489,12 +489,15 @@ class _TrackDataset(_BaseDataset):
 
     Subclasses fill ``self.tracks`` and set ``_target_roles`` (roles summed into
     the target; a missing one is silence) and ``_mixture_roles`` (roles summed
-    into the mixture; ``None`` means every file of the track).
+    into the mixture; ``None`` means every file of the track). With
+    ``_target_groups`` (one tuple of roles per target) the target is the
+    stack of the groups' sums, ``(targets, channels, samples)``.
     """
 
     tracks: List[_Track]
     _target_roles: Tuple[str, ...] = ()
     _mixture_roles: Optional[Tuple[str, ...]] = None
+    _target_groups: Optional[Tuple[Tuple[str, ...], ...]] = None
 
     def _init_track_options(
         self,
@@ -564,9 +567,14 @@ class _TrackDataset(_BaseDataset):
     def _mix(self, sources: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
         roles = self._mixture_roles if self._mixture_roles is not None else tuple(sources)
         mixture = sum_sources([sources[r] for r in roles])
-        present = [sources[r] for r in self._target_roles if r in sources]
-        target = sum_sources(present) if present else np.zeros_like(mixture)
-        return mixture, target
+        if self._target_groups is not None:
+            return mixture, np.stack([self._sum_roles(sources, g, mixture) for g in self._target_groups])
+        return mixture, self._sum_roles(sources, self._target_roles, mixture)
+
+    @staticmethod
+    def _sum_roles(sources: Dict[str, np.ndarray], roles: Sequence[str], like: np.ndarray) -> np.ndarray:
+        present = [sources[r] for r in roles if r in sources]
+        return sum_sources(present) if present else np.zeros_like(like)
 
     def stats_sources(self) -> List[List[Path]]:
         """For each track, the files whose sum is its unaugmented mixture."""
@@ -621,13 +629,20 @@ def write_wav_cache(track: Any, folder: PathLike) -> Dict[str, Path]:
     return paths
 
 
+def _musdb_roles(target: str) -> Tuple[str, ...]:
+    """The MUSDB sources summed into ``target``."""
+    return ("drums", "bass", "other") if target == "accompaniment" else (target,)
+
+
 class MUSDBDataset(_TrackDataset):
     """MUSDB18 (stems or wav) through the ``musdb`` package.
 
     Items are ``(mixture, target)`` float32 tensors of shape
     ``(nb_channels, samples)``. The mixture is the sum of the four sources
     (vocals, drums, bass, other); the target is one source, or
-    ``'accompaniment'`` (drums + bass + other).
+    ``'accompaniment'`` (drums + bass + other). With ``joint_targets`` (e.g.
+    all four sources, for X-UMX) the target is every one of them, stacked:
+    ``(len(joint_targets), nb_channels, samples)``, and ``target`` is ignored.
 
     Training mode (``split='train'`` with ``seq_duration``):
     ``len = nb_tracks * samples_per_track``; item ``i`` is an excerpt of
@@ -668,12 +683,14 @@ class MUSDBDataset(_TrackDataset):
         valid_tracks: Optional[Sequence[str]] = None,
         cache_dir: Optional[PathLike] = None,
         short_tracks: str = "pad",
+        joint_targets: Optional[Sequence[str]] = None,
     ) -> None:
         super().__init__(
             split, seq_duration, samples_per_track, sample_rate, nb_channels, seed, short_tracks
         )
-        if target not in MUSDB_TARGETS:
-            raise ValueError(f"unknown MUSDB target {target!r}; choose one of {MUSDB_TARGETS}")
+        for name in [target] + list(joint_targets or []):
+            if name not in MUSDB_TARGETS:
+                raise ValueError(f"unknown MUSDB target {name!r}; choose one of {MUSDB_TARGETS}")
         if split not in ("train", "valid"):
             raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
         self._init_track_options(random_chunks, random_track_mix, source_augmentations)
@@ -683,7 +700,9 @@ class MUSDBDataset(_TrackDataset):
         self.subsets = [subsets] if isinstance(subsets, str) else list(subsets)
         self.valid_tracks = None if valid_tracks is None else list(valid_tracks)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / ".wav-cache"
-        self._target_roles = ("drums", "bass", "other") if target == "accompaniment" else (target,)
+        self._target_roles = _musdb_roles(target)
+        if joint_targets:
+            self._target_groups = tuple(_musdb_roles(t) for t in joint_targets)
         self._mixture_roles = MUSDB_SOURCES
 
         mus_tracks = self._list_tracks()
@@ -1089,7 +1108,7 @@ class UnalignedDataset(_BaseDataset):
 _DATASET_OPTIONS: Dict[str, Tuple[str, ...]] = {
     "musdb": (
         "is_wav", "subset", "subsets", "valid_tracks", "random_track_mix", "random_chunks",
-        "source_augmentations", "cache_dir", "short_tracks",
+        "source_augmentations", "cache_dir", "short_tracks", "joint_targets",
     ),
     "aligned": ("input_file", "output_file", "random_chunks", "short_tracks"),
     "unaligned": ("interferences", "ext", "source_augmentations", "short_tracks"),
@@ -1131,7 +1150,8 @@ def load_datasets(
     * musdb: ``is_wav`` (False), ``subset`` (``'train'``), ``valid_tracks``
       (default: ``root/valid_tracks.txt`` if present, else musdb's split),
       ``random_track_mix``, ``random_chunks``, ``source_augmentations``,
-      ``cache_dir``. ``target`` is the MUSDB target.
+      ``cache_dir``, ``joint_targets`` (several targets per item, stacked).
+      ``target`` is the MUSDB target.
     * aligned: ``input_file`` (``'mixture.wav'``), ``output_file``
       (``'<target>.wav'``); splits ``train`` and ``valid``.
     * unaligned: ``interferences`` (``('noise', 'music')``), ``ext``;
@@ -1176,7 +1196,8 @@ def load_datasets(
             valid_tracks = read_valid_tracks(root)
         base = dict(
             root=root, target=target, subsets=subsets, valid_tracks=valid_tracks,
-            is_wav=opts.pop("is_wav", False), cache_dir=opts.pop("cache_dir", None), **common,
+            is_wav=opts.pop("is_wav", False), cache_dir=opts.pop("cache_dir", None),
+            joint_targets=opts.pop("joint_targets", None), **common,
         )
         train = MUSDBDataset(
             split="train", random_chunks=random_chunks,

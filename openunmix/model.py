@@ -153,7 +153,11 @@ class Separator(nn.Module):
 
     Args:
         target_models: ``{name: OpenUnmix}``; all must share the STFT settings
-            and channel count.
+            and channel count. A value may also be a joint model of several
+            targets (e.g. :class:`~openunmix.xumx.CrossNetOpenUnmix`): a module
+            with a ``targets`` list whose output is
+            ``(batch, channels, bins, frames, len(targets))``; it runs once for
+            all of them and its key is only a name.
         niter: EM iterations of the Wiener filter (0: ratio mask only).
         softmask: start the filter from ratio-mask estimates; otherwise from
             the model magnitudes with the mixture phase.
@@ -189,7 +193,7 @@ class Separator(nn.Module):
         self.softmask = softmask
         self.alpha = alpha
         self.logit = logit
-        self.residual = residual or len(target_models) == 1
+        self.residual = residual or len(self.targets) == 1
         self.sample_rate = float(sample_rate)
         self.n_fft = n_fft
         self.n_hop = n_hop
@@ -201,8 +205,12 @@ class Separator(nn.Module):
 
     @property
     def targets(self) -> List[str]:
-        """The model targets, in output order."""
-        return list(self.target_models.keys())
+        """The model targets, in output order (a joint model's in its order)."""
+        names: List[str] = []
+        for key, model in self.target_models.items():
+            joint = getattr(model, "targets", None)
+            names += list(joint) if joint is not None else [key]
+        return names
 
     @property
     def source_names(self) -> List[str]:
@@ -225,7 +233,26 @@ class Separator(nn.Module):
         Returns:
             ``(batch, channels, bins, frames, targets)``.
         """
-        return torch.stack([m(mag) for m in self.target_models.values()], dim=-1)
+        V = torch.empty(mag.shape + (len(self.targets),), dtype=mag.dtype, device=mag.device)
+        self.fill_magnitudes(mag, V)
+        return V
+
+    def fill_magnitudes(self, mag: torch.Tensor, V: torch.Tensor) -> None:
+        """Write every target's magnitude into ``V``, running each model (joint or not) once.
+
+        Args:
+            mag: ``(batch, channels, bins, frames)``.
+            V: ``(batch, channels, bins, frames, targets)``, filled in place.
+        """
+        j = 0
+        for model in self.target_models.values():
+            out = model(mag)
+            if getattr(model, "targets", None) is None:
+                V[..., j] = out
+                j += 1
+            else:
+                V[..., j : j + out.shape[-1]] = out
+                j += out.shape[-1]
 
     def _filtered_windows(self, V: torch.Tensor, X: torch.Tensor):
         """Wiener-filter one batch item and time window after the other.
@@ -278,9 +305,8 @@ class Separator(nn.Module):
         X = self.stft(audio)
         batch, channels, bins, frames = X.shape
         mag = self.complexnorm(X)
-        V = torch.empty(mag.shape + (len(self.target_models),), dtype=mag.dtype, device=mag.device)
-        for j, model in enumerate(self.target_models.values()):
-            V[..., j] = model(mag)
+        V = torch.empty(mag.shape + (len(self.targets),), dtype=mag.dtype, device=mag.device)
+        self.fill_magnitudes(mag, V)
         del mag
         out = [
             OverlapAdd((len(self.source_names), channels), frames, self.n_fft, self.n_hop,

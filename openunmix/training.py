@@ -1,17 +1,20 @@
-"""Training of one Open-Unmix target model: statistics pass, epochs, early stopping,
-checkpoints, resume, and multi-process data parallelism.
+"""Training of an Open-Unmix target model or an X-UMX joint model: statistics pass,
+epochs, early stopping, checkpoints, resume, and multi-process data parallelism.
 
-The loss is the mean squared error between the model's output and the target
-magnitude ``(batch, channels, bins, frames)``. Everything written to the
+The model type is a part of the loop (:mod:`openunmix.architectures`): for
+``umx`` the loss is the mean squared error between the model's output and the
+target magnitude ``(batch, channels, bins, frames)``; for ``xumx`` it is the
+multi-domain (+ combination) loss of :mod:`openunmix.losses`. ``<stem>`` below
+is the target for ``umx`` and ``xumx`` for ``xumx``. Everything written to the
 output folder is written atomically, once per finished epoch:
 
-* ``<target>.pth``: the best model's state dict (upstream names);
-* ``<target>.json``: arguments, STFT settings, sample rate, loss and time
+* ``<stem>.pth``: the best model's state dict (upstream names);
+* ``<stem>.json``: arguments, STFT settings, sample rate, loss and time
   histories, best epoch;
-* ``<target>.chkpnt``: everything needed to resume (model, optimizer,
+* ``<stem>.chkpnt``: everything needed to resume (model, optimizer,
   scheduler, early stopping, epoch, histories); random numbers are
   seeded from ``(seed, epoch, rank)`` each epoch, so no generator state is needed;
-* ``<target>_loss.png``: the loss curves.
+* ``<stem>_loss.png``: the loss curves.
 
 Runs under ``torchrun`` too (``WORLD_SIZE`` > 1): DistributedDataParallel with
 NCCL on GPUs and gloo on CPU; ``batch_size`` is the global batch, split
@@ -41,9 +44,8 @@ from torch.utils.data.distributed import DistributedSampler
 from . import data as data_mod
 from . import distributed as dist_utils
 from .audio import AudioError
-from .model import OpenUnmix
-from .modelfolder import read_config, save_target_model
-from .transforms import ComplexNorm, STFT
+from .architectures import PartError, Spectrogram, make_part
+from .transforms import STFT
 from .utils import ModelError, bandwidth_to_max_bin, load_torch, make_output_folder, save_torch
 
 
@@ -104,6 +106,9 @@ class TrainConfig:
     amp: bool = False
     quiet: bool = False
     dataset_options: Dict[str, Any] = field(default_factory=dict)
+    architecture: str = "umx"
+    mcoef: float = 10.0
+    combination: bool = True
 
 
 # ---------------------------------------------------------------- statistics
@@ -216,18 +221,6 @@ class _EpochItems(Dataset):
         return self.dataset[index]
 
 
-class Spectrogram(torch.nn.Module):
-    """Waveform ``(batch, channels, samples)`` -> magnitude ``(batch, channels, bins, frames)``."""
-
-    def __init__(self, n_fft: int, n_hop: int, mono: bool):
-        super().__init__()
-        self.stft = STFT(n_fft, n_hop)
-        self.norm = ComplexNorm(mono=mono)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.stft(x))
-
-
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[None]:
     """Hold Ctrl-C until the block is done (in the main thread), then raise it.
@@ -267,6 +260,8 @@ class Trainer:
                 f"--batch-size {cfg.batch_size} does not split evenly over {self.ctx.world_size} processes"
             )
         self.local_batch = cfg.batch_size // self.ctx.world_size
+        self.part = make_part(cfg.architecture, cfg.target, cfg.nfft, cfg.nhop, cfg.nb_channels,
+                              mcoef=cfg.mcoef, combination=cfg.combination)
 
     # -- setup -------------------------------------------------------------
 
@@ -287,6 +282,7 @@ class Trainer:
             nb_channels=cfg.nb_channels,
             seed=cfg.seed,
             **cfg.dataset_options,
+            **self.part.dataset_options(cfg.dataset),
         )
         if len(self.train_ds) == 0:
             raise TrainingError(f"{cfg.root}: no training items")
@@ -294,7 +290,7 @@ class Trainer:
             raise TrainingError(f"{cfg.root}: no validation tracks")
         self.sample_rate = float(self.train_ds.sample_rate)
         self.max_bin = bandwidth_to_max_bin(self.sample_rate, cfg.nfft, cfg.bandwidth)
-        self.spec = Spectrogram(cfg.nfft, cfg.nhop, mono=cfg.nb_channels == 1).to(self.device)
+        self.part.to(self.device)
 
         self.state: Dict[str, Any] = {
             "epoch": 0, "train_loss_history": [], "valid_loss_history": [],
@@ -307,28 +303,18 @@ class Trainer:
             model.load_state_dict(chk["model"])
         elif cfg.model:
             try:
-                config, state = read_config(cfg.model, cfg.target)
+                model, stft = self.part.load_folder(cfg.model)
             except ModelError as err:
                 raise TrainingError(str(err)) from None
-            model = OpenUnmix(nb_bins=config.n_fft // 2 + 1, nb_channels=config.nb_channels,
-                              hidden_size=config.hidden_size, nb_layers=config.nb_layers,
-                              unidirectional=config.unidirectional, max_bin=config.max_bin)
-            model.load_state_dict(state)
-            if (config.n_fft, config.n_hop, config.nb_channels) != (cfg.nfft, cfg.nhop, cfg.nb_channels):
+            if stft != (cfg.nfft, cfg.nhop, cfg.nb_channels):
                 raise TrainingError(f"{cfg.model}: its STFT/channel settings differ from this run's arguments")
         else:
             mean, std = self._statistics()
-            model = OpenUnmix(nb_bins=cfg.nfft // 2 + 1, nb_channels=cfg.nb_channels,
-                              hidden_size=cfg.hidden_size, nb_layers=cfg.nb_layers,
-                              unidirectional=cfg.unidirectional, input_mean=mean,
-                              input_scale=std, max_bin=self.max_bin)
+            model = self.part.new_model(cfg.nfft // 2 + 1, cfg.nb_channels, cfg.hidden_size, cfg.nb_layers,
+                                        cfg.unidirectional, mean, std, self.max_bin)
             # every process starts from rank 0's initial weights
             dist_utils.broadcast_module(model, self.ctx)
-        self.arch = {
-            "nb_bins": model.nb_output_bins, "nb_channels": model.nb_channels,
-            "hidden_size": model.hidden_size, "nb_layers": model.nb_layers,
-            "unidirectional": model.unidirectional, "max_bin": model.nb_bins,
-        }
+        self.arch = self.part.arch(model)
         self.model = model.to(self.device)
         self.net = dist_utils.wrap_model(self.model, self.ctx)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -352,12 +338,14 @@ class Trainer:
         elif self.amp_dtype is not None:
             self.log(f"mixed precision: {str(self.amp_dtype).replace('torch.', '')} autocast, STFT in float32")
 
-    def _model_from_arch(self, arch: Dict[str, Any]) -> OpenUnmix:
-        return OpenUnmix(nb_bins=arch["nb_bins"], nb_channels=arch["nb_channels"], hidden_size=arch["hidden_size"],
-                         nb_layers=arch["nb_layers"], unidirectional=arch["unidirectional"], max_bin=arch["max_bin"])
+    def _model_from_arch(self, arch: Dict[str, Any]) -> torch.nn.Module:
+        try:
+            return self.part.model_from_arch(arch)
+        except (PartError, KeyError) as err:
+            raise TrainingError(f"{self.cfg.checkpoint}: unusable checkpoint ({err})") from None
 
     def _read_checkpoint(self, folder: Path) -> Dict[str, Any]:
-        path = folder / f"{self.cfg.target}.chkpnt" if folder.is_dir() else folder
+        path = folder / f"{self.part.stem}.chkpnt" if folder.is_dir() else folder
         try:
             chk = load_torch(path)
         except ModelError as err:
@@ -429,10 +417,10 @@ class Trainer:
             y = y.to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
             with torch.no_grad():
-                X, Y = self.spec(x), self.spec(y)
+                X, Y = self.part.prepare(x, y)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 Yhat = self.net(X)
-            loss = torch.nn.functional.mse_loss(Yhat.float(), Y)
+            loss = self.part.loss(Yhat.float(), Y)
             value = dist_utils.mean_over_processes(loss.detach(), self.ctx)
             if not math.isfinite(value):
                 raise TrainingError(
@@ -464,15 +452,18 @@ class Trainer:
             for i in range(self.ctx.rank, len(self.valid_ds), self.ctx.world_size):
                 x, y = self.valid_ds[i]
                 for start in range(0, x.shape[-1], chunk):
-                    xc = x[None, :, start : start + chunk].to(self.device)
-                    yc = y[None, :, start : start + chunk].to(self.device)
-                    X, Y = self.spec(xc), self.spec(yc)
+                    xc = x[None, ..., start : start + chunk].to(self.device)
+                    yc = y[None, ..., start : start + chunk].to(self.device)
+                    X, Y = self.part.prepare(xc, yc)
                     with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                         Yhat = self.model(X)
-                    sse[0] += torch.sum((Yhat.float() - Y) ** 2).double().cpu()
-                    sse[1] += Y.numel()
+                    total, count = self.part.valid_sums(Yhat.float(), Y)
+                    sse[0] += total
+                    sse[1] += count
         dist_utils.sum_over_processes(sse, self.ctx)
-        return float(sse[0] / sse[1].clamp(min=1))
+        if sse[1] == 0:
+            raise TrainingError("the validation set gave no frames to score (tracks too short?)")
+        return float(sse[0] / sse[1])
 
     # -- outputs -----------------------------------------------------------
 
@@ -504,7 +495,7 @@ class Trainer:
             self._write_outputs()
 
     def _write_outputs(self) -> None:
-        t = self.cfg.target
+        t = self.part.stem
         save_torch(self.out / f"{t}.chkpnt", {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -515,9 +506,10 @@ class Trainer:
             "arch": self.arch,
         })
         self.best_model.load_state_dict(self.best_state)
-        save_target_model(self.out, t, self.best_model, self.sample_rate, self.cfg.nfft, self.cfg.nhop, extra=self._json())
+        self.part.save(self.out, self.best_model, self.sample_rate, self.cfg.nfft, self.cfg.nhop, extra=self._json())
         plot_losses(self.out / f"{t}_loss.png", self.state["train_loss_history"],
-                    self.state["valid_loss_history"], self.state["best_epoch"], t)
+                    self.state["valid_loss_history"], self.state["best_epoch"], t,
+                    ylabel=self.part.loss_label, log_scale=self.part.log_scale)
 
     def run(self) -> int:
         self.build()
@@ -563,12 +555,13 @@ class Trainer:
             if stop:
                 self.log(f"early stopping: no improvement for {cfg.patience} epochs")
                 break
-        self.log(f"best model (epoch {self.state['best_epoch']}) saved in {self.out}/{cfg.target}.pth")
+        self.log(f"best model (epoch {self.state['best_epoch']}) saved in {self.out}/{self.part.stem}.pth")
         return 0
 
 
-def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: int, target: str) -> None:
-    """Save the loss curves as a png, atomically."""
+def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: int, target: str,
+                ylabel: str = "MSE", log_scale: bool = True) -> None:
+    """Save the loss curves as a png, atomically (log-scaled y axis: for positive losses only)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -583,8 +576,9 @@ def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: 
     if best_epoch:
         ax.axvline(best_epoch, color="gray", linestyle=":", label=f"best ({best_epoch})")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE")
-    ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    if log_scale:
+        ax.set_yscale("log")
     ax.set_title(f"{target} training")
     ax.legend()
     fig.tight_layout()
@@ -627,7 +621,7 @@ def _train(cfg: TrainConfig) -> int:
     try:
         trainer = Trainer(cfg)
         return trainer.run()
-    except (TrainingError, data_mod.DatasetError, ModelError, AudioError) as err:
+    except (TrainingError, PartError, data_mod.DatasetError, ModelError, AudioError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:

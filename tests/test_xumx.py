@@ -1,0 +1,259 @@
+"""X-UMX (CrossNet-Open-Unmix): the model's bridges, its losses by hand, joint training, resume, separation."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_script, write_tone
+from openunmix import losses
+from openunmix.demo import generate_dataset
+from openunmix.hub import load_separator, load_target_models
+from openunmix.model import OpenUnmix
+from openunmix.modelfolder import list_targets
+from openunmix.transforms import ISTFT, STFT
+from openunmix.xumx import CrossNetOpenUnmix
+
+TARGETS = ["vocals", "drums", "bass", "other"]
+TINY = ["--architecture", "xumx", "--hidden-size", "8", "--nb-layers", "1", "--nfft", "512", "--nhop", "256",
+        "--batch-size", "4", "--seq-dur", "1.0", "--samples-per-track", "4", "--quiet"]
+
+
+def _tiny_model(seed=0, **kw):
+    torch.manual_seed(seed)
+    m = CrossNetOpenUnmix(TARGETS, nb_bins=129, nb_channels=2, hidden_size=8, nb_layers=2, max_bin=100, **kw)
+    with torch.no_grad():  # non-trivial scalings and batch-norm statistics
+        for b in m.branches.values():
+            b.input_scale.uniform_(0.5, 2.0)
+            b.output_scale.uniform_(0.5, 1.5)
+            for bn in (b.bn1, b.bn2, b.bn3):
+                bn.running_mean.uniform_(-0.1, 0.1)
+                bn.running_var.uniform_(0.5, 1.5)
+    return m.eval()
+
+
+# ---------------------------------------------------------------- model
+
+
+def test_shapes_and_branch_parameter_names():
+    m = _tiny_model()
+    mag = torch.rand(3, 2, 129, 7)
+    out = m(mag)
+    assert out.shape == (3, 2, 129, 7, 4)
+    assert (out >= 0).all()
+    names = set(m.state_dict())
+    assert "branches.vocals.fc1.weight" in names and "branches.other.lstm.weight_ih_l1_reverse" in names
+    # a branch holds exactly the parameters of an Open-Unmix model, under upstream names
+    single = OpenUnmix(nb_bins=129, nb_channels=2, hidden_size=8, nb_layers=2, max_bin=100)
+    prefix = "branches.drums."
+    branch = {k[len(prefix):]: v for k, v in m.state_dict().items() if k.startswith(prefix)}
+    single.load_state_dict(branch, strict=True)
+    # no weights beyond the four branches
+    assert sum(p.numel() for p in m.parameters()) == 4 * sum(p.numel() for p in single.parameters())
+    # a subset of outputs, in the asked order, equals the matching slices
+    full = out
+    m.select_targets(["bass", "vocals"])
+    assert m.targets == ["bass", "vocals"]
+    torch.testing.assert_close(m(mag), full[..., [2, 0]])
+    with pytest.raises(ValueError):
+        m.select_targets(["piano"])
+
+
+def test_bridges_average_encoders_and_skips():
+    m = _tiny_model()
+    mag = torch.rand(2, 2, 129, 6)
+    with torch.no_grad():
+        out = m(mag)
+        # by hand: mean of the encoder outputs into every LSTM, mean of [h_i || lstm_i] into every decoder
+        branches = [m.branches[t] for t in TARGETS]
+        hs = [b.encode(mag) for b in branches]
+        h_mean = sum(hs) / 4
+        skips = [torch.cat([h, b.lstm(h_mean)[0]], -1) for h, b in zip(hs, branches)]
+        skip = sum(skips) / 4
+        by_hand = torch.stack([b.decode(skip, mag) for b in branches], -1)
+        torch.testing.assert_close(out, by_hand)
+        # the branches do not run alone: each target differs from its branch as a plain Open-Unmix
+        for i, b in enumerate(branches):
+            assert not torch.allclose(out[..., i], b(mag))
+        # changing only the drums branch changes the vocals estimate (both bridges carry it)
+        branches[1].fc1.weight.mul_(-1.5)
+        assert not torch.allclose(m(mag)[..., 0], out[..., 0])
+        branches[1].fc1.weight.div_(-1.5)
+        branches[1].lstm.weight_hh_l0.add_(0.5)  # only bridge 2 carries the drums LSTM to the vocals
+        assert not torch.allclose(m(mag)[..., 0], out[..., 0])
+
+
+# ---------------------------------------------------------------- losses
+
+
+def _np_wsdr(est, ref, mix, eps=losses.EPS):
+    """Weighted SDR loss of one signal pair, from the formula."""
+    n, n_hat = mix - ref, mix - est
+
+    def cos(a, b):
+        return np.dot(a, b) / (np.sqrt(np.dot(a, a) + eps) * np.sqrt(np.dot(b, b) + eps))
+
+    alpha = np.dot(ref, ref) / (np.dot(ref, ref) + np.dot(n, n) + eps)
+    return -(alpha * cos(ref, est) + (1 - alpha) * cos(n, n_hat))
+
+
+def test_weighted_sdr_loss_by_hand():
+    rng = np.random.default_rng(0)
+    ref, noise, err = (rng.standard_normal((2, 3, 500)) for _ in range(3))
+    mix = ref + noise
+    est = ref + 0.3 * err
+    got = losses.weighted_sdr_loss(*(torch.from_numpy(a) for a in (est, ref, mix)))
+    want = np.mean([_np_wsdr(est[b, c], ref[b, c], mix[b, c]) for b in range(2) for c in range(3)])
+    assert float(got) == pytest.approx(want, rel=1e-10)
+    # the perfect estimate scores -1, its negation +1
+    t = torch.from_numpy
+    assert float(losses.weighted_sdr_loss(t(ref), t(ref), t(mix))) == pytest.approx(-1.0, abs=1e-9)
+    assert float(losses.weighted_sdr_loss(-t(ref), t(ref), t(mix))) > 0.0
+
+
+def test_groupings():
+    assert len(losses.source_groups(4, combination=True)) == 14
+    assert losses.source_groups(4, combination=False) == [(0,), (1,), (2,), (3,)]
+    assert (0, 1, 2) in losses.source_groups(4) and (0, 1, 2, 3) not in losses.source_groups(4)
+
+
+@pytest.mark.parametrize("combination", [True, False])
+def test_multi_domain_loss_by_hand(combination):
+    rng = np.random.default_rng(1)
+    mag_est, mag_ref = rng.random((2, 2, 2, 9, 5, 4))
+    wav_est, wav_ref = rng.standard_normal((2, 2, 4, 2, 300))
+    mix = wav_ref.sum(1)
+    total, freq, time = losses.multi_domain_loss(
+        *(torch.from_numpy(a) for a in (mag_est, mag_ref, wav_est, wav_ref, mix)), mcoef=10.0,
+        combination=combination)
+    groups = [[0], [1], [2], [3]]
+    if combination:
+        groups += [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3], [0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]
+    f = np.mean([np.mean((mag_est[..., g].sum(-1) - mag_ref[..., g].sum(-1)) ** 2) for g in groups])
+    t = np.mean([
+        np.mean([_np_wsdr(wav_est[b, g].sum(0)[c], wav_ref[b, g].sum(0)[c], mix[b, c])
+                 for b in range(2) for c in range(2)])
+        for g in groups
+    ])
+    assert float(freq) == pytest.approx(f, rel=1e-10)
+    assert float(time) == pytest.approx(t, rel=1e-10)
+    assert float(total) == pytest.approx(f + 10.0 * t, rel=1e-10)
+
+
+def test_masked_waveforms_use_the_mixture_phase():
+    stft, istft = STFT(256, 64), ISTFT(256, 64)
+    x = torch.randn(2, 2, 2000, dtype=torch.float64)
+    X = stft(x)
+    # the mixture's own magnitude gives the mixture back; half of it gives half the mixture
+    mags = torch.stack([X.abs(), 0.5 * X.abs()], -1)
+    wav = losses.masked_waveforms(mags, X, istft, 2000)
+    assert wav.shape == (2, 2, 2, 2000)
+    torch.testing.assert_close(wav[:, 0], x)
+    torch.testing.assert_close(wav[:, 1], 0.5 * x)
+
+
+# ---------------------------------------------------------------- training and separation
+
+
+@pytest.fixture(scope="module")
+def musdb_root(tmp_path_factory):
+    return generate_dataset(tmp_path_factory.mktemp("xdata") / "demo", seed=5, nb_train=2, nb_valid=1,
+                            nb_test=1, duration=2.0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, musdb_root):
+    out = tmp_path_factory.mktemp("xumx") / "model"
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "3", *TINY)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _history(out):
+    return json.loads((out / "xumx.json").read_text())
+
+
+def test_joint_training_writes_a_model_folder_and_lowers_the_loss(trained):
+    for name in ("xumx.pth", "xumx.json", "xumx.chkpnt", "xumx_loss.png", "separator.json"):
+        assert (trained / name).is_file(), name
+    info = _history(trained)
+    assert info["architecture"] == "xumx" and info["targets"] == TARGETS
+    assert info["args"]["mcoef"] == 10.0 and info["args"]["combination"] is True
+    train_loss = info["train_loss_history"]
+    assert len(train_loss) == 3 and all(math.isfinite(v) for v in train_loss)
+    assert train_loss[-1] < train_loss[0]
+    state = torch.load(trained / "xumx.pth", weights_only=True)
+    assert "branches.bass.fc1.weight" in state
+    # statistics initialisation: every branch starts from the mixture statistics
+    assert not torch.allclose(state["branches.vocals.input_scale"], torch.ones(1))
+    assert list_targets(trained) == TARGETS
+    assert json.loads((trained / "separator.json").read_text())["targets"] == TARGETS
+
+
+def test_resume_repeats_the_uninterrupted_run(tmp_path, musdb_root, trained):
+    out = tmp_path / "resumed"
+    args = ["--root", musdb_root, "--is-wav", "--output", out, *TINY]
+    assert run_script("train.py", *args, "--epochs", "2").returncode == 0
+    r = run_script("train.py", *args, "--epochs", "3", "--checkpoint", out)
+    assert r.returncode == 0, r.stderr
+    assert "resuming at epoch 3" in r.stdout
+    a, b = _history(trained), _history(out)
+    np.testing.assert_allclose(b["train_loss_history"], a["train_loss_history"], rtol=1e-5)
+    np.testing.assert_allclose(b["valid_loss_history"], a["valid_loss_history"], rtol=1e-5)
+    # an Open-Unmix run cannot resume from it: no vocals.chkpnt there
+    r = run_script("train.py", *args[:-len(TINY)], *TINY[2:], "--epochs", "4", "--checkpoint", out)
+    assert r.returncode != 0 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_folder_separates_with_the_existing_scripts_and_api(tmp_path, musdb_root, trained):
+    models, config = load_target_models(trained)
+    assert list(models) == ["xumx"] and models["xumx"].targets == TARGETS and config.n_fft == 512
+    sep = load_separator(trained, niter=1)
+    assert sep.source_names == TARGETS
+    audio = torch.rand(2, 44100) - 0.5
+    with torch.no_grad():
+        est = sep(audio[None])
+    assert est.shape == (1, 4, 2, 44100) and torch.isfinite(est).all()
+    # the ratio mask splits the mixture: the four estimates sum back to it
+    with torch.no_grad():
+        est0 = load_separator(trained, niter=0)(audio[None])
+    torch.testing.assert_close(est0.sum(1)[0], audio, atol=1e-4, rtol=1e-4)
+    # a subset of targets: the joint model still runs whole, the residual is the rest
+    sub = load_separator(trained, targets=["drums"], niter=0)
+    assert sub.source_names == ["drums", "residual"]
+    with torch.no_grad():
+        torch.testing.assert_close(sub.estimate_magnitudes(sub.complexnorm(sub.stft(audio[None]))),
+                                   sep.estimate_magnitudes(sep.complexnorm(sep.stft(audio[None])))[..., [1]])
+
+    mix = write_tone(tmp_path / "mix.wav", seconds=1.0, rate=44100)
+    r = run_script("test.py", trained, "--input", mix, "--outdir", tmp_path / "sep", "--niter", "1")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "sep" / "mix").iterdir()) == sorted(f"{t}.wav" for t in TARGETS)
+
+    r = run_script("eval.py", trained, "--root", musdb_root, "--is-wav", "--subset", "test", "--niter", "1",
+                   "--outdir", tmp_path / "est", "--evaldir", tmp_path / "eval", "--cores", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    table = (tmp_path / "eval" / "results.csv").read_text()
+    assert all(t in table for t in TARGETS)
+
+
+def test_bad_xumx_settings_are_one_line_errors(tmp_path, musdb_root, trained):
+    base = ["--root", musdb_root, "--is-wav", "--output", tmp_path / "o", "--epochs", "1", *TINY]
+    r = run_script("train.py", *base, "--mcoef", "nan")
+    assert r.returncode == 2 and "--mcoef" in r.stderr and "Traceback" not in r.stderr
+    r = run_script("train.py", *base, "--dataset", "aligned")
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "musdb" in r.stderr
+    # a damaged xumx.json
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("xumx.pth", "separator.json"):
+        (broken / name).write_bytes((trained / name).read_bytes())
+    info = _history(trained)
+    info["targets"] = ["vocals"]
+    (broken / "xumx.json").write_text(json.dumps(info))
+    r = run_script("test.py", broken, "--input", write_tone(tmp_path / "m.wav", seconds=0.5, rate=44100),
+                   "--outdir", tmp_path / "s")
+    assert r.returncode != 0 and r.stderr.startswith("error:") and "targets" in r.stderr
+    assert "Traceback" not in r.stderr
