@@ -38,6 +38,8 @@ class CastModel(nn.Module):
         super().__init__()
         self.model = model
         self.dtype = dtype
+        if getattr(model, "targets", None) is not None:  # a joint model (X-UMX) keeps saying which targets it returns
+            self.targets = model.targets
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """magnitude ``(batch, channels, bins, frames)`` -> target magnitude, same shape and dtype."""
