@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,9 +47,10 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
-def measure(cmd: List[str]) -> Tuple[int, float, float]:
-    """Run ``cmd`` in a fresh process; return (exit code, wall seconds, peak RSS in MB) of that process."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
+def measure(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, float, float]:
+    """Run ``cmd`` in a fresh process (environment ``env``, default this one's); return
+    (exit code, wall seconds, peak RSS in MB) of that process."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True, env=env)
     rc, wall, rss = out.stdout.split()
     return int(rc), float(wall), int(rss) / 1024
 

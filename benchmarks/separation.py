@@ -5,10 +5,17 @@ accuracy of segmented separation against whole-song separation.
     python benchmarks/separation.py                       # 60 s and 600 s, default-size random models
     python benchmarks/separation.py --durations 60 --niter 0 1
     python benchmarks/separation.py --quality --model demo-output/model   # needs a trained model
+    python benchmarks/separation.py --precision float32 bfloat16 int8 --durations 60
+    python benchmarks/separation.py --compare-upstream    # ours and upstream open-unmix 1.3.0, same run
 
 Each run is a fresh `test.py` process (import, model load, read, separate,
 write): wall time and peak RSS of that process are printed. Run it with
 nothing else busy on the machine.
+
+--compare-upstream runs upstream's `umx` command on the same models and
+songs in its own environment (created once, see benchmarks/upstream.py),
+alternating with ours, and prints both with the speed-up; repeated
+--repeat times, the best time of each is kept.
 """
 
 import argparse
@@ -18,6 +25,18 @@ from pathlib import Path
 
 from common import ROOT, default_model_folder, machine, measure, synth_song
 
+TARGETS = ["vocals", "drums", "bass", "other"]
+
+
+def ours_command(model: Path, song: Path, outdir: Path, niter: int, segment: float, threads, precision: str):
+    cmd = [sys.executable, str(ROOT / "test.py"), str(model), "--input", str(song), "--outdir", str(outdir),
+           "--niter", str(niter), "--segment", str(segment), "--quiet"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    if precision != "float32":
+        cmd += ["--precision", precision]
+    return cmd
+
 
 def speed(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -25,21 +44,56 @@ def speed(args) -> None:
         model = Path(args.model) if args.model else default_model_folder(tmp / "model")
         print(f"machine: {machine()}")
         print(f"model: {model if args.model else 'untrained, default size (hidden 512, n_fft 4096, 4 targets)'}")
-        print(f"{'audio':>7} {'niter':>5} {'segment':>7} {'wall':>8} {'x realtime':>10} {'peak RSS':>9}")
+        print(f"{'audio':>7} {'niter':>5} {'segment':>7} {'precision':>9} {'wall':>8} {'x realtime':>10} {'peak RSS':>9}")
         for seconds in args.durations:
             song = synth_song(tmp / f"song{seconds}.wav", seconds)
             for niter in args.niter:
                 for segment in args.segment:
-                    cmd = [sys.executable, str(ROOT / "test.py"), str(model), "--input", str(song),
-                           "--outdir", str(tmp / "out"), "--niter", str(niter), "--segment", str(segment),
-                           "--quiet"]
-                    if args.threads:
-                        cmd += ["--threads", str(args.threads)]
-                    rc, wall, rss = measure(cmd)
-                    if rc:
-                        sys.exit(f"test.py failed ({rc})")
-                    print(f"{seconds:>6.0f}s {niter:>5} {segment:>6.0f}s {wall:>7.2f}s {seconds / wall:>9.1f}x {rss:>6.0f} MB",
-                          flush=True)
+                    for precision in args.precision:
+                        cmd = ours_command(model, song, tmp / "out", niter, segment, args.threads, precision)
+                        runs = [measure(cmd) for _ in range(args.repeat)]
+                        if any(rc for rc, _, _ in runs):
+                            sys.exit(f"test.py failed ({runs})")
+                        wall = min(w for _, w, _ in runs)
+                        rss = max(r for _, _, r in runs)
+                        print(f"{seconds:>6.0f}s {niter:>5} {segment:>6.0f}s {precision:>9} {wall:>7.2f}s "
+                              f"{seconds / wall:>9.1f}x {rss:>6.0f} MB", flush=True)
+
+
+def compare_upstream(args) -> None:
+    """Whole-process time and peak memory of ours and upstream open-unmix 1.3.0, same models and songs."""
+    import upstream
+
+    python = upstream.ensure_env(Path(args.upstream_venv))
+    env = upstream.environment(Path(args.upstream_venv))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else default_model_folder(tmp / "model")
+        upstream.prepare_model_folder(model)
+        niter = args.niter[0]
+        print(f"machine: {machine()}")
+        print(f"model: {model if args.model else 'untrained, default size (hidden 512, n_fft 4096, 4 targets)'}; "
+              f"niter {niter}; both on the CPU; best of {args.repeat}")
+        print(f"{'audio':>7} {'ours':>8} {'peak RSS':>9} {'upstream':>9} {'peak RSS':>9} {'speed-up':>8}")
+        for seconds in args.durations:
+            song = synth_song(tmp / f"song{seconds}.wav", seconds)
+            ours_cmd = ours_command(model, song, tmp / "ours", niter, args.segment[0], args.threads, "float32")
+            theirs_cmd = upstream.command(python, model, song, tmp / "upstream", TARGETS, niter)
+            ours, theirs = [], []
+            for _ in range(args.repeat):  # alternating, so that both see the same machine load
+                ours.append(measure(ours_cmd))
+                theirs.append(measure(theirs_cmd, env=env))
+            if any(rc for rc, _, _ in ours):
+                sys.exit("test.py failed")
+            ok = [r for r in theirs if r[0] == 0]
+            o_wall, o_rss = min(w for _, w, _ in ours), max(r for _, _, r in ours)
+            if not ok:
+                print(f"{seconds:>6.0f}s {o_wall:>7.2f}s {o_rss:>6.0f} MB   upstream failed (exit {theirs[0][0]})",
+                      flush=True)
+                continue
+            t_wall, t_rss = min(w for _, w, _ in ok), max(r for _, _, r in ok)
+            print(f"{seconds:>6.0f}s {o_wall:>7.2f}s {o_rss:>6.0f} MB {t_wall:>8.2f}s {t_rss:>6.0f} MB "
+                  f"{t_wall / o_wall:>7.2f}x", flush=True)
 
 
 def quality(args) -> None:
@@ -90,7 +144,20 @@ if __name__ == "__main__":
     p.add_argument("--segment", type=float, nargs="+", default=[30.0])
     p.add_argument("--overlap", type=float, nargs="+", default=[4.0])
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "bfloat16", "int8"],
+                   help="test.py --precision values to time")
+    p.add_argument("--repeat", type=int, default=1, help="runs per setting; the best time is printed")
+    p.add_argument("--compare-upstream", action="store_true",
+                   help="also run upstream open-unmix 1.3.0 (installed once into --upstream-venv)")
+    p.add_argument("--upstream-venv", default="/tmp/upstream-venv")
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
     p.add_argument("--quality-duration", type=float, default=120.0)
     a = p.parse_args()
-    quality(a) if a.quality else speed(a)
+    if a.repeat < 1 or (a.threads is not None and a.threads < 1) or not all(d > 0 for d in a.durations):
+        p.error("--repeat, --threads and --durations must be > 0")
+    if a.quality:
+        quality(a)
+    elif a.compare_upstream:
+        compare_upstream(a)
+    else:
+        speed(a)
