@@ -100,9 +100,9 @@ def wrap_model(model: nn.Module, ctx: Context) -> nn.Module:
     if ctx.world_size == 1:
         return model
     if ctx.device.type == "cuda":
-        for name, child in list(model.named_children()):
-            if isinstance(child, nn.BatchNorm1d):
-                setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        # recursive and in place (the model is not itself a batch norm): nested models such as
+        # X-UMX's branches get synchronised batch norms too
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device])
     for module in model.modules():
         if type(module) is nn.BatchNorm1d:
