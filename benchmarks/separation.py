@@ -21,7 +21,10 @@ alternating with ours, and prints both with the speed-up; repeated
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import soundfile as sf
 
 from common import ROOT, default_model_folder, machine, measure, synth_song
 
@@ -58,6 +61,93 @@ def speed(args) -> None:
                         rss = max(r for _, _, r in runs)
                         print(f"{seconds:>6.0f}s {niter:>5} {segment:>6.0f}s {precision:>9} {wall:>7.2f}s "
                               f"{seconds / wall:>9.1f}x {rss:>6.0f} MB", flush=True)
+
+
+def breakdown(args) -> None:
+    """Where the time of one test.py run goes, step by step, in this process (after a warm-up run)."""
+    import subprocess
+
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from openunmix.hub import load_separator
+    from openunmix.separate import read_blocks, separate_blocks
+    from openunmix.transforms import OverlapAdd
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def python_startup(code: str) -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else default_model_folder(tmp / "model")
+        seconds = args.durations[0]
+        song = synth_song(tmp / "song.wav", seconds)
+        steps = {}
+        steps["python start"] = min(python_startup("pass") for _ in range(3))
+        steps["import openunmix (torch)"] = min(python_startup("import openunmix.cli") for _ in range(3)) - steps["python start"]
+        for rep in range(2):  # the first run warms up (allocator, oneDNN kernels)
+            timers = dict.fromkeys(("load models", "read + resample", "STFT + magnitude", "target models",
+                                    "Wiener filter", "inverse STFT (overlap-add)", "cross-fade + write"), 0.0)
+            t = time.perf_counter()
+            sep = load_separator(model, niter=args.niter[0], precision=args.precision[0])
+            timers["load models"] = time.perf_counter() - t
+            t = time.perf_counter()
+            blocks = list(read_blocks(song, sep.sample_rate, sep.nb_channels))
+            timers["read + resample"] = time.perf_counter() - t
+
+            def timed_forward(audio):  # Separator.forward, step by step
+                t0 = time.perf_counter()
+                X = sep.stft(audio)
+                mag = sep.complexnorm(X)
+                timers["STFT + magnitude"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                V = torch.empty(mag.shape + (len(sep.targets),), dtype=mag.dtype)
+                sep.fill_magnitudes(mag, V)
+                timers["target models"] += time.perf_counter() - t0
+                ola = OverlapAdd((len(sep.source_names), X.shape[1]), X.shape[-1], sep.n_fft, sep.n_hop,
+                                 sep.stft.window)
+                windows = sep._filtered_windows(V, X)
+                while True:
+                    t0 = time.perf_counter()
+                    item = next(windows, None)
+                    timers["Wiener filter"] += time.perf_counter() - t0
+                    if item is None:
+                        break
+                    t0 = time.perf_counter()
+                    ola.add(item[2], item[1])
+                    timers["inverse STFT (overlap-add)"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                out = ola.result(audio.shape[-1])[None]
+                timers["inverse STFT (overlap-add)"] += time.perf_counter() - t0
+                return out
+
+            forward = sep.forward
+            sep.forward = timed_forward
+            t = time.perf_counter()
+            seg = int(args.segment[0] * sep.sample_rate)
+            ov = int(args.overlap[0] * sep.sample_rate)
+            with torch.inference_mode():
+                parts = list(separate_blocks(sep, blocks, seg, ov))
+            est = np.concatenate(parts, axis=-1)
+            for i in range(est.shape[0]):
+                sf.write(str(tmp / f"out{i}.wav"), est[i].T, int(sep.sample_rate))
+            total = time.perf_counter() - t
+            sep.forward = forward
+            timers["cross-fade + write"] = total - sum(timers[k] for k in ("STFT + magnitude", "target models",
+                                                                           "Wiener filter", "inverse STFT (overlap-add)"))
+        steps.update(timers)
+    print(f"machine: {machine()}")
+    print(f"{seconds:.0f} s song, niter {args.niter[0]}, {args.segment[0]:g} s segments with {args.overlap[0]:g} s "
+          f"overlap, precision {args.precision[0]}; in-process, second run")
+    for name, value in steps.items():
+        print(f"{name:>28} {value:7.2f} s")
+    print(f"{'sum':>28} {sum(steps.values()):7.2f} s")
 
 
 def compare_upstream(args) -> None:
@@ -150,6 +240,8 @@ if __name__ == "__main__":
     p.add_argument("--compare-upstream", action="store_true",
                    help="also run upstream open-unmix 1.3.0 (installed once into --upstream-venv)")
     p.add_argument("--upstream-venv", default="/tmp/upstream-venv")
+    p.add_argument("--breakdown", action="store_true",
+                   help="time each step of separating the first of --durations in this process")
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
     p.add_argument("--quality-duration", type=float, default=120.0)
     a = p.parse_args()
@@ -157,6 +249,8 @@ if __name__ == "__main__":
         p.error("--repeat, --threads and --durations must be > 0")
     if a.quality:
         quality(a)
+    elif a.breakdown:
+        breakdown(a)
     elif a.compare_upstream:
         compare_upstream(a)
     else:
