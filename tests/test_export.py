@@ -2,6 +2,7 @@
 against Separator in a process without the package, export.json, bad input, atomic output."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,21 @@ from openunmix.hub import load_separator, load_target_models
 ort = pytest.importorskip("onnxruntime")
 
 HOP = 128  # make_model_folder's n_hop
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: threads only add contention
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _session(path: Path):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 LENGTHS = (40 * HOP, 40 * HOP + 77)  # a whole number of hops, and not
 
 
@@ -63,7 +79,7 @@ def exports(tmp_path_factory):
         dest = tmp / f"{name}-export"
         if name == "stereo":
             r = subprocess.run([sys.executable, "-m", "openunmix.export", str(folder), "--output", str(dest),
-                                "--niter", "1", "--quiet"], capture_output=True, text=True, timeout=300)
+                                "--niter", "1", "--quiet"], capture_output=True, text=True, timeout=300, env=ONE_THREAD)
             assert r.returncode == 0, r.stderr
             assert r.stderr == ""
         else:
@@ -93,7 +109,7 @@ def test_export_files_and_json(exports):
     mono = json.loads((exports["mono"][1] / "export.json").read_text())
     assert mono["sources"] == ["bass", "residual"] and mono["nb_channels"] == 1
     # the names and shapes in the json are those of the graph
-    session = ort.InferenceSession(str(dest / "vocals.onnx"), providers=["CPUExecutionProvider"])
+    session = _session(dest / "vocals.onnx")
     (inp,), (outp,) = session.get_inputs(), session.get_outputs()
     assert inp.name == info["onnx"]["inputs"][0]["name"] and outp.name == info["onnx"]["outputs"][0]["name"]
     assert inp.shape == info["onnx"]["inputs"][0]["shape"]
@@ -108,7 +124,7 @@ def test_onnx_runtime_matches_pytorch(exports, name):
     tolerance = 1e-2 if settings.get("fp16") else 1e-4
     rng = np.random.default_rng(0)
     for target, model in models.items():
-        session = ort.InferenceSession(str(dest / f"{target}.onnx"), providers=["CPUExecutionProvider"])
+        session = _session(dest / f"{target}.onnx")
         # 9 frames is the export's example; 1 and 23 frames, batch 1 and 3 were never seen
         for batch, frames in ((1, 1), (2, 9), (3, 23), (1, 57)):
             mag = rng.random((batch, config.nb_channels, 257, frames), dtype=np.float32) * 3
@@ -185,7 +201,7 @@ def test_unloadable_folder_one_line_nothing_written(tmp_path):
     cfg["hidden_size"] = cfg["args"]["hidden_size"] = 32
     (folder / "vocals.json").write_text(json.dumps(cfg))
     r = subprocess.run([sys.executable, "-m", "openunmix.export", str(folder), "--output", str(tmp_path / "out")],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, env=ONE_THREAD)
     assert r.returncode != 0
     _one_error_line(r.stderr, "shapes do not match")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
@@ -237,3 +253,30 @@ def test_failed_export_leaves_no_partial_folder(tmp_path, monkeypatch):
     assert not (tmp_path / "new").exists()
     assert {p.name: p.read_bytes() for p in previous.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "previous"]
+
+
+def test_export_by_model_name(tmp_path):
+    """A named model from a model table (files at file:// URLs, hash-checked and cached) exports too."""
+    import hashlib
+
+    src = make_model_folder(tmp_path / "src", targets=("vocals",), seed=7)
+    www = tmp_path / "www"
+    www.mkdir()
+    state = torch.load(src / "vocals.pth", weights_only=True)
+    torch.save(state, www / "vocals.tmp")
+    digest = hashlib.sha256((www / "vocals.tmp").read_bytes()).hexdigest()
+    (www / "vocals.tmp").rename(www / f"vocals-{digest[:8]}.pth")
+    table = tmp_path / "models.json"
+    table.write_text(json.dumps({"models": {"tiny": {
+        "sample_rate": 16000, "nfft": 512, "nhop": 128, "nb_channels": 2, "hidden_size": 16, "nb_layers": 3,
+        "unidirectional": False, "bandwidth": 6220,  # 200 bins of 31.25 Hz "description": "tiny", "license": "MIT",
+        "targets": {"vocals": {"url": f"{www.as_uri()}/vocals-{digest[:8]}.pth", "sha256": digest[:8]}}}}}))
+    written = export_model("tiny", tmp_path / "out", models_file=table, cache_dir=tmp_path / "cache", progress=False)
+    assert written == ["export.json", "separator.pt", "vocals.onnx"]
+    info = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert info["model"] == "tiny" and info["sources"] == ["vocals", "accompaniment"]
+    models, _ = load_target_models(str(src))
+    mag = np.random.default_rng(1).random((1, 2, 257, 5), dtype=np.float32)
+    got = _session(tmp_path / "out" / "vocals.onnx").run(None, {"mix_magnitude": mag})[0]
+    with torch.no_grad():
+        assert _rel_error(got, models["vocals"](torch.from_numpy(mag)).numpy()) < 1e-4
