@@ -13,6 +13,8 @@ Modules:
     download    -- verified, cached downloads of model files
     hub         -- models by name or folder: pretrained(), load_separator()
     separate    -- separation of files and tensors of any length in bounded memory
+    export      -- `python -m openunmix.export`: ONNX target models, TorchScript separator
+    scripted    -- the separator in the form TorchScript compiles (for export)
     data        -- torch Dataset classes for training
     training    -- statistics pass, epochs, early stopping, checkpoints
     distributed -- torchrun process groups, global batch norm, mixed precision
