@@ -280,3 +280,17 @@ def test_export_by_model_name(tmp_path):
     got = _session(tmp_path / "out" / "vocals.onnx").run(None, {"mix_magnitude": mag})[0]
     with torch.no_grad():
         assert _rel_error(got, models["vocals"](torch.from_numpy(mag)).numpy()) < 1e-4
+
+
+def test_joint_models_are_refused_in_one_line(tmp_path):
+    """X-UMX folders cannot be exported yet: the error says so instead of failing inside TorchScript."""
+    from openunmix.model import Separator
+    from openunmix.xumx import CrossNetOpenUnmix
+
+    joint = CrossNetOpenUnmix(["vocals", "drums"], nb_bins=257, nb_channels=2, hidden_size=8, nb_layers=1,
+                              max_bin=100).eval()
+    separator = Separator({"xumx": joint}, n_fft=512, n_hop=128, sample_rate=16000)
+    with pytest.raises(ExportError, match="X-UMX") as info:
+        export_module.export_separator(separator, tmp_path / "separator.pt")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "separator.pt").exists()
