@@ -29,7 +29,7 @@ from torch import nn
 
 from . import losses
 from .model import OpenUnmix
-from .modelfolder import XUMX_STEM, read_config, read_xumx_config, save_target_model, save_xumx_model
+from .modelfolder import XUMX_STEM, build_model, read_config, read_xumx_config, save_target_model, save_xumx_model
 from .transforms import ISTFT, STFT, ComplexNorm
 from .utils import ModelError
 from .xumx import XUMX_TARGETS, CrossNetOpenUnmix
@@ -51,7 +51,67 @@ class PartError(Exception):
     """The part cannot train with these settings; the message says why."""
 
 
-class UMXPart:
+class Part:
+    """What a model type brings to the training loop (see the module docstring).
+
+    Attributes:
+        name: ``--architecture`` value.
+        stem: file names in the output folder (``<stem>.pth``, ``.json``, ``.chkpnt``, ``_loss.png``).
+        loss_label, log_scale: y-axis label and scale of the loss plot.
+    """
+
+    name = ""
+    stem = ""
+    loss_label = "loss"
+    log_scale = False
+
+    def to(self, device: torch.device) -> "Part":
+        """Move the part's transforms to ``device``."""
+        raise NotImplementedError
+
+    def dataset_options(self, dataset: str) -> Dict[str, Any]:
+        """Options for :func:`openunmix.data.load_datasets` (``PartError`` for a layout it cannot use)."""
+        return {}
+
+    def new_model(self, nb_bins: int, nb_channels: int, hidden_size: int, nb_layers: int, unidirectional: bool,
+                  input_mean: Optional[np.ndarray], input_scale: Optional[np.ndarray], max_bin: int) -> nn.Module:
+        """An untrained model; ``input_mean``/``input_scale`` are per-bin mixture statistics."""
+        raise NotImplementedError
+
+    def arch(self, model: nn.Module) -> Dict[str, Any]:
+        """The constructor settings stored in checkpoints (:meth:`model_from_arch` rebuilds the model)."""
+        return {
+            "nb_bins": model.nb_output_bins, "nb_channels": model.nb_channels,
+            "hidden_size": model.hidden_size, "nb_layers": model.nb_layers,
+            "unidirectional": model.unidirectional, "max_bin": model.nb_bins,
+        }
+
+    def model_from_arch(self, arch: Dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def load_folder(self, model_dir: str) -> Tuple[nn.Module, Tuple[int, int, int]]:
+        """The trained model of a model folder and its ``(n_fft, n_hop, nb_channels)`` (fine-tuning)."""
+        raise NotImplementedError
+
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
+        """``(model input, loss reference)`` of a batch of waveforms (runs without gradients)."""
+        raise NotImplementedError
+
+    def loss(self, estimate: torch.Tensor, reference: Any) -> torch.Tensor:
+        """The training loss (a scalar) of the model's float32 output."""
+        raise NotImplementedError
+
+    def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
+        """``(sum, count)`` of one validation chunk; the validation loss is ``Σ sum / Σ count``."""
+        raise NotImplementedError
+
+    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
+             extra: Dict[str, Any]) -> None:
+        """Write the model files (``extra``: arguments and history for the json)."""
+        raise NotImplementedError
+
+
+class UMXPart(Part):
     """Open-Unmix: one target, MSE between estimated and true magnitudes.
 
     Args:
@@ -72,23 +132,11 @@ class UMXPart:
         self.spec = self.spec.to(device)
         return self
 
-    def dataset_options(self, dataset: str) -> Dict[str, Any]:
-        """Extra dataset options (none: items are ``(mixture, target)``)."""
-        return {}
-
     def new_model(self, nb_bins: int, nb_channels: int, hidden_size: int, nb_layers: int, unidirectional: bool,
                   input_mean: Optional[np.ndarray], input_scale: Optional[np.ndarray], max_bin: int) -> nn.Module:
         return OpenUnmix(nb_bins=nb_bins, nb_channels=nb_channels, hidden_size=hidden_size, nb_layers=nb_layers,
                          unidirectional=unidirectional, input_mean=input_mean, input_scale=input_scale,
                          max_bin=max_bin)
-
-    def arch(self, model: nn.Module) -> Dict[str, Any]:
-        """The constructor settings stored in checkpoints."""
-        return {
-            "nb_bins": model.nb_output_bins, "nb_channels": model.nb_channels,
-            "hidden_size": model.hidden_size, "nb_layers": model.nb_layers,
-            "unidirectional": model.unidirectional, "max_bin": model.nb_bins,
-        }
 
     def model_from_arch(self, arch: Dict[str, Any]) -> nn.Module:
         if arch.get("architecture", self.name) != self.name:
@@ -97,11 +145,8 @@ class UMXPart:
                               arch["unidirectional"], None, None, arch["max_bin"])
 
     def load_folder(self, model_dir: str) -> Tuple[nn.Module, Tuple[int, int, int]]:
-        """The trained model of a model folder and its ``(n_fft, n_hop, nb_channels)`` (fine-tuning)."""
         config, state = read_config(model_dir, self.target)
-        model = OpenUnmix(nb_bins=config.n_fft // 2 + 1, nb_channels=config.nb_channels,
-                          hidden_size=config.hidden_size, nb_layers=config.nb_layers,
-                          unidirectional=config.unidirectional, max_bin=config.max_bin)
+        model = build_model(config)
         model.load_state_dict(state)
         return model, (config.n_fft, config.n_hop, config.nb_channels)
 
@@ -118,7 +163,7 @@ class UMXPart:
         return losses.magnitude_mse(estimate, reference)
 
     def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
-        """``(sum, count)`` of one validation chunk; the validation loss is ``Σ sum / Σ count``."""
+        """Sum of squared errors and number of values."""
         return torch.sum((estimate - reference) ** 2).double().cpu(), reference.numel()
 
     def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
@@ -126,7 +171,7 @@ class UMXPart:
         save_target_model(out, self.target, model, sample_rate, n_fft, n_hop, extra=extra)
 
 
-class XUMXPart(UMXPart):
+class XUMXPart(Part):
     """CrossNet-Open-Unmix: vocals, drums, bass and other jointly, multi-domain loss.
 
     Args:
@@ -140,7 +185,7 @@ class XUMXPart(UMXPart):
     log_scale = False  # the weighted SDR term is negative
 
     def __init__(self, n_fft: int, n_hop: int, nb_channels: int, mcoef: float = 10.0, combination: bool = True):
-        super().__init__(XUMX_STEM, n_fft, n_hop, nb_channels)
+        self.stem = XUMX_STEM
         self.targets = XUMX_TARGETS
         self.mcoef = float(mcoef)
         self.combination = bool(combination)
@@ -222,7 +267,7 @@ ARCHITECTURES = ("umx", "xumx")
 
 
 def make_part(architecture: str, target: str, n_fft: int, n_hop: int, nb_channels: int,
-              mcoef: float = 10.0, combination: bool = True) -> UMXPart:
+              mcoef: float = 10.0, combination: bool = True) -> Part:
     """The part of ``architecture`` (``'umx'`` or ``'xumx'``) for a run with these settings."""
     if architecture == "umx":
         return UMXPart(target, n_fft, n_hop, nb_channels)

@@ -76,7 +76,9 @@ class CrossNetOpenUnmix(nn.Module):
         self.nb_layers = nb_layers
         self.unidirectional = unidirectional
         self.targets: List[str] = list(names)
-        self._outputs = list(range(len(names)))
+        self.all_outputs = True
+        # not in the state dict: which branch outputs forward returns
+        self.register_buffer("output_index", torch.arange(len(names)), persistent=False)
 
     @property
     def branch_names(self) -> List[str]:
@@ -90,7 +92,9 @@ class CrossNetOpenUnmix(nn.Module):
         if unknown or not targets:
             raise ValueError(f"unknown X-UMX target(s) {unknown or list(targets)}; the branches are {names}")
         self.targets = list(targets)
-        self._outputs = [names.index(t) for t in targets]
+        self.all_outputs = self.targets == names
+        index = torch.tensor([names.index(t) for t in targets], device=self.output_index.device)
+        self.output_index = index
         return self
 
     def freeze(self) -> "CrossNetOpenUnmix":
@@ -109,9 +113,21 @@ class CrossNetOpenUnmix(nn.Module):
             target magnitudes ``(batch, channels, bins, frames, targets)``,
             targets as in :attr:`targets`.
         """
-        branches = list(self.branches.values())
-        encoded = [b.encode(x) for b in branches]  # each (frames, batch, hidden)
+        # loops over the ModuleDict (not a Python list of branches) keep the model scriptable
+        encoded: List[torch.Tensor] = []
+        for branch in self.branches.values():
+            encoded.append(branch.encode(x))  # (frames, batch, hidden)
         shared = torch.stack(encoded).mean(0)  # bridge 1
-        skips = [torch.cat([h, b.lstm(shared)[0]], dim=-1) for h, b in zip(encoded, branches)]
+        skips: List[torch.Tensor] = []
+        i = 0
+        for branch in self.branches.values():
+            skips.append(torch.cat([encoded[i], branch.lstm(shared)[0]], dim=-1))
+            i += 1
         skip = torch.stack(skips).mean(0)  # bridge 2: (frames, batch, 2 * hidden)
-        return torch.stack([branches[i].decode(skip, x) for i in self._outputs], dim=-1)
+        masks: List[torch.Tensor] = []
+        for branch in self.branches.values():
+            masks.append(branch.decode(skip, x))
+        out = torch.stack(masks, dim=-1)
+        if self.all_outputs:
+            return out
+        return out.index_select(-1, self.output_index)
