@@ -60,8 +60,7 @@ def ratio_mask(
     mask = v / (eps + v.sum(dim=-1, keepdim=True))
     if logit is not None:
         mask = logit_compress(mask, logit)
-    # real times complex through the real view: no complex copy of the mask
-    return torch.view_as_complex(torch.view_as_real(x).unsqueeze(-2) * mask.to(x.real.dtype).unsqueeze(-1))
+    return x.unsqueeze(-1) * mask.to(x.real.dtype)
 
 
 def residual_model(v: torch.Tensor, x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -181,8 +180,10 @@ def _em_stereo(
     x0 = x[:, :, 0]  # (frames, bins)
     x1 = x[:, :, 1]
     for it in range(iterations):
-        power = torch.view_as_real(y).square().sum(-1)  # (frames, bins, 2, sources)
-        v = power.sum(2).mul_(0.5)  # (frames, bins, sources), channel mean
+        # |y|^2 and the channel mean as elementwise adds: torch reduces dimensions of size 2 slowly
+        parts = torch.view_as_real(y).square()
+        power = parts[..., 0] + parts[..., 1]  # (frames, bins, 2, sources)
+        v = (power[:, :, 0] + power[:, :, 1]).mul_(0.5)  # (frames, bins, sources)
         weight = 1.0 / (eps + v.sum(0))  # (bins, sources)
         # the spatial covariances' entries, stacked as real (bins, sources, 4): r00, r11, re r01, im r01
         r01 = torch.view_as_real((y[:, :, 0] * y[:, :, 1].conj()).sum(0))
@@ -197,13 +198,12 @@ def _em_stereo(
         z1 = (x1 * (c00 * inv_det) - x0 * (c01.conj() * inv_det)).unsqueeze(-1)
         if it == iterations - 1 and gain != 1.0:
             v = v.mul_(gain)
-        r00 = stats[:, :, 0].to(y.dtype)  # (bins, sources), small
-        r11 = stats[:, :, 1].to(y.dtype)
+        r00 = stats[:, :, 0]  # (bins, sources)
+        r11 = stats[:, :, 1]
         r01 = torch.complex(stats[:, :, 2], stats[:, :, 3])
         dest = out if (out is not None and it == iterations - 1) else torch.empty_like(y)
-        v_re = v.unsqueeze(-1)  # scales real and imaginary parts alike
-        torch.view_as_real(torch.add(z0 * r00, z1 * r01, out=dest[:, :, 0])).mul_(v_re)
-        torch.view_as_real(torch.add(z0 * r01.conj(), z1 * r11, out=dest[:, :, 1])).mul_(v_re)
+        torch.mul(z0 * r00 + z1 * r01, v, out=dest[:, :, 0])
+        torch.mul(z0 * r01.conj() + z1 * r11, v, out=dest[:, :, 1])
         y = dest
     if iterations == 0:
         if gain != 1.0:
