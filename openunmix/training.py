@@ -562,14 +562,13 @@ class Trainer:
 def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: int, target: str,
                 ylabel: str = "MSE", log_scale: bool = True) -> None:
     """Save the loss curves as a png, atomically (log-scaled y axis: for positive losses only)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure without pyplot: no global figure state and no switch of the caller's matplotlib backend
+    from matplotlib.figure import Figure
 
     from .utils import atomic_path
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     epochs = np.arange(1, len(train) + 1)
     ax.plot(epochs, train, label="train")
     ax.plot(epochs, valid, label="valid")
@@ -584,7 +583,6 @@ def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: 
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
 
 
 @contextlib.contextmanager

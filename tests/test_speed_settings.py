@@ -1,5 +1,6 @@
 """Process-wide settings survive the package's functions; reduced-precision separation."""
 
+import matplotlib
 import numpy as np
 import pytest
 import soundfile as sf
@@ -37,15 +38,21 @@ def test_statistics_pass_in_process_keeps_thread_count(musdb_root, two_threads):
     assert torch.get_num_threads() == two_threads
 
 
-def test_train_gives_back_threads_and_random_state(tmp_path, musdb_root, two_threads):
+def test_train_gives_back_threads_random_state_and_plot_backend(tmp_path, musdb_root, two_threads):
     torch.manual_seed(1234)
     expected = torch.rand(3)
     torch.manual_seed(1234)
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # a backend train() must not switch (it plots the loss curves)
     cfg = TrainConfig(root=str(musdb_root), output=str(tmp_path / "model"), epochs=1, batch_size=2,
                       seq_dur=0.5, hidden_size=8, nfft=512, nhop=128, samples_per_track=2, nb_workers=0,
                       quiet=True, no_cuda=True, dataset_options={"is_wav": True})
-    assert train(cfg) == 0
-    assert (tmp_path / "model" / "vocals.pth").is_file()
+    try:
+        assert train(cfg) == 0
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
+    assert (tmp_path / "model" / "vocals.pth").is_file() and (tmp_path / "model" / "vocals_loss.png").is_file()
     assert torch.get_num_threads() == two_threads
     # the run seeded the global generator for its dropout masks; the caller's stream continues
     assert torch.equal(torch.rand(3), expected)
