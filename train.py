@@ -7,8 +7,6 @@ Several processes (GPUs or CPU cores):
     torchrun --nproc_per_node 2 train.py --dataset musdb --root MUSDB_ROOT --is-wav ...
 """
 
-import argparse
-import math
 import sys
 
 from openunmix.runtime import tune_allocator
@@ -17,13 +15,15 @@ tune_allocator()  # before torch is imported
 
 
 from openunmix.architectures import ARCHITECTURES
+from openunmix.argtypes import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, number,
+                                positive_float, positive_int)
 from openunmix.training import TrainConfig, train
 
 DATASETS = ["musdb", "aligned", "unaligned", "trackfolder_fix", "trackfolder_var"]
 
 
 def parse_args(argv=None) -> TrainConfig:
-    p = argparse.ArgumentParser(description="Open-Unmix training")
+    p = ArgumentParser(prog="train.py", description="Open-Unmix training")
     p.add_argument("--dataset", choices=DATASETS, default="musdb", help="dataset layout (default: %(default)s)")
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--target", default="vocals", help="target source (default: %(default)s; umx only)")
@@ -35,38 +35,38 @@ def parse_args(argv=None) -> TrainConfig:
     p.add_argument("--checkpoint", default=None, metavar="DIR",
                    help="resume from DIR/<target>.chkpnt (xumx: DIR/xumx.chkpnt)")
     x = p.add_argument_group("xumx loss")
-    x.add_argument("--mcoef", type=float, default=10.0,
+    x.add_argument("--mcoef", type=nonnegative_float, default=10.0,
                    help="weight of the time-domain weighted-SDR term (default: %(default)s; 0: frequency domain only)")
     x.add_argument("--no-combination", action="store_true",
                    help="no combination loss: average over the single sources only (ablation)")
 
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=1000)
-    t.add_argument("--patience", type=int, default=20, help="early stopping: epochs without improvement")
-    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=16,
+    t.add_argument("--epochs", type=positive_int, default=1000)
+    t.add_argument("--patience", type=positive_int, default=20, help="early stopping: epochs without improvement")
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=16,
                    help="global batch size (split over torchrun processes)")
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--lr-decay-patience", type=int, default=80, help="epochs without improvement before the lr decays")
-    t.add_argument("--lr-decay-gamma", type=float, default=0.3, help="lr decay factor")
-    t.add_argument("--weight-decay", type=float, default=1e-5)
-    t.add_argument("--seed", type=int, default=1)
-    t.add_argument("--seq-dur", type=float, default=5.0, help="seconds per training excerpt")
-    t.add_argument("--samples-per-track", type=int, default=64, help="excerpts per track and epoch")
-    t.add_argument("--valid-chunk-dur", type=float, default=30.0,
+    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--lr-decay-patience", type=positive_int, default=80, help="epochs without improvement before the lr decays")
+    t.add_argument("--lr-decay-gamma", type=fraction, default=0.3, help="lr decay factor")
+    t.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
+    t.add_argument("--seed", type=nonnegative_int, default=1)
+    t.add_argument("--seq-dur", type=positive_float, default=5.0, help="seconds per training excerpt")
+    t.add_argument("--samples-per-track", type=positive_int, default=64, help="excerpts per track and epoch")
+    t.add_argument("--valid-chunk-dur", type=positive_float, default=30.0,
                    help="validation tracks are processed in chunks of this many seconds")
-    t.add_argument("--nb-workers", type=int, default=0, help="data loader worker processes")
+    t.add_argument("--nb-workers", type=nonnegative_int, default=0, help="data loader worker processes")
     t.add_argument("--no-cuda", action="store_true")
     t.add_argument("--amp", action="store_true", help="mixed precision on GPU (bf16 where supported, else fp16)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
     m = p.add_argument_group("model")
-    m.add_argument("--nfft", type=int, default=4096)
-    m.add_argument("--nhop", type=int, default=1024)
-    m.add_argument("--bandwidth", type=float, default=16000, help="Hz; bins above are not fed to the network")
-    m.add_argument("--nb-channels", type=int, default=2, help="1 for mono models, 2 for stereo")
-    m.add_argument("--sample-rate", type=float, default=44100.0, help="audio at other rates is resampled")
-    m.add_argument("--hidden-size", type=int, default=512)
-    m.add_argument("--nb-layers", type=int, default=3)
+    m.add_argument("--nfft", type=number(int, 16, 65536), default=4096)
+    m.add_argument("--nhop", type=positive_int, default=1024)
+    m.add_argument("--bandwidth", type=positive_float, default=16000, help="Hz; bins above are not fed to the network")
+    m.add_argument("--nb-channels", type=number(int, 1, 2), default=2, help="1 for mono models, 2 for stereo")
+    m.add_argument("--sample-rate", type=number(float, 1000, 768000), default=44100.0, help="audio at other rates is resampled")
+    m.add_argument("--hidden-size", type=number(int, 2), default=512)
+    m.add_argument("--nb-layers", type=positive_int, default=3)
     m.add_argument("--unidirectional", action="store_true")
 
     d = p.add_argument_group("dataset options")
@@ -87,15 +87,11 @@ def parse_args(argv=None) -> TrainConfig:
     d.add_argument("--short-tracks", choices=["pad", "skip"], default=None,
                    help="tracks shorter than an excerpt: zero-pad (default) or skip")
     a = p.parse_args(argv)
-    if not (math.isfinite(a.mcoef) and a.mcoef >= 0):
-        p.error(f"--mcoef must be a finite number >= 0, got {a.mcoef}")
-    for name in ("epochs", "batch_size", "samples_per_track", "nfft", "nhop", "hidden_size", "nb_layers"):
-        if getattr(a, name) <= 0:
-            p.error(f"--{name.replace('_', '-')} must be > 0")
-    if a.nb_channels not in (1, 2):
-        p.error("--nb-channels must be 1 or 2")
-    if a.seq_dur <= 0 or a.lr <= 0 or a.patience <= 0:
-        p.error("--seq-dur, --lr and --patience must be > 0")
+    # each flag's own range is checked by its type; here, what depends on two flags
+    if a.nhop > a.nfft:
+        p.error(f"argument --nhop: {a.nhop} is larger than --nfft {a.nfft}")
+    if not a.unidirectional and a.hidden_size % 2:
+        p.error(f"argument --hidden-size: a bidirectional model needs an even size, got {a.hidden_size}")
     options = {
         "is_wav": a.is_wav, "subset": a.subset, "valid_tracks": a.valid_tracks,
         "random_track_mix": a.random_track_mix or None, "source_augmentations": a.source_augmentations,

@@ -288,6 +288,11 @@ class Trainer:
             raise TrainingError(f"{cfg.root}: no training items")
         if len(self.valid_ds) == 0:
             raise TrainingError(f"{cfg.root}: no validation tracks")
+        if len(self.train_ds) // self.ctx.world_size < self.local_batch:  # batches are never partial
+            raise TrainingError(
+                f"{cfg.root}: the training set gives {len(self.train_ds)} excerpts per epoch, fewer than one "
+                f"batch of {cfg.batch_size}; lower --batch-size or raise --samples-per-track"
+            )
         self.sample_rate = float(self.train_ds.sample_rate)
         self.max_bin = bandwidth_to_max_bin(self.sample_rate, cfg.nfft, cfg.bandwidth)
         self.part.to(self.device)
