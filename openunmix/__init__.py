@@ -13,6 +13,9 @@ Modules:
     download    -- verified, cached downloads of model files
     hub         -- models by name or folder: pretrained(), load_separator()
     separate    -- separation of files and tensors of any length in bounded memory
+    stream      -- StreamingSeparator: block-by-block separation with causal models, fixed latency
+    stream_pipe -- `python -m openunmix.stream`: raw PCM from stdin to stdout or growing wav files
+    online_filter -- causal residual gain and Wiener filter with recursive statistics (for streams)
     export      -- `python -m openunmix.export`: ONNX target models, TorchScript separator
     scripted    -- the separator in the form TorchScript compiles (for export)
     data        -- torch Dataset classes for training
