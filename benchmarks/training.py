@@ -67,6 +67,7 @@ def isolated(a, train):
 def whole_run(a, root: Path, out: Path, workers: int, items: int):
     """Run train.py; returns (wall seconds, per-epoch dicts after the first epoch)."""
     cmd = [sys.executable, str(common.ROOT / "train.py"), "--dataset", "musdb", "--root", str(root), "--is-wav",
+           "--random-track-mix",
            "--output", str(out), "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
            "--seq-dur", str(a.seq_dur), "--samples-per-track", str(a.samples_per_track),
            "--hidden-size", str(a.hidden_size), "--nb-workers", str(workers), "--quiet", "--no-cuda"]
