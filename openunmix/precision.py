@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -60,6 +60,20 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise PrecisionError("precision bfloat16: this GPU does not support bfloat16")
 
 
+def cpu_has_native_bfloat16() -> Optional[bool]:
+    """Whether the CPU has bfloat16 arithmetic instructions (``avx512_bf16`` or ``amx_bf16``);
+    None where it cannot be told (no ``/proc/cpuinfo``)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return None
+
+
 def _quantize(model: nn.Module) -> nn.Module:
     from torch.ao.quantization import quantize_dynamic
 
@@ -81,6 +95,9 @@ def reduce_precision(model: nn.Module, precision: str, device: torch.device = to
     if precision == "float32":
         return model
     if precision == "bfloat16":
+        if torch.device(device).type == "cpu" and cpu_has_native_bfloat16() is False:
+            warnings.warn("this CPU has no bfloat16 instructions (avx512_bf16/amx_bf16): bfloat16 is emulated "
+                          "and slower than float32 here", stacklevel=2)
         return CastModel(copy.deepcopy(model).to(torch.bfloat16), torch.bfloat16).eval()
     return _quantize(model).eval()
 
