@@ -90,7 +90,8 @@ def main() -> None:
               f"({options.intra_op_num_threads or 'default'} intra-op threads)")
         print(f"model: untrained, default size (hidden 512, stereo, n_fft 4096, 4 targets); "
               f"{args.seconds:g} s of audio = {mag.shape[-1]} frames; niter {args.niter}; best of {args.repeats}")
-        print(f"export (4 ONNX files + separator.pt + check): {export_seconds:.1f} s")
+        sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.1f} MB" for f in sorted((tmp / "export").iterdir()))
+        print(f"export (4 ONNX files + separator.pt + check): {export_seconds:.1f} s; {sizes}")
 
         print("\n1. target models, magnitude in -> magnitude out")
         print(f"{'target':<8} {'eager':>8} {'ONNX RT':>8} {'speed-up':>8} {'max rel. diff':>13}")
