@@ -10,6 +10,10 @@ chunks are written here again. The one difference to ``Separator.forward``
 is that the inverse STFT runs on the whole filtered spectrum at once instead
 of window by window (same result, more memory on long inputs).
 
+``torch.jit.script`` is deprecated in torch 2.13 but works; its successor
+``torch.export`` fixes the number of frames an ``nn.LSTM`` sees to that of
+the example input, so it cannot yet give a separator for inputs of any length.
+
 Shapes (as in :mod:`openunmix.model`):
     waveform:  ``(batch, channels, samples)``
     spectrum:  complex ``(batch, channels, bins, frames)``
