@@ -9,9 +9,11 @@ and the median SDR per target and the average over the four targets are
 printed side by side.
 
     python benchmarks/xumx_vs_umx.py --root demo-output/data --budget 240 --workdir /tmp/xumx-vs-umx
+    # on a shared machine: the budget in CPU seconds of the training process / 2 cores
+    python benchmarks/xumx_vs_umx.py --root demo-output/data --budget 240 --clock cpu --train-cores 2
 
 ``--root`` is a MUSDB18 wav layout (e.g. ``python -m openunmix.demo --root DIR``).
-Run it on a quiet machine: the budget is wall-clock time.
+Run it on a quiet machine (or with `--clock cpu`): the budget is wall-clock time.
 """
 
 from __future__ import annotations
@@ -35,19 +37,43 @@ PUBLISHED = {
 }
 
 
-def train_for(seconds: float, args: List[str], log: Path) -> Dict[str, float]:
-    """Run ``train.py args`` for at most ``seconds`` of wall-clock time, then interrupt it."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (all its threads), from /proc."""
+    import os
+
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def train_for(seconds: float, args: List[str], log: Path, clock: str, cores: int) -> Dict[str, float]:
+    """Run ``train.py args`` until its budget is spent, then interrupt it (it keeps its last finished epoch).
+
+    ``clock='wall'``: ``seconds`` of wall-clock time. ``clock='cpu'``: ``seconds * cores``
+    CPU seconds of the training process, what it would use in ``seconds`` on ``cores``
+    otherwise idle cores (fairer on a shared machine).
+    """
     t0 = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], stdout=out, stderr=subprocess.STDOUT)
-        try:
-            proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)  # saves the last finished epoch, exit status 130
-            proc.wait()
+        # SIGINT back to its default in the child: a benchmark started in the background
+        # (nohup, `cmd &`) ignores it, and its children would inherit that
+        proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        cpu = 0.0
+        while proc.poll() is None:
+            try:
+                cpu = _cpu_seconds(proc.pid)
+            except (OSError, IndexError, ValueError):
+                pass
+            spent = cpu / cores if clock == "cpu" else time.perf_counter() - t0
+            if spent >= seconds:
+                proc.send_signal(signal.SIGINT)  # saves the last finished epoch, exit status 130
+                proc.wait()
+                break
+            time.sleep(0.2)
     if proc.returncode not in (0, 130):
         raise SystemExit(f"error: train.py failed ({proc.returncode}); see {log}")
-    return {"seconds": time.perf_counter() - t0}
+    return {"wall": time.perf_counter() - t0, "cpu": cpu}
 
 
 def evaluate(model: Path, root: Path, work: Path, niter: int, cores: int) -> Dict[str, float]:
@@ -78,14 +104,17 @@ def main() -> int:
     p.add_argument("--workdir", default="xumx-vs-umx", help="where models, estimates and scores go")
     p.add_argument("--budget", type=float, default=240.0,
                    help="wall-clock seconds of training per model type (UMX: a quarter per target)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="budget in wall-clock seconds, or in CPU seconds / --train-cores (default: %(default)s)")
+    p.add_argument("--train-cores", type=int, default=2, help="cores a training may use (--clock cpu)")
     p.add_argument("--niter", type=int, default=1, help="EM iterations of the Wiener filter at evaluation")
     p.add_argument("--cores", type=int, default=2, help="eval.py --cores")
     p.add_argument("--train-args", default="--hidden-size 128 --nfft 2048 --nhop 512 --seq-dur 4 "
                    "--samples-per-track 8 --batch-size 16 --patience 1000 --epochs 100000 --quiet",
                    help="train.py arguments shared by both model types")
     a = p.parse_args()
-    if not (a.budget > 0 and a.niter >= 0 and a.cores > 0):
-        p.error("--budget and --cores must be > 0, --niter >= 0")
+    if not (a.budget > 0 and a.niter >= 0 and a.cores > 0 and a.train_cores > 0):
+        p.error("--budget, --cores and --train-cores must be > 0, --niter >= 0")
     root, work = Path(a.root), Path(a.workdir)
     if not (root / "train").is_dir() or not (root / "test").is_dir():
         p.error(f"--root {root}: no train/ and test/ folders")
@@ -96,28 +125,32 @@ def main() -> int:
     umx = work / "umx"
     epochs = {}
     for target in TARGETS:
-        train_for(a.budget / len(TARGETS), [*common, "--target", target, "--output", str(umx)],
-                  work / f"umx-{target}.log")
+        t = train_for(a.budget / len(TARGETS), [*common, "--target", target, "--output", str(umx)],
+                      work / f"umx-{target}.log", a.clock, a.train_cores)
         epochs[f"umx {target}"] = epochs_of(umx, target)
-        print(f"umx {target}: {epochs[f'umx {target}']} epochs in {a.budget / len(TARGETS):.0f} s", flush=True)
+        print(f"umx {target}: {epochs[f'umx {target}']} epochs, {t['wall']:.0f} s wall, {t['cpu']:.0f} s CPU",
+              flush=True)
     xumx = work / "xumx"
-    train_for(a.budget, [*common, "--architecture", "xumx", "--output", str(xumx)], work / "xumx.log")
+    t = train_for(a.budget, [*common, "--architecture", "xumx", "--output", str(xumx)], work / "xumx.log",
+                  a.clock, a.train_cores)
     epochs["xumx"] = epochs_of(xumx, "xumx")
-    print(f"xumx: {epochs['xumx']} epochs in {a.budget:.0f} s", flush=True)
+    print(f"xumx: {epochs['xumx']} epochs, {t['wall']:.0f} s wall, {t['cpu']:.0f} s CPU", flush=True)
 
     scores = {
         "UMX": evaluate(umx, root, work / "umx-eval", a.niter, a.cores),
         "X-UMX": evaluate(xumx, root, work / "xumx-eval", a.niter, a.cores),
     }
     print(f"\nmedian SDR (dB) on {root}/test, eval.py --niter {a.niter}; training budget {a.budget:.0f} s "
-          f"per model type ({a.budget / len(TARGETS):.0f} s per UMX target); train.py {a.train_args}")
+          f"({a.clock} clock) per model type ({a.budget / len(TARGETS):.0f} s per UMX target); "
+          f"train.py {a.train_args}")
     print(f"{'target':10s} {'UMX':>8s} {'X-UMX':>8s} {'diff':>8s}")
+    nan = float("nan")  # a target without a finished epoch has no score
     for target in TARGETS + ["average"]:
         if target == "average":
-            u = sum(scores["UMX"][t] for t in TARGETS) / len(TARGETS)
-            x = sum(scores["X-UMX"][t] for t in TARGETS) / len(TARGETS)
+            u = sum(scores["UMX"].get(t, nan) for t in TARGETS) / len(TARGETS)
+            x = sum(scores["X-UMX"].get(t, nan) for t in TARGETS) / len(TARGETS)
         else:
-            u, x = scores["UMX"][target], scores["X-UMX"][target]
+            u, x = scores["UMX"].get(target, nan), scores["X-UMX"].get(target, nan)
         print(f"{target:10s} {u:8.2f} {x:8.2f} {x - u:+8.2f}")
     print("\npublished MUSDB18 test scores (median SDR, dB), for reference:")
     for name, table in PUBLISHED.items():
