@@ -20,6 +20,9 @@ Modules:
     scripted    -- the separator in the form TorchScript compiles (for export)
     data        -- torch Dataset classes for training
     training    -- statistics pass, epochs, early stopping, checkpoints
+    architectures -- the model types the training loop takes as parts (umx, xumx)
+    xumx        -- CrossNetOpenUnmix (X-UMX): four Open-Unmix branches joined by averaging bridges
+    losses      -- magnitude MSE, weighted SDR, X-UMX multi-domain and combination losses
     distributed -- torchrun process groups, global batch norm, mixed precision
     evaluate    -- museval scoring and SiSEC-style aggregation
     demo        -- the synthetic MUSDB-layout dataset of `make demo`
