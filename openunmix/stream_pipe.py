@@ -111,11 +111,12 @@ def run_pipe(streamer: StreamingSeparator, stdin: BinaryIO, stdout: Optional[Bin
         the exit status: 0 at the end of the input, 1 on bad input or a closed stdout.
     """
     names = streamer.source_names
-    outputs = _Outputs(names, streamer.sample_rate, streamer.channels, streamer.latency,
-                       None if outdir is not None else stdout,
-                       names.index(source) if source is not None else 0, outdir)
     failure = None
+    outputs = None
     try:
+        outputs = _Outputs(names, streamer.sample_rate, streamer.channels, streamer.latency,
+                           None if outdir is not None else stdout,
+                           names.index(source) if source is not None else 0, outdir)
         while True:
             try:
                 data = read_block(stdin, block, streamer.channels)
@@ -128,8 +129,11 @@ def run_pipe(streamer: StreamingSeparator, stdin: BinaryIO, stdout: Optional[Bin
         outputs.write(streamer.flush())
     except PipeError as err:
         failure = str(err)
+    except (OSError, RuntimeError) as err:  # soundfile's errors are RuntimeErrors
+        failure = f"cannot write the output ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})"
     finally:
-        outputs.close()
+        if outputs is not None:
+            outputs.close()
     if failure:
         _error(failure)
         return 1
