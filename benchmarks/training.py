@@ -22,6 +22,7 @@ stereo). Prints
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,11 @@ def whole_run(a, root: Path, out: Path, workers: int, items: int):
            "--output", str(out), "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
            "--seq-dur", str(a.seq_dur), "--samples-per-track", str(a.samples_per_track),
            "--hidden-size", str(a.hidden_size), "--nb-workers", str(workers), "--quiet", "--no-cuda"]
+    env = dict(os.environ)
+    if a.threads:
+        env["OMP_NUM_THREADS"] = str(a.threads)  # torch's default thread count in the train.py process
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     if r.returncode:
         sys.exit(f"train.py failed ({r.returncode}): {r.stderr.strip()}")
@@ -87,6 +91,8 @@ def whole_run(a, root: Path, out: Path, workers: int, items: int):
 
 
 def main(a) -> None:
+    if a.threads:
+        torch.set_num_threads(a.threads)
     print(f"machine: {common.machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.root) if a.root else None
@@ -128,7 +134,11 @@ if __name__ == "__main__":
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--nb-workers", type=int, nargs="+", default=[0, 2], help="train.py --nb-workers values")
     p.add_argument("--stats-workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for the isolated step and train.py (default: torch's choice)")
     a = p.parse_args()
+    if a.threads is not None and a.threads < 1:
+        p.error("--threads must be > 0")
     for name in ("batch_size", "seq_dur", "hidden_size", "samples_per_track", "epochs"):
         if not getattr(a, name) > 0:
             p.error(f"--{name.replace('_', '-')} must be > 0")
