@@ -2,12 +2,14 @@
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import run_script, write_tone
+from conftest import ROOT, run_script, write_tone
 from openunmix import losses
 from openunmix.demo import generate_dataset
 from openunmix.hub import load_separator, load_target_models
@@ -18,7 +20,7 @@ from openunmix.xumx import CrossNetOpenUnmix
 
 TARGETS = ["vocals", "drums", "bass", "other"]
 TINY = ["--architecture", "xumx", "--hidden-size", "8", "--nb-layers", "1", "--nfft", "512", "--nhop", "256",
-        "--batch-size", "4", "--seq-dur", "1.0", "--samples-per-track", "4", "--quiet"]
+        "--batch-size", "4", "--seq-dur", "1.0", "--samples-per-track", "4", "--quiet", "--no-cuda"]
 
 
 def _tiny_model(seed=0, **kw):
@@ -165,6 +167,21 @@ def musdb_root(tmp_path_factory):
                             nb_test=1, duration=2.0)
 
 
+def test_musdb_items_carry_every_target(musdb_root):
+    from openunmix.data import load_datasets
+
+    train, valid = load_datasets("musdb", musdb_root, seq_duration=0.5, samples_per_track=2, is_wav=True,
+                                 joint_targets=TARGETS)
+    for ds in (train, valid):
+        x, y = ds[1 if ds is train else 0]
+        assert y.shape == (4,) + tuple(x.shape)
+        # augmented sources, stacked in target order, sum to the mixture
+        torch.testing.assert_close(y.sum(0), x, atol=1e-6, rtol=0)
+    single_train, _ = load_datasets("musdb", musdb_root, target="drums", seq_duration=0.5, samples_per_track=2,
+                                    is_wav=True)
+    torch.testing.assert_close(single_train[1][1], train[1][1][1])
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, musdb_root):
     out = tmp_path_factory.mktemp("xumx") / "model"
@@ -259,3 +276,16 @@ def test_bad_xumx_settings_are_one_line_errors(tmp_path, musdb_root, trained):
                    "--outdir", tmp_path / "s")
     assert r.returncode != 0 and r.stderr.startswith("error:") and "targets" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_torchrun_two_processes_follow_one(tmp_path, musdb_root, trained):
+    """DDP (gloo): the joint model's batch norms span the global batch, as for Open-Unmix."""
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(ROOT / "train.py"), "--root", str(musdb_root), "--is-wav", "--output", str(out), "--epochs", "2", *TINY]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = _history(trained), _history(out)
+    assert b["world_size"] == 2
+    np.testing.assert_allclose(b["train_loss_history"], a["train_loss_history"], rtol=1e-4)
+    np.testing.assert_allclose(b["valid_loss_history"], a["valid_loss_history"], rtol=1e-4)
