@@ -1,6 +1,7 @@
 """Streaming separation (openunmix.stream): equality with offline separation, the pipe command, causal training."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import ROOT, run_script
+from conftest import ROOT
 from openunmix.demo import generate_dataset
 from openunmix.hub import load_separator, load_target_models
 from openunmix.model import OpenUnmix
@@ -234,7 +235,10 @@ def test_unidirectional_flag_survives_training_and_loading(tmp_path):
     root = generate_dataset(tmp_path / "data", seed=3, nb_train=2, nb_valid=1, nb_test=0, duration=2.0)
     tiny = ["--root", root, "--is-wav", "--epochs", "1", "--hidden-size", "16", "--nfft", "512", "--nhop", "128",
             "--seq-dur", "1", "--samples-per-track", "2", "--batch-size", "2", "--quiet"]
-    r = run_script("train.py", *tiny, "--unidirectional", "--output", tmp_path / "uni")
+    # one OpenMP thread: a tiny model's epoch takes 0.2 s, but up to 40 s of spinning threads on a busy 2-core machine
+    r = subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, tiny), "--unidirectional",
+                        "--output", str(tmp_path / "uni")], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "uni" / "vocals.json").read_text())["unidirectional"] is True
     models, config = load_target_models(tmp_path / "uni")
