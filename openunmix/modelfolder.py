@@ -231,9 +231,13 @@ def instantiate(config: ModelConfig, state: Mapping[str, torch.Tensor], path: Pa
     Raises:
         ModelError: naming ``path`` and the first mismatch with ``settings``.
     """
-    model = build_model(config)
+    # built without storage and given the file's tensors: the random initialisation of
+    # millions of weights that the state dict then overwrites is never computed
+    with torch.device("meta"):
+        model = build_model(config)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:
         detail = str(err).strip().splitlines()
         raise ModelError(f"{path}: does not fit {settings} ({detail[1].strip() if len(detail) > 1 else detail[0]})") from None
