@@ -169,6 +169,7 @@ def pretrained(
     models_file: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
     progress: bool = True,
+    precision: str = "float32",
 ) -> Separator:
     """A ready :class:`Separator` of a published model (downloaded on first use) or of a model folder.
 
@@ -185,6 +186,8 @@ def pretrained(
         targets: targets to load (default: all).
         niter: EM iterations of the Wiener filter (upstream's scores use 1).
         device: default: CUDA when available, else the CPU.
+        precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
+            (CPU only); see :mod:`openunmix.precision`.
     """
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -193,7 +196,7 @@ def pretrained(
         warnings.warn(notice, stacklevel=2)
     return load_separator(name_or_folder, targets, niter=niter, softmask=softmask, alpha=alpha,
                           residual=residual, device=device, models_file=models_file, cache_dir=cache_dir,
-                          progress=progress)
+                          progress=progress, precision=precision)
 
 
 def untrained(
