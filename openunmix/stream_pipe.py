@@ -177,14 +177,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
     p.add_argument("--memory", type=positive_float, default=DEFAULT_MEMORY,
                    help="seconds over which the online filter statistics are averaged (default: %(default)s)")
-    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="CPU threads for torch (default: %(default)s: a block is a frame or two, and threads that wait "
+                        "for each other stall when ffmpeg or the player share the cores)")
     a = p.parse_args(argv)
 
     from .hub import load_separator
     from .utils import ModelError, make_output_folder
 
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads)
     try:
         separator = load_separator(a.model, a.targets, niter=a.niter, softmask=not a.no_softmask, alpha=a.alpha,
                                    logit=a.logit, residual=a.residual, models_file=a.models,
