@@ -58,6 +58,7 @@ benchmark: install
 	$(BIN)/python benchmarks/separation.py
 	$(BIN)/python benchmarks/wiener.py
 	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache
