@@ -61,10 +61,19 @@ def test_train_gives_back_threads_random_state_and_plot_backend(tmp_path, musdb_
 # ---------------------------------------------------------------- reduced precision
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, restored afterwards (OpenMP threads spin for seconds on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("precision", ["bfloat16", "int8"])
-def test_reduced_precision_close_to_float32(tmp_path, precision):
+def test_reduced_precision_close_to_float32(tmp_path, precision, one_thread):
     folder = make_model_folder(tmp_path / "model")
-    audio = torch.from_numpy(sf.read(str(write_tone(tmp_path / "mix.wav", seconds=3.0)), dtype="float32")[0].T.copy())
+    audio = torch.from_numpy(sf.read(str(write_tone(tmp_path / "mix.wav", seconds=2.0)), dtype="float32")[0].T.copy())
     ref_sep = load_separator(folder, niter=1)
     if precision == "bfloat16" and cpu_has_native_bfloat16() is False:
         with pytest.warns(UserWarning, match="emulated"):  # slower than float32 on such CPUs: said so
