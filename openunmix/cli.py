@@ -42,9 +42,10 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
 def add_model_arguments(parser: argparse.ArgumentParser, optional: bool = True) -> None:
     """``MODEL`` (a model folder or a model name; default ``umxhq``), ``--models`` and ``--cache-dir``."""
     p = parser
+    default = f" ({DEFAULT_MODEL} when left out)" if optional else ""
     p.add_argument("model", metavar="MODEL", nargs="?" if optional else None, default=DEFAULT_MODEL if optional else None,
-                   help="model folder (<target>.pth + <target>.json) or published model name: umxhq (default), "
-                        "umxl, umx, umxse, or a name from --models")
+                   help=f"model folder (<target>.pth + <target>.json) or model name: umxhq, umxl, umx, umxse, "
+                        f"or a name from --models{default}")
     p.add_argument("--models", metavar="FILE", default=None,
                    help="your own model table (json, same format as openunmix/models.json); its names take "
                         "precedence (default: $OPENUNMIX_MODELS if set)")
