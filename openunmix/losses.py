@@ -99,6 +99,52 @@ def masked_waveforms(magnitudes: torch.Tensor, mixture_spec: torch.Tensor, istft
     return istft(spec, length=length)
 
 
+def _group_matrix(groups: List[Tuple[int, ...]], nb_sources: int, like: torch.Tensor) -> torch.Tensor:
+    """``(groups, sources)`` 0/1 matrix: row ``g`` selects the sources of grouping ``g``."""
+    G = torch.zeros(len(groups), nb_sources, dtype=like.dtype, device=like.device)
+    for i, g in enumerate(groups):
+        G[i, list(g)] = 1.0
+    return G
+
+
+def _grouped_wsdr(wav_estimate: torch.Tensor, wav_reference: torch.Tensor, mixture: torch.Tensor,
+                  G: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """:func:`weighted_sdr_loss` of every grouping's summed waveforms, averaged, from inner products.
+
+    Every signal the loss needs (a grouping's estimate and target, and the two
+    noises) is a combination with coefficients 0 or ±1 of the basis
+    ``[ŝ_k - s_k, s_k, x - Σ s_k]``, so all inner products come from one Gram
+    matrix of that basis per batch item and channel: no grouping's waveform is
+    ever formed. (The basis keeps the terms of the same size: no large
+    cancelling sums in float32.)
+
+    Args:
+        wav_estimate, wav_reference: ``(batch, sources, channels, samples)``.
+        mixture: ``(batch, channels, samples)``.
+        G: ``(groups, sources)`` from :func:`_group_matrix`.
+    """
+    k = G.shape[1]
+    basis = torch.cat([wav_estimate - wav_reference, wav_reference,
+                       (mixture - wav_reference.sum(1))[:, None]], dim=1)  # (batch, 2k+1, channels, samples)
+    basis = basis.transpose(1, 2)  # (batch, channels, 2k+1, samples)
+    Q = basis @ basis.transpose(-1, -2)  # (batch, channels, 2k+1, 2k+1)
+    zeros = torch.zeros_like(G)
+    one = torch.ones_like(G[:, :1])
+    d_g = torch.cat([G, zeros, 0 * one], 1)  # Σ_G (ŝ - s)
+    s_g = torch.cat([zeros, G, 0 * one], 1)  # s_G
+    n_g = torch.cat([zeros, 1 - G, one], 1)  # x - s_G
+    est, noise_est = s_g + d_g, n_g - d_g  # ŝ_G and x - ŝ_G
+
+    def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # (batch, channels, groups)
+        return torch.einsum("gi,bcij,gj->bcg", a, Q, b)
+
+    s_energy, n_energy = inner(s_g, s_g), inner(n_g, n_g)
+    cos_s = inner(s_g, est) / (torch.sqrt(s_energy + eps) * torch.sqrt(inner(est, est) + eps))
+    cos_n = inner(n_g, noise_est) / (torch.sqrt(n_energy + eps) * torch.sqrt(inner(noise_est, noise_est) + eps))
+    alpha = s_energy / (s_energy + n_energy + eps)
+    return -(alpha * cos_s + (1 - alpha) * cos_n).mean()
+
+
 def multi_domain_loss(
     mag_estimate: torch.Tensor,
     mag_reference: torch.Tensor,
@@ -109,6 +155,11 @@ def multi_domain_loss(
     combination: bool = True,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The X-UMX loss: ``freq + mcoef * time``, both averaged over :func:`source_groups`.
+
+    No grouping's sum is formed: the squared errors of all groupings come from
+    the ``(sources, sources)`` Gram matrix of the magnitude errors, and the
+    weighted SDR terms from inner products of the waveforms (see
+    :func:`_grouped_wsdr`); the values are those of the definitions.
 
     Args:
         mag_estimate, mag_reference: ``(batch, channels, bins, frames, sources)``.
@@ -121,16 +172,12 @@ def multi_domain_loss(
         ``(total, freq, time)``, scalars.
     """
     nb_sources = mag_estimate.shape[-1]
-    groups = source_groups(nb_sources, combination)
-    # (groups, sources) 0/1 matrix: every grouping's sum in one product, source axis first
-    G = torch.zeros(len(groups), nb_sources, dtype=mag_estimate.dtype, device=mag_estimate.device)
-    for i, g in enumerate(groups):
-        G[i, list(g)] = 1.0
-    diff = torch.tensordot(G, (mag_estimate - mag_reference).movedim(-1, 0), dims=1)
-    freq = diff.square().mean()  # every grouping has the same size: the mean of the per-group MSEs
+    G = _group_matrix(source_groups(nb_sources, combination), nb_sources, mag_estimate)
+    diff = (mag_estimate - mag_reference).reshape(-1, nb_sources)
+    gram = diff.transpose(0, 1) @ diff  # (sources, sources)
+    # Σ over values of (Σ_{k in g} diff_k)² = a_gᵀ gram a_g; the mean over values and groupings
+    freq = ((G @ gram) * G).sum() / (diff.shape[0] * G.shape[0])
     time = mag_estimate.new_zeros(())
     if mcoef:
-        est = torch.tensordot(G, wav_estimate.movedim(1, 0), dims=1)  # (groups, batch, channels, samples)
-        ref = torch.tensordot(G, wav_reference.movedim(1, 0), dims=1)
-        time = weighted_sdr_loss(est, ref, mixture[None])
+        time = _grouped_wsdr(wav_estimate, wav_reference, mixture, G.to(wav_estimate.dtype))
     return freq + mcoef * time, freq, time
