@@ -18,7 +18,6 @@ is read over it: its names take precedence.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
-from .utils import ModelError, PathLike, bandwidth_to_max_bin
+from .utils import ModelError, PathLike, bandwidth_to_max_bin, setting_number
 
 BUILTIN_TABLE = Path(__file__).with_name("models.json")
 ENV_TABLE = "OPENUNMIX_MODELS"
@@ -70,20 +69,6 @@ class ModelEntry:
         return "NC" in self.license.upper().replace("-", " ").split() or "non-commercial" in self.license.lower()
 
 
-def _number(where: str, entry: Mapping[str, Any], key: str, kind: type, low: float, high: float,
-            default: Any = None) -> Any:
-    value = entry.get(key, default)
-    if value is None:
-        raise ModelError(f"{where}: missing setting '{key}'")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelError(f"{where}: setting '{key}' must be a number, got {value!r}")
-    if kind is int and float(value) != int(value):
-        raise ModelError(f"{where}: setting '{key}' must be an integer, got {value!r}")
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ModelError(f"{where}: setting '{key}'={value!r} is out of range [{low}, {high}]")
-    return kind(value)
-
-
 def _target_file(where: str, spec: Any) -> TargetFile:
     if not isinstance(spec, dict):
         raise ModelError(f"{where}: expected an object with 'url' and 'sha256'")
@@ -106,18 +91,18 @@ def parse_entry(name: str, entry: Any, source: str) -> ModelEntry:
     where = f"{source}: model '{name}'"
     if not isinstance(entry, dict):
         raise ModelError(f"{where}: expected a json object")
-    rate = _number(where, entry, "sample_rate", float, 1000, 768000)
-    n_fft = _number(where, entry, "nfft", int, 16, 65536)
-    n_hop = _number(where, entry, "nhop", int, 1, n_fft)
+    rate = setting_number(where, entry, "sample_rate", float, 1000, 768000)
+    n_fft = setting_number(where, entry, "nfft", int, 16, 65536)
+    n_hop = setting_number(where, entry, "nhop", int, 1, n_fft)
     nb_bins = n_fft // 2 + 1
     if "max_bin" in entry:
-        max_bin = _number(where, entry, "max_bin", int, 1, nb_bins)
+        max_bin = setting_number(where, entry, "max_bin", int, 1, nb_bins)
     else:
-        max_bin = bandwidth_to_max_bin(rate, n_fft, _number(where, entry, "bandwidth", float, 1e-9, 1e9))
+        max_bin = bandwidth_to_max_bin(rate, n_fft, setting_number(where, entry, "bandwidth", float, 1e-9, 1e9))
     unidirectional = entry.get("unidirectional", False)
     if not isinstance(unidirectional, bool):
         raise ModelError(f"{where}: setting 'unidirectional' must be true or false, got {unidirectional!r}")
-    hidden = _number(where, entry, "hidden_size", int, 2, 65536)
+    hidden = setting_number(where, entry, "hidden_size", int, 2, 65536)
     if not unidirectional and hidden % 2:
         raise ModelError(f"{where}: a bidirectional model needs an even 'hidden_size', got {hidden}")
     targets = entry.get("targets")
@@ -133,9 +118,9 @@ def parse_entry(name: str, entry: Any, source: str) -> ModelEntry:
         sample_rate=rate,
         n_fft=n_fft,
         n_hop=n_hop,
-        nb_channels=_number(where, entry, "nb_channels", int, 1, 16),
+        nb_channels=setting_number(where, entry, "nb_channels", int, 1, 16),
         hidden_size=hidden,
-        nb_layers=_number(where, entry, "nb_layers", int, 1, 64, default=3),
+        nb_layers=setting_number(where, entry, "nb_layers", int, 1, 64, default=3),
         unidirectional=unidirectional,
         max_bin=max_bin,
         targets={t: _target_file(f"{where}, target '{t}'", spec) for t, spec in targets.items()},

@@ -10,7 +10,6 @@ dicts are loaded without unpickling code.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -18,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 
 from .model import OpenUnmix
-from .utils import ModelError, PathLike, load_torch
+from .utils import ModelError, PathLike, load_torch, setting_number
 from .xumx import CrossNetOpenUnmix
 
 # file stem of an X-UMX model: xumx.pth, xumx.json (see read_xumx_config)
@@ -86,20 +85,6 @@ def _flatten(path: Path, data: Mapping[str, Any]) -> Dict[str, Any]:
     return {**args, **data}
 
 
-def _get(path: Path, data: Mapping[str, Any], key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
-    """Read a number from flattened settings and check its type and range."""
-    value = data.get(key, default)
-    if value is None:
-        raise ModelError(f"{path}: missing setting '{key}'")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelError(f"{path}: setting '{key}' must be a number, got {value!r}")
-    if kind is int and float(value) != int(value):
-        raise ModelError(f"{path}: setting '{key}' must be an integer, got {value!r}")
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ModelError(f"{path}: setting '{key}'={value!r} is out of range [{low}, {high}]")
-    return kind(value)
-
-
 def state_dict_from_file(path: PathLike) -> Dict[str, torch.Tensor]:
     """The state dict of a ``.pth`` file, loaded safely, without upstream's non-parameter extras.
 
@@ -118,11 +103,11 @@ def _shared_settings(js: Path, settings: Dict[str, Any]) -> Tuple[float, int, in
     """``(sample_rate, nfft, nhop, nb_channels, hidden_size)`` of flattened settings, checked."""
     if "sample_rate" not in settings and "rate" in settings:
         settings["sample_rate"] = settings["rate"]
-    sample_rate = _get(js, settings, "sample_rate", float, 1000, 768000, default=44100.0)
-    n_fft = _get(js, settings, "nfft", int, 16, 65536)
-    n_hop = _get(js, settings, "nhop", int, 1, n_fft)
-    nb_channels = _get(js, settings, "nb_channels", int, 1, 16)
-    hidden_size = _get(js, settings, "hidden_size", int, 2, 65536, default=512)
+    sample_rate = setting_number(js, settings, "sample_rate", float, 1000, 768000, default=44100.0)
+    n_fft = setting_number(js, settings, "nfft", int, 16, 65536)
+    n_hop = setting_number(js, settings, "nhop", int, 1, n_fft)
+    nb_channels = setting_number(js, settings, "nb_channels", int, 1, 16)
+    hidden_size = setting_number(js, settings, "hidden_size", int, 2, 65536, default=512)
     return sample_rate, n_fft, n_hop, nb_channels, hidden_size
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Mapping, Union
 
 import numpy as np
 import torch
@@ -38,6 +39,25 @@ def atomic_path(path: PathLike) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def setting_number(where: PathLike, data: Mapping[str, Any], key: str, kind: type, low: float, high: float,
+                   default: Any = None) -> Any:
+    """A number from a settings mapping, checked: present, numeric (int when ``kind`` is int), finite, in range.
+
+    Raises:
+        ModelError: ``where`` (a file, or a file and a model) and what is wrong with ``key``.
+    """
+    value = data.get(key, default)
+    if value is None:
+        raise ModelError(f"{where}: missing setting '{key}'")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelError(f"{where}: setting '{key}' must be a number, got {value!r}")
+    if kind is int and float(value) != int(value):
+        raise ModelError(f"{where}: setting '{key}' must be an integer, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ModelError(f"{where}: setting '{key}'={value!r} is out of range [{low}, {high}]")
+    return kind(value)
 
 
 def make_output_folder(path: PathLike) -> Path:
