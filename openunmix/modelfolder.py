@@ -285,6 +285,22 @@ def save_target_model(
     under ``args`` (where upstream keeps them), merged over ``extra``
     (training arguments and history). ``separator.json`` is updated too.
     """
+    _save_model_files(model_dir, target, model, sample_rate, n_fft, n_hop, {"target": target}, [target], extra)
+
+
+def _save_model_files(
+    model_dir: PathLike,
+    stem: str,
+    model: torch.nn.Module,
+    sample_rate: float,
+    n_fft: int,
+    n_hop: int,
+    identity: Mapping[str, Any],
+    targets: Sequence[str],
+    extra: Optional[Mapping[str, Any]],
+) -> None:
+    """Write ``<stem>.pth``, ``<stem>.json`` (settings at the top level and under ``args``, over
+    ``extra``, plus ``identity``) and add ``targets`` to ``separator.json``, each atomically."""
     from .utils import save_json, save_torch
 
     model_dir = Path(model_dir)
@@ -302,15 +318,15 @@ def save_target_model(
     info["args"] = {**dict(info.get("args", {})), **settings}
     info.update(settings)
     info["sample_rate"] = float(sample_rate)
-    info["target"] = target
+    info.update(identity)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_torch(model_dir / f"{target}.pth", state)
-    save_json(model_dir / f"{target}.json", info)
+    save_torch(model_dir / f"{stem}.pth", state)
+    save_json(model_dir / f"{stem}.json", info)
     sep_path = model_dir / "separator.json"
     sep = _read_json(sep_path) if sep_path.is_file() else {}
-    targets = sorted(set(sep.get("targets", [])) | {target}) if isinstance(sep.get("targets"), list) else [target]
-    save_json(sep_path, {"targets": targets, "sample_rate": float(sample_rate), "nfft": int(n_fft),
-                         "nhop": int(n_hop), "nb_channels": int(model.nb_channels)})
+    old = sep.get("targets") if isinstance(sep.get("targets"), list) else []
+    save_json(sep_path, {"targets": old + [t for t in targets if t not in old], "sample_rate": float(sample_rate),
+                         "nfft": int(n_fft), "nhop": int(n_hop), "nb_channels": int(model.nb_channels)})
 
 
 # ---------------------------------------------------------------- X-UMX
@@ -406,31 +422,5 @@ def save_xumx_model(
 
     ``separator.json`` lists the X-UMX targets beside any others of the folder.
     """
-    from .utils import save_json, save_torch
-
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "nfft": int(n_fft),
-        "nhop": int(n_hop),
-        "nb_channels": int(model.nb_channels),
-        "hidden_size": int(model.hidden_size),
-        "nb_layers": int(model.nb_layers),
-        "unidirectional": bool(model.unidirectional),
-        "max_bin": int(model.nb_bins),
-    }
-    info = dict(extra or {})
-    info["args"] = {**dict(info.get("args", {})), **settings}
-    info.update(settings)
-    info["sample_rate"] = float(sample_rate)
-    info["architecture"] = XUMX_STEM
-    info["targets"] = list(model.branch_names)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_torch(model_dir / f"{XUMX_STEM}.pth", state)
-    save_json(model_dir / f"{XUMX_STEM}.json", info)
-    sep_path = model_dir / "separator.json"
-    sep = _read_json(sep_path) if sep_path.is_file() else {}
-    old = sep.get("targets") if isinstance(sep.get("targets"), list) else []
-    save_json(sep_path, {"targets": list(dict.fromkeys(list(model.branch_names) + old)),
-                         "sample_rate": float(sample_rate), "nfft": int(n_fft), "nhop": int(n_hop),
-                         "nb_channels": int(model.nb_channels)})
+    _save_model_files(model_dir, XUMX_STEM, model, sample_rate, n_fft, n_hop,
+                      {"architecture": XUMX_STEM, "targets": list(model.branch_names)}, model.branch_names, extra)
