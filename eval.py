@@ -15,8 +15,7 @@ tune_allocator()  # before torch is imported
 
 
 from openunmix.argtypes import ArgumentParser, positive_int
-from openunmix.cli import add_model_arguments, add_separation_arguments, separation_settings
-from openunmix.hub import licence_notice
+from openunmix.cli import add_model_arguments, add_separation_arguments, print_licence_notice, separation_settings
 from openunmix.evaluate import evaluate_main
 
 
@@ -42,9 +41,8 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     settings = separation_settings(p, a)
-    notice = None if a.score_only else licence_notice(a.model, a.models)
-    if notice:
-        print(f"note: {notice}", file=sys.stderr)
+    if not a.score_only:
+        print_licence_notice(a.model, a.models)
     return evaluate_main(
         model_dir=None if a.score_only else a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
         outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,

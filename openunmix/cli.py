@@ -53,6 +53,13 @@ def add_model_arguments(parser: argparse.ArgumentParser, optional: bool = True) 
                    help="where downloaded model files are kept (default: torch's cache, $TORCH_HOME/hub/checkpoints)")
 
 
+def print_licence_notice(model: str, models_file: Optional[str]) -> None:
+    """Tell the user (stderr) when a named model's weights have a restricting licence."""
+    notice = licence_notice(model, models_file)
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
+
+
 def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> SeparationSettings:
     """The flags of :func:`add_model_arguments` and :func:`add_separation_arguments` as settings
     (``parser.error`` on bad values)."""
@@ -104,9 +111,7 @@ def separate_main(
     if threads:
         torch.set_num_threads(threads)
     try:
-        notice = licence_notice(model, settings.models_file)
-        if notice:
-            print(f"note: {notice}", file=sys.stderr)
+        print_licence_notice(model, settings.models_file)
         separator = settings.load(model, targets, progress=progress)
     except ModelError as err:
         error(str(err))

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
-from .utils import ModelError, PathLike, file_mode
+from .utils import ModelError, PathLike, file_mode, make_output_folder
 
 DEFAULT_TIMEOUT = 30.0  # seconds without progress before a download is given up
 ENV_TIMEOUT = "OPENUNMIX_DOWNLOAD_TIMEOUT"
@@ -118,10 +118,10 @@ def _copy(response: BinaryIO, out: BinaryIO, total: Optional[int], name: str, pr
 def _reason(err: BaseException) -> str:
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP {err.code} {err.reason}"
-    if isinstance(err, urllib.error.URLError):
-        err = err.reason if isinstance(err.reason, BaseException) else err
-        if not isinstance(err, BaseException):
-            return str(err)
+    if isinstance(err, urllib.error.URLError):  # the cause is inside
+        if not isinstance(err.reason, BaseException):
+            return str(err.reason)
+        err = err.reason
     if isinstance(err, (socket.timeout, TimeoutError)):
         return "timed out"
     text = getattr(err, "strerror", None) or str(err).strip() or type(err).__name__
@@ -155,11 +155,9 @@ def fetch(url: str, sha256: str, cache_dir: Optional[PathLike] = None, progress:
         verify(target, sha256)
         return target
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ModelError(f"{cache}: cannot create the model cache folder ({err.strerror})") from None
-    if not os.access(cache, os.W_OK):
-        raise ModelError(f"{cache}: the model cache folder is not writable (choose another with --cache-dir)")
+        make_output_folder(cache)
+    except OSError as err:  # the message names the folder
+        raise ModelError(f"{err}: it is the model cache, choose another with --cache-dir") from None
     timeout = download_timeout() if timeout is None else timeout
     with _locked(cache):
         if target.is_file():  # another process finished it while we waited

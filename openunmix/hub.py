@@ -24,6 +24,10 @@ from .utils import ModelError, PathLike
 DEFAULT_MODEL = "umxhq"
 
 
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _looks_like_path(model: str) -> bool:
     return os.sep in model or (os.altsep is not None and os.altsep in model) or model.startswith(".") \
         or model.startswith("~")
@@ -190,7 +194,7 @@ def pretrained(
             (CPU only); see :mod:`openunmix.precision`.
     """
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = _default_device()
     notice = licence_notice(name_or_folder, models_file)
     if notice:
         warnings.warn(notice, stacklevel=2)
@@ -213,10 +217,12 @@ def untrained(
     if entry is None:
         raise ModelError(f"{name}: not a known model name (known: {', '.join(catalog.names(models_file))})")
     models = {
-        t: OpenUnmix(nb_bins=entry.n_fft // 2 + 1, nb_channels=entry.nb_channels, hidden_size=entry.hidden_size,
-                     nb_layers=entry.nb_layers, unidirectional=entry.unidirectional, max_bin=entry.max_bin)
+        t: modelfolder.build_model(ModelConfig(
+            target=t, sample_rate=entry.sample_rate, n_fft=entry.n_fft, n_hop=entry.n_hop,
+            nb_channels=entry.nb_channels, hidden_size=entry.hidden_size, nb_layers=entry.nb_layers,
+            unidirectional=entry.unidirectional, max_bin=entry.max_bin))
         for t in select_targets(list(entry.targets), targets, f"model '{name}'")
     }
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or _default_device()
     return Separator(models, niter=niter, residual=residual, sample_rate=entry.sample_rate, n_fft=entry.n_fft,
                      n_hop=entry.n_hop, nb_channels=entry.nb_channels).to(device).freeze()

@@ -305,8 +305,7 @@ class Separator(nn.Module):
         X = self.stft(audio)
         batch, channels, bins, frames = X.shape
         mag = self.complexnorm(X)
-        V = torch.empty(mag.shape + (len(self.targets),), dtype=mag.dtype, device=mag.device)
-        self.fill_magnitudes(mag, V)
+        V = self.estimate_magnitudes(mag)
         del mag
         out = [
             OverlapAdd((len(self.source_names), channels), frames, self.n_fft, self.n_hop,
