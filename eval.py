@@ -9,13 +9,13 @@ them into eval/test/<track>.json and writes eval/results.csv and eval/sdr.png.
 
 import sys
 
-from openunmix.runtime import tune_allocator
+from openunmix.commands.runtime import tune_allocator
 
 tune_allocator()  # before torch is imported
 
 
-from openunmix.argtypes import ArgumentParser, positive_int
-from openunmix.cli import add_model_arguments, add_separation_arguments, print_licence_notice, separation_settings
+from openunmix.commands.argtypes import ArgumentParser, positive_int
+from openunmix.commands.common import add_model_arguments, add_separation_arguments, print_licence_notice, separation_settings
 from openunmix.evaluate import evaluate_main
 
 

@@ -10,12 +10,12 @@ write separated/song/vocals.wav, ... (one file per target, plus the residual).
 
 import sys
 
-from openunmix.runtime import tune_allocator
+from openunmix.commands.runtime import tune_allocator
 
 tune_allocator()  # before torch is imported
 
 
-from openunmix.cli import separate_command
+from openunmix.commands.separate import separate_command
 
 
 def main(argv=None) -> int:

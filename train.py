@@ -9,13 +9,13 @@ Several processes (GPUs or CPU cores):
 
 import sys
 
-from openunmix.runtime import tune_allocator
+from openunmix.commands.runtime import tune_allocator
 
 tune_allocator()  # before torch is imported
 
 
 from openunmix.architectures import ARCHITECTURES
-from openunmix.argtypes import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, number,
+from openunmix.commands.argtypes import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, number,
                                 positive_float, positive_int)
 from openunmix.training import TrainConfig, train
 

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from openunmix.runtime import tune_allocator  # noqa: E402
+from openunmix.commands.runtime import tune_allocator  # noqa: E402
 
 tune_allocator()  # as the scripts do, before torch is imported
 

@@ -90,7 +90,7 @@ def breakdown(args) -> None:
         song = synth_song(tmp / "song.wav", seconds)
         steps = {}
         steps["python start"] = min(python_startup("pass") for _ in range(3))
-        steps["import openunmix (torch)"] = min(python_startup("import openunmix.cli") for _ in range(3)) - steps["python start"]
+        steps["import openunmix (torch)"] = min(python_startup("import openunmix.commands.separate") for _ in range(3)) - steps["python start"]
         for rep in range(2):  # the first run warms up (allocator, oneDNN kernels)
             timers = dict.fromkeys(("load models", "read + resample", "STFT + magnitude", "target models",
                                     "Wiener filter", "inverse STFT (overlap-add)", "cross-fade + write"), 0.0)

@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .argtypes import ArgumentParser, nonnegative_int, number, positive_float
+from .commands.argtypes import ArgumentParser, nonnegative_int, number, positive_float
 
 SOURCES: Tuple[str, ...] = ("vocals", "drums", "bass", "other")
 SPLITS: Tuple[str, ...] = ("train", "valid", "test")  # valid tracks are stored in train/

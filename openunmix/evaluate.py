@@ -849,7 +849,7 @@ def evaluate_main(
         the exit status: 0 all done, 1 some tracks failed, 2 nothing could be
         done (bad dataset, model or folders), 130 interrupted.
     """
-    from .cli import error
+    from .commands.common import error
     from .utils import ModelError
 
     try:
@@ -904,7 +904,7 @@ def _finish(failed: Mapping[str, str], total: int, done: str) -> int:
     Returns:
         the exit status: 1 when a track failed, else 0.
     """
-    from .cli import error
+    from .commands.common import error
 
     for message in failed.values():
         error(message)

@@ -317,8 +317,8 @@ def _package_version() -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m openunmix.export``; returns the exit status."""
-    from .argtypes import ArgumentParser, nonnegative_int, number, positive_float
-    from .cli import add_model_arguments, error
+    from .commands.argtypes import ArgumentParser, nonnegative_int, number, positive_float
+    from .commands.common import add_model_arguments, error
 
     p = ArgumentParser(prog="python -m openunmix.export",
                        description="Export target models to ONNX and the separator to TorchScript.")

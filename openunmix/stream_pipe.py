@@ -25,7 +25,7 @@ from typing import BinaryIO, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .argtypes import ArgumentParser, nonnegative_int, number, positive_float, positive_int
+from .commands.argtypes import ArgumentParser, nonnegative_int, number, positive_float, positive_int
 from .stream import DEFAULT_MEMORY, StreamingSeparator
 
 FLOAT_BYTES = 4
@@ -155,7 +155,7 @@ def _quiet_stdout() -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command line, load the model, run the pipe; returns the exit status."""
-    from .cli import add_model_arguments
+    from .commands.common import add_model_arguments
 
     p = ArgumentParser(prog="python -m openunmix.stream",
                        description="Separate raw float32 interleaved PCM from stdin block by block with a "

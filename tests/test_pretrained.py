@@ -337,7 +337,7 @@ def test_names_tables_and_licence_notice(tmp_path, published):
     (["--ext", ".xyz"], "it writes .aiff"),
 ])
 def test_test_py_flags_are_checked_before_any_work(tmp_path, flags, needle, capsys):
-    from openunmix.cli import separate_command
+    from openunmix.commands.separate import separate_command
 
     song = write_tone(tmp_path / "song.wav", seconds=0.2, rate=RATE)
     with pytest.raises(SystemExit) as exit_:

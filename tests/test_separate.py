@@ -72,7 +72,7 @@ def test_test_py_bad_input_one_line_and_others_done(tmp_path, model_dir):
 
 
 def test_inputs_with_the_same_name_get_their_own_folders(tmp_path):
-    from openunmix.cli import output_names
+    from openunmix.commands.separate import output_names
 
     assert output_names(["a/x.wav", "b/y.wav"]) == ["x", "y"]
     assert output_names(["a/song.wav", "b/song.flac", "c/other.wav"]) == ["song.wav", "song.flac", "other"]

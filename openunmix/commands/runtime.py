@@ -37,11 +37,3 @@ def tune_allocator() -> None:
         os.execv(sys.executable, [sys.executable] + sys.argv)
     except OSError:
         return  # carry on with the default allocator
-
-
-def umx() -> int:
-    """The ``umx`` command that ``pip install`` creates: the same as ``python test.py``."""
-    tune_allocator()
-    from .cli import separate_command
-
-    return separate_command(prog="umx")
