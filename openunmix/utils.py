@@ -6,9 +6,13 @@ import contextlib
 import json
 import math
 import os
+import re
+import shutil
+import socket
 import tempfile
+import zlib
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Iterator, List, Mapping, Union
 
 import numpy as np
 import torch
@@ -28,7 +32,7 @@ def atomic_path(path: PathLike) -> Iterator[str]:
     never a partial file.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     os.close(fd)
     try:
         os.chmod(tmp, file_mode())
@@ -39,6 +43,65 @@ def atomic_path(path: PathLike) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# temporary names: ".<name>.tmp-<host>-<pid>-<random><suffix>"; <host> is a hash of the host name, so a
+# folder shared by several machines (job arrays on a network file system) is cleaned only of this host's leftovers
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-")
+
+
+def _host_tag() -> str:
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary file or folder standing in for ``name`` while it is written.
+
+    It names this host and process, so that :func:`remove_stale_temporaries` can tell the
+    leftovers of a killed run from the files of a run still in progress.
+    """
+    return f".{name}.tmp-{_host_tag()}-{os.getpid()}-"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temporaries(folder: PathLike) -> List[Path]:
+    """Remove the temporary files and folders that killed runs of this host left in ``folder``.
+
+    Only names made with :func:`temporary_prefix` are considered, and only those whose
+    process no longer runs; other hosts' and live processes' temporaries are left alone.
+
+    Returns:
+        what was removed.
+    """
+    folder = Path(folder)
+    removed: List[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    host = _host_tag()
+    for entry in entries:
+        m = _TEMPORARY.match(entry.name)
+        if not m or m.group("host") != host or _process_alive(int(m.group("pid"))):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass  # gone already, or not ours to remove
+    return removed
 
 
 def setting_number(where: PathLike, data: Mapping[str, Any], key: str, kind: type, low: float, high: float,
