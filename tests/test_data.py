@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from openunmix import data
+from openunmix import audio, data
 from openunmix.data import (
     AlignedDataset,
     DatasetError,
@@ -323,7 +323,7 @@ def test_aligned_errors(tmp_path):
 
 def test_unaligned(tmp_path, monkeypatch):
     root = make_unaligned(tmp_path)
-    monkeypatch.setattr(data.audio, "load", lambda *a, **k: pytest.fail("loaded audio"))
+    monkeypatch.setattr(audio, "load", lambda *a, **k: pytest.fail("loaded audio"))
     ds = UnalignedDataset(root, seq_duration=0.5, samples_per_track=5, sample_rate=SR,
                           source_augmentations=None)
     monkeypatch.undo()
@@ -524,3 +524,134 @@ def test_items_do_not_depend_on_dataloader_workers(musdb_root):
     parallel = torch.cat([m for m, _ in DataLoader(ds, batch_size=3, num_workers=2,
                                                    multiprocessing_context=ctx)])
     assert torch.equal(serial, parallel)
+
+
+# --------------------------------------------------------------------------- names checked against the data
+
+
+def one_line(err) -> str:
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_dataset_names_registry_order():
+    assert data.dataset_names() == ["musdb", "aligned", "unaligned", "trackfolder_fix", "trackfolder_var"]
+    assert "joint_targets" in data.layout_options("musdb")
+    with pytest.raises(DatasetError) as err:
+        data.layout_options("kazoo")
+    assert one_line(err) == (
+        "unknown dataset 'kazoo'; choose one of musdb, aligned, unaligned, trackfolder_fix, trackfolder_var"
+    )
+
+
+def test_register_layout_rejects_a_second_builder():
+    with pytest.raises(ValueError, match="already registered"):
+        data.register_layout("musdb", lambda *a, **k: None, ())
+
+
+def test_unknown_musdb_target_lists_targets(musdb_root, tmp_path):
+    expected = "unknown MUSDB target 'kazoo'; choose one of vocals, drums, bass, other, accompaniment"
+    with pytest.raises(DatasetError) as err:
+        load_datasets("musdb", musdb_root, target="kazoo", is_wav=True, sample_rate=SR)
+    assert one_line(err) == expected
+    # checked before the tracks are listed: a root without tracks gives the same error
+    with pytest.raises(DatasetError) as err:
+        load_datasets("musdb", tmp_path / "missing", target="kazoo", is_wav=True)
+    assert one_line(err) == expected
+    with pytest.raises(DatasetError, match="^unknown MUSDB target 'piano'; choose one of vocals,"):
+        musdb_ds(musdb_root, joint_targets=["vocals", "piano"])
+
+
+def test_unknown_augmentation_lists_known_ones(musdb_root):
+    with pytest.raises(DatasetError) as err:
+        load_datasets("musdb", musdb_root, is_wav=True, sample_rate=SR,
+                      source_augmentations=["gain", "reverb"])
+    assert one_line(err) == "unknown source augmentation 'reverb'; known: gain, channelswap (or a callable)"
+    assert data.augmentation_names() == ("gain", "channelswap")
+
+
+def test_missing_target_file_names_file_and_track(tmp_path):
+    for split in ("train", "valid"):
+        for k in range(2):
+            write(tmp_path / "aligned" / split / f"t{k}" / "mixture.wav", noise(k, 1.0))
+            write(tmp_path / "aligned" / split / f"t{k}" / "drums.wav", noise(k + 5, 1.0))
+        make_trackfolders(tmp_path / "fix", split, n=2, seconds=1.0)
+        make_trackfolders(tmp_path / "var", split, n=2, seconds=1.0)
+        make_unaligned(tmp_path / "unaligned", split, seconds=1.0)
+    common = dict(target="kazoo", seq_duration=0.5, sample_rate=SR)
+
+    with pytest.raises(DatasetError) as err:
+        load_datasets("aligned", tmp_path / "aligned", **common)
+    assert one_line(err) == (
+        f"{tmp_path / 'aligned' / 'train' / 't0' / 'kazoo.wav'}: missing output file; "
+        "t0 holds drums.wav, mixture.wav"
+    )
+    with pytest.raises(DatasetError) as err:
+        load_datasets("trackfolder_fix", tmp_path / "fix", **common)
+    assert one_line(err) == (
+        f"{tmp_path / 'fix' / 'train' / 'track0' / 'kazoo.wav'}: missing source file; "
+        "track0 holds bass.wav, drums.wav, vocals.wav"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error alone, no warning about each track first
+        with pytest.raises(DatasetError) as err:
+            load_datasets("trackfolder_var", tmp_path / "var", **common)
+    assert one_line(err) == (
+        f"{tmp_path / 'var' / 'train'}: no track folder holds kazoo.wav "
+        "(track0 holds bass.wav, drums.wav, vocals.wav)"
+    )
+    with pytest.raises(DatasetError) as err:
+        load_datasets("unaligned", tmp_path / "unaligned", **common)
+    where = tmp_path / "unaligned" / "train"
+    assert one_line(err) == (
+        f"{where / 'kazoo'}: no such folder for the target; {where} holds music, noise, vocals"
+    )
+    with pytest.raises(DatasetError) as err:
+        load_datasets("unaligned", tmp_path / "unaligned", interferences=["noise", "drums"],
+                      seq_duration=0.5, sample_rate=SR)
+    assert one_line(err).startswith(f"{where / 'drums'}: no such folder for the interference;")
+
+
+def test_many_names_are_cut_short(tmp_path):
+    for k in range(20):
+        write(tmp_path / "train" / "t0" / f"s{k:02d}.wav", noise(k, 0.1))
+    with pytest.raises(DatasetError) as err:
+        AlignedDataset(tmp_path, sample_rate=SR)
+    assert one_line(err).endswith("t0 holds s00.wav, s01.wav, s02.wav, s03.wav, s04.wav, s05.wav, "
+                                  "s06.wav, s07.wav, s08.wav, s09.wav, s10.wav, s11.wav, and 8 more")
+
+
+def test_train_with_an_unknown_target_ends_in_one_line(tmp_path):
+    from conftest import run_script
+
+    root = make_musdb(tmp_path / "musdb", names=("A - one", "B - two"), seconds=0.5, mixture=False)
+    (root / "valid_tracks.txt").write_text("B - two\n")
+    proc = run_script("train.py", "--root", root, "--is-wav", "--target", "kazoo",
+                      "--output", tmp_path / "out", "--epochs", "1")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "error: unknown MUSDB target 'kazoo'; choose one of vocals, drums, bass, other, accompaniment\n"
+    )
+
+
+def test_import_is_light_and_sources_are_plain_names():
+    import ast
+    import subprocess
+    import sys
+
+    code = ("import sys, openunmix.data; "
+            "print(sorted(m for m in ('musdb', 'museval', 'matplotlib', 'scipy') if m in sys.modules))")
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    from openunmix.data import sources
+
+    tree = ast.parse(Path(sources.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported == {"typing"}
+    assert sources.MUSDB_SOURCES == ("vocals", "drums", "bass", "other")
+    assert sources.MUSDB_TARGETS == sources.MUSDB_SOURCES + ("accompaniment",)
+    assert data.MUSDB_TARGETS is sources.MUSDB_TARGETS
