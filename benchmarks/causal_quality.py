@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from common import ROOT
-from openunmix.evaluate import list_tracks, nanmedian, score_track
+from openunmix.evaluation import list_tracks, nanmedian, score_track
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
 from openunmix.stream import StreamingSeparator
 
@@ -93,13 +94,14 @@ def main() -> None:
         p.error("give --causal and --noncausal model folders, or --train DIR")
 
     settings = {
-        "noncausal offline": offline(load_separator(noncausal, niter=0)),
-        "noncausal offline EM1": offline(load_separator(noncausal, niter=1)),
-        "causal offline": offline(load_separator(causal, niter=0)),
-        "causal stream": streamed(load_separator(causal, niter=0), 5.0, args.block),
+        "noncausal offline": offline(load_separator(noncausal, filter=FilterSettings(niter=0))),
+        "noncausal offline EM1": offline(load_separator(noncausal, filter=FilterSettings(niter=1))),
+        "causal offline": offline(load_separator(causal, filter=FilterSettings(niter=0))),
+        "causal stream": streamed(load_separator(causal, filter=FilterSettings(niter=0)), 5.0, args.block),
     }
     for memory in args.memory:
-        settings[f"causal stream wiener {memory:g} s"] = streamed(load_separator(causal, niter=1), memory, args.block)
+        settings[f"causal stream wiener {memory:g} s"] = streamed(
+            load_separator(causal, filter=FilterSettings(niter=1)), memory, args.block)
 
     tracks = list_tracks(args.root, "test", is_wav=True)
     print(f"{len(tracks)} test tracks of {args.root}; causal model {causal}, non-causal model {noncausal}")

@@ -32,6 +32,7 @@ import soundfile as sf
 import torch
 
 from openunmix.export import export_model
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator, load_target_models
 
 _READ = (
@@ -39,8 +40,9 @@ _READ = (
     "audio = torch.from_numpy(sf.read(sys.argv[1], dtype='float32', always_2d=True)[0].T.copy())[None]\n"
 )
 _EAGER = _READ + (
+    "from openunmix.filtering import FilterSettings\n"
     "from openunmix.hub import load_separator\n"
-    "sep = load_separator(sys.argv[2], niter=int(sys.argv[3]))\n"
+    "sep = load_separator(sys.argv[2], filter=FilterSettings(niter=int(sys.argv[3])))\n"
     "with torch.no_grad(): out = sep(audio)\n"
 )
 _SCRIPTED = _READ + (
@@ -78,11 +80,11 @@ def main() -> None:
         tmp = Path(tmp)
         folder = default_model_folder(tmp / "model")
         t = time.perf_counter()
-        export_model(str(folder), tmp / "export", niter=args.niter, progress=False)
+        export_model(str(folder), tmp / "export", filter=FilterSettings(niter=args.niter), progress=False)
         export_seconds = time.perf_counter() - t
         song = synth_song(tmp / "song.wav", args.seconds)
         audio = torch.from_numpy(sf.read(str(song), dtype="float32", always_2d=True)[0].T.copy())[None]
-        separator = load_separator(str(folder), niter=args.niter)
+        separator = load_separator(str(folder), filter=FilterSettings(niter=args.niter))
         models, _ = load_target_models(str(folder))
         with torch.no_grad():
             mag = separator.complexnorm(separator.stft(audio))

@@ -71,6 +71,7 @@ def breakdown(args) -> None:
     import torch
 
     sys.path.insert(0, str(ROOT))
+    from openunmix.filtering import FilterSettings
     from openunmix.hub import load_separator
     from openunmix.separate import read_blocks, separate_blocks
     from openunmix.transforms import OverlapAdd
@@ -95,7 +96,7 @@ def breakdown(args) -> None:
             timers = dict.fromkeys(("load models", "read + resample", "STFT + magnitude", "target models",
                                     "Wiener filter", "inverse STFT (overlap-add)", "cross-fade + write"), 0.0)
             t = time.perf_counter()
-            sep = load_separator(model, niter=args.niter[0], precision=args.precision[0])
+            sep = load_separator(model, filter=FilterSettings(niter=args.niter[0]), precision=args.precision[0])
             timers["load models"] = time.perf_counter() - t
             t = time.perf_counter()
             blocks = list(read_blocks(song, sep.sample_rate, sep.nb_channels))
@@ -112,7 +113,7 @@ def breakdown(args) -> None:
                 timers["target models"] += time.perf_counter() - t0
                 ola = OverlapAdd((len(sep.source_names), X.shape[1]), X.shape[-1], sep.n_fft, sep.n_hop,
                                  sep.stft.window)
-                windows = sep._filtered_windows(V, X)
+                windows = sep.filtered_windows(V, X)
                 while True:
                     t0 = time.perf_counter()
                     item = next(windows, None)
@@ -193,12 +194,13 @@ def quality(args) -> None:
 
     sys.path.insert(0, str(ROOT))
     from openunmix.demo import synthesize_track
+    from openunmix.filtering import FilterSettings
     from openunmix.hub import load_separator
     from openunmix.separate import separate
 
     if not args.model:
         sys.exit("--quality needs --model DIR (a trained model, e.g. the demo's)")
-    sep = load_separator(args.model, niter=args.niter[0])
+    sep = load_separator(args.model, filter=FilterSettings(niter=args.niter[0]))
     seconds = args.quality_duration
     stems = synthesize_track(np.random.default_rng(123), seconds, int(sep.sample_rate))
     mix = torch.from_numpy(stems["mixture"])

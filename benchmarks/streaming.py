@@ -36,8 +36,9 @@ import torch
 
 from common import ROOT, machine, measure
 from openunmix.demo import synthesize_track
+from openunmix.filtering import FilterSettings
 from openunmix.model import OpenUnmix, Separator
-from openunmix.modelfolder import save_target_model
+from openunmix.architectures.umx import save_target_model
 from openunmix.stream import StreamingSeparator
 from openunmix.utils import bandwidth_to_max_bin
 
@@ -86,7 +87,8 @@ def in_process(args) -> None:
         for count in args.targets:
             models = causal_models(n_fft, count)
             for niter in args.niter:
-                separator = Separator(models, niter=niter, sample_rate=RATE, n_fft=n_fft, n_hop=n_hop).freeze()
+                separator = Separator(models, filter=FilterSettings(niter=niter), sample_rate=RATE, n_fft=n_fft,
+                                      n_hop=n_hop).freeze()
                 streamer = StreamingSeparator(separator)
                 for threads in args.threads:
                     torch.set_num_threads(threads)

@@ -7,25 +7,24 @@ Modules:
     audio       -- reading, resampling and writing audio files
     transforms  -- STFT, ISTFT, overlap-add and the magnitude front end
     model       -- the OpenUnmix target model and the Separator
-    filtering   -- ratio masks, residual model and the multichannel EM Wiener filter
-    modelfolder -- loading and saving model folders (<target>.pth + <target>.json)
+    filtering   -- FilterSettings; ratio masks, residual model and the multichannel EM Wiener filter
+    modelfolder -- model folders: json and state-dict reading, separator.json, which architecture loads which files
     catalog     -- the model table: published models by name (models.json) and users' tables
     download    -- verified, cached downloads of model files
     hub         -- models by name or folder: pretrained(), load_separator()
     separate    -- separation of files and tensors of any length in bounded memory
-    stream      -- StreamingSeparator: block-by-block separation with causal models, fixed latency
-    stream_pipe -- `python -m openunmix.stream`: raw PCM from stdin to stdout or growing wav files
-    online_filter -- causal residual gain and Wiener filter with recursive statistics (for streams)
-    export      -- `python -m openunmix.export`: ONNX target models, TorchScript separator
-    scripted    -- the separator in the form TorchScript compiles (for export)
+    stream      -- (package) StreamingSeparator: block-by-block separation with causal models, fixed
+                   latency; its online filter; the pipe behind `python -m openunmix.stream`
+    export      -- (package) ONNX target models, TorchScript separator, export.json (`python -m openunmix.export`)
     data        -- torch Dataset classes for training
-    training    -- statistics pass, epochs, early stopping, checkpoints
-    architectures -- the model types the training loop takes as parts (umx, xumx)
-    xumx        -- CrossNetOpenUnmix (X-UMX): four Open-Unmix branches joined by averaging bridges
-    losses      -- magnitude MSE, weighted SDR, X-UMX multi-domain and combination losses
+    training    -- (package) the training loop of any architecture: statistics pass, epochs, early
+                   stopping, checkpoints, resume, torchrun
+    architectures -- (package) the registry of model types and one module per architecture (umx, ...;
+                   plug-ins via OPENUNMIX_ARCHITECTURES): building, folder format, training part, capabilities
+    losses      -- loss pieces any architecture may use: magnitude MSE, weighted SDR
     distributed -- torchrun process groups, global batch norm, mixed precision
-    evaluate    -- museval scoring and SiSEC-style aggregation
-    demo        -- the synthetic MUSDB-layout dataset of `make demo`
+    evaluation  -- MUSDB18 evaluation: museval scoring, SiSEC-style aggregation, reports
+    demo        -- the synthetic MUSDB-layout dataset of `make demo` (package)
     cli         -- what the command-line scripts share
     runtime     -- process settings the scripts apply before importing torch
     utils       -- atomic writes, safe torch loading, bandwidth to bins

@@ -101,7 +101,7 @@ def wrap_model(model: nn.Module, ctx: Context) -> nn.Module:
         return model
     if ctx.device.type == "cuda":
         # recursive and in place (the model is not itself a batch norm): nested models such as
-        # X-UMX's branches get synchronised batch norms too
+        # a joint model's branches get synchronised batch norms too
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device])
     for module in model.modules():

@@ -1,7 +1,10 @@
 """Wiener filtering of the mixture STFT from target magnitude estimates.
 
 Everything runs in torch on native complex tensors, on CPU or GPU, for any
-number of channels, without Python loops over frames.
+number of channels, without Python loops over frames. The filter settings
+travel as one :class:`FilterSettings`; the functions below take them as
+plain arguments so that ``torch.jit.script`` compiles them (the exported
+TorchScript separator runs this very code).
 
 Shapes (frames first, as in ``norbert``):
     v: real ``(frames, bins, channels, sources)``: nonnegative source magnitudes
@@ -12,16 +15,87 @@ Shapes (frames first, as in ``norbert``):
 
 from __future__ import annotations
 
-from typing import Optional
+import math
+import numbers
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
 import torch
 
 LOGIT_SLOPE = 15.0
 
 
+@dataclass(frozen=True)
+class FilterSettings:
+    """How a separator turns target magnitudes into source spectrograms.
+
+    Carried unchanged from the command line to :class:`~openunmix.model.Separator`,
+    the export and the stream. Invalid values raise ``ValueError`` with a
+    one-line message that starts with the setting's name (the command layer
+    prints it as ``--<setting> ...``).
+
+    Attributes:
+        niter: EM iterations of the Wiener filter (0: the ratio mask alone).
+        softmask: start the filter from the ratio mask; otherwise from the
+            model magnitudes with the mixture phase.
+        alpha: exponent of the magnitudes in the ratio mask and residual model.
+        logit: threshold of the logit compression of the ratio mask (None: off).
+        residual: add a source for what the targets leave in the mixture
+            (a separator of a single target always adds it).
+        wiener_win_len: frames filtered at once (the EM's statistics are
+            estimated per window); None filters the whole input at once.
+        bin_chunk: frequency bins filtered at once (bounds the filter's
+            memory, does not change the result); None: all bins at once.
+    """
+
+    niter: int = 0
+    softmask: bool = True
+    alpha: float = 1.0
+    logit: Optional[float] = None
+    residual: bool = False
+    wiener_win_len: Optional[int] = 300
+    bin_chunk: Optional[int] = 256
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise the types once, here
+        set_(self, "niter", _integer("niter", self.niter, 0))
+        set_(self, "softmask", _flag("softmask", self.softmask))
+        set_(self, "residual", _flag("residual", self.residual))
+        alpha = _real("alpha", self.alpha)
+        if alpha <= 0:
+            raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+        set_(self, "alpha", alpha)
+        if self.logit is not None:
+            logit = _real("logit", self.logit)
+            if not 0 < logit < 1:
+                raise ValueError(f"logit must be a number > 0 and < 1 (or None: off), got {logit!r}")
+            set_(self, "logit", logit)
+        for name in ("wiener_win_len", "bin_chunk"):
+            if getattr(self, name) is not None:
+                set_(self, name, _integer(name, getattr(self, name), 1, " (or None: all at once)"))
+
+
+def _integer(name: str, value: object, low: int, alternative: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}{alternative}, got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _flag(name: str, value: object) -> bool:
+    if value not in (True, False):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _eps(x: torch.Tensor) -> float:
     """Machine epsilon of ``x``'s real dtype, without ``torch.finfo`` (which
-    TorchScript lacks: :mod:`openunmix.scripted` scripts these functions)."""
+    TorchScript lacks: :mod:`openunmix.export.scripted` scripts these functions)."""
     dtype = x.real.dtype if x.is_complex() else x.dtype
     if dtype == torch.float64:
         return 2.220446049250313e-16
@@ -219,7 +293,6 @@ def wiener(
     iterations: int = 1,
     softmask: bool = True,
     residual: bool = False,
-    *,
     alpha: float = 1.0,
     logit: Optional[float] = None,
     eps: Optional[float] = None,
@@ -242,21 +315,25 @@ def wiener(
         alpha: exponent applied to ``v`` for the ratio mask and the residual
             model (ignored without ``softmask``).
         logit: threshold of the logit compression of the ratio mask.
-        bin_chunk: filter this many frequency bins at a time. Every step
-            works on each bin independently, so the result is the same; only
-            the peak memory of the temporaries shrinks.
+        bin_chunk: filter this many frequency bins at a time (None or 0: all).
+            Every step works on each bin independently, so the result is the
+            same; only the peak memory of the temporaries shrinks.
 
     Returns:
         complex ``(frames, bins, channels, sources[+1])``.
     """
     # scale to a range where the regularisation is meaningful, as norbert does
-    scale = max(1.0, float(x.abs().max()) / 10.0) if (iterations and x.numel()) else 1.0
-    frames, bins, channels = x.shape
-    sources = v.shape[-1] + (1 if residual else 0)
+    scale = 1.0
+    if iterations > 0 and x.numel() > 0:
+        scale = max(1.0, float(x.abs().max()) / 10.0)
+    frames, bins, channels = x.shape[0], x.shape[1], x.shape[2]
+    sources = v.shape[-1] + 1 if residual else v.shape[-1]
     # sources, channels, frames, bins in memory: the layout the inverse STFT reads
     # (bins contiguous), seen as (frames, bins, channels, sources)
-    out = torch.empty((sources, channels, frames, bins), dtype=x.dtype, device=x.device).permute(2, 3, 1, 0)
-    step = bin_chunk if bin_chunk and bin_chunk < bins else bins
+    out = torch.empty([sources, channels, frames, bins], dtype=x.dtype, device=x.device).permute(2, 3, 1, 0)
+    step = max(bins, 1)
+    if bin_chunk is not None and 0 < bin_chunk < bins:
+        step = bin_chunk
     for b in range(0, bins, step):
         _wiener_bins(v[:, b : b + step], x[:, b : b + step], iterations, softmask, residual, alpha, logit, eps,
                      scale, out[:, b : b + step])
@@ -265,7 +342,10 @@ def wiener(
 
 def _wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bool, residual: bool, alpha: float,
                  logit: Optional[float], eps: Optional[float], scale: float, out: torch.Tensor) -> None:
-    """:func:`wiener` on a range of bins into ``out``, with the mixture scale fixed by the caller."""
+    """:func:`wiener` on a range of bins into ``out``, with the mixture scale fixed by the caller.
+
+    Shapes as in :func:`wiener`; ``out`` is complex ``(frames, bins, channels, sources[+1])``.
+    """
     if softmask and alpha != 1.0:
         v = v**alpha
     if residual:
@@ -274,13 +354,67 @@ def _wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bo
     # filter scales its output back (the EM is not scale-invariant: eps)
     xs = x / scale if scale != 1.0 else x
     if softmask:
-        y = ratio_mask(v, xs, logit=logit, eps=eps)
+        y = ratio_mask(v, xs, logit, eps)
     else:
         # mixture phase; sgn(0) = 0 keeps silent bins silent (norbert's exp(i*angle(0)) = 1 would not)
         y = v.to(x.real.dtype) * torch.sgn(xs).unsqueeze(-1)
-    if not iterations:
+    if iterations == 0:
         out.copy_(y)
     elif x.shape[-1] == 2:
-        _em_stereo(y, xs, iterations, _eps(x) if eps is None else eps, gain=scale, out=out)
+        _em_stereo(y, xs, iterations, _eps(x) if eps is None else eps, scale, out)
     else:
-        out.copy_(expectation_maximization(y, xs, iterations, eps=eps)).mul_(scale)
+        out.copy_(expectation_maximization(y, xs, iterations, eps)).mul_(scale)
+
+
+def windows(batch: int, frames: int, wiener_win_len: Optional[int]) -> List[Tuple[int, int, int]]:
+    """The windows the filter works on, ``(item, first frame, end frame)``, item after item.
+
+    ``wiener_win_len`` frames each (None or 0: the whole input at once); the
+    EM's statistics are estimated per window, as upstream does.
+    """
+    win = frames if wiener_win_len is None or wiener_win_len <= 0 else wiener_win_len
+    win = max(win, 1)
+    found: List[Tuple[int, int, int]] = []
+    for item in range(batch):
+        for start in range(0, frames, win):
+            found.append((item, start, min(start + win, frames)))
+    return found
+
+
+def filter_window(V: torch.Tensor, X: torch.Tensor, niter: int, softmask: bool, alpha: float,
+                  logit: Optional[float], residual: bool, bin_chunk: Optional[int]) -> torch.Tensor:
+    """:func:`wiener` on one batch item's window, in the separator's layout.
+
+    Args:
+        V: target magnitudes ``(channels, bins, frames, targets)``.
+        X: complex mixture ``(channels, bins, frames)``.
+
+    Returns:
+        complex ``(sources, channels, bins, frames)``.
+    """
+    y = wiener(V.permute(2, 1, 0, 3), X.permute(2, 1, 0), niter, softmask, residual, alpha, logit, None, bin_chunk)
+    return y.permute(3, 2, 1, 0)
+
+
+def filter_windows(V: torch.Tensor, X: torch.Tensor, niter: int, softmask: bool, alpha: float,
+                   logit: Optional[float], residual: bool, wiener_win_len: Optional[int],
+                   bin_chunk: Optional[int]) -> torch.Tensor:
+    """Wiener-filter a batch window by window (:func:`windows`, :func:`filter_window`).
+
+    The arguments after ``X`` are those of :class:`FilterSettings` (here as
+    plain values, so that TorchScript compiles this function).
+
+    Args:
+        V: target magnitudes ``(batch, channels, bins, frames, targets)``.
+        X: complex mixture ``(batch, channels, bins, frames)``.
+
+    Returns:
+        complex ``(batch, sources, channels, bins, frames)``.
+    """
+    batch, channels, bins, frames = X.shape[0], X.shape[1], X.shape[2], X.shape[3]
+    sources = V.shape[-1] + 1 if residual else V.shape[-1]
+    Y = torch.empty([batch, sources, channels, bins, frames], dtype=X.dtype, device=X.device)
+    for item, start, end in windows(batch, frames, wiener_win_len):
+        Y[item, :, :, :, start:end] = filter_window(V[item, :, :, start:end], X[item, :, :, start:end], niter,
+                                                    softmask, alpha, logit, residual, bin_chunk)
+    return Y

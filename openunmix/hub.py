@@ -1,9 +1,10 @@
 """Models by name or by folder: the one entry point that every script and the API use.
 
-``model`` is either a model folder (``<target>.pth`` + ``<target>.json``, as
-``train.py`` writes and upstream publishes) or the name of a model in the
-model table (:mod:`openunmix.catalog`), whose files are downloaded once,
-checked and cached (:mod:`openunmix.download`).
+``model`` is either a model folder (as ``train.py`` writes and upstream
+publishes; :mod:`openunmix.modelfolder`) or the name of a model in the model
+table (:mod:`openunmix.catalog`), whose files are downloaded once, checked and
+cached (:mod:`openunmix.download`) and loaded by the architecture of the
+table's models (:func:`openunmix.architectures.default`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from torch import nn
 
-from . import catalog, modelfolder
+from . import architectures, catalog, modelfolder
 from .download import fetch
-from .model import OpenUnmix, Separator
+from .filtering import FilterSettings
+from .model import Separator
 from .modelfolder import ModelConfig
 from .utils import ModelError, PathLike
 
@@ -56,28 +59,16 @@ def load_entry(
     device: Union[str, torch.device] = "cpu",
     cache_dir: Optional[PathLike] = None,
     progress: bool = True,
-) -> Tuple[Dict[str, OpenUnmix], ModelConfig]:
+) -> Tuple[Dict[str, nn.Module], ModelConfig]:
     """Download (or find in the cache), verify and load the target models of a table entry."""
     chosen = select_targets(list(entry.targets), targets, f"model '{entry.name}'")
-    models: Dict[str, OpenUnmix] = {}
+    arch = architectures.default()  # the table describes models of this architecture
+    models: Dict[str, nn.Module] = {}
     first: Optional[ModelConfig] = None
     for target in chosen:
         spec = entry.targets[target]
         path = fetch(spec.url, spec.sha256, cache_dir=cache_dir, progress=progress)
-        state = modelfolder.state_dict_from_file(path)
-        settings = f"model '{entry.name}' of {entry.source}"
-        config = modelfolder.config_from_state(
-            state, target, entry.sample_rate, entry.n_fft, entry.n_hop, entry.nb_channels, entry.hidden_size,
-            path=path, settings=settings,
-        )
-        table = (entry.max_bin, entry.nb_layers, entry.unidirectional)
-        found = (config.max_bin, config.nb_layers, config.unidirectional)
-        if found != table:
-            raise ModelError(
-                f"{path}: shapes do not match {settings}: the file has max_bin={found[0]}, nb_layers={found[1]}, "
-                f"unidirectional={found[2]}; the table says {table[0]}, {table[1]}, {table[2]}"
-            )
-        models[target] = modelfolder.instantiate(config, state, path, settings, device)
+        models[target], config = arch.load_published(entry, target, path, device)
         first = first or config
     assert first is not None
     return models, first
@@ -90,7 +81,7 @@ def load_target_models(
     models_file: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
     progress: bool = True,
-) -> Tuple[Dict[str, OpenUnmix], ModelConfig]:
+) -> Tuple[Dict[str, nn.Module], ModelConfig]:
     """Load the target models of a model folder or of a named model.
 
     Args:
@@ -121,12 +112,7 @@ def load_target_models(
 def load_separator(
     model: Union[str, PathLike],
     targets: Optional[Sequence[str]] = None,
-    niter: int = 0,
-    softmask: bool = True,
-    alpha: float = 1.0,
-    logit: Optional[float] = None,
-    residual: bool = False,
-    wiener_win_len: Optional[int] = 300,
+    filter: FilterSettings = FilterSettings(),  # noqa: A002 (the settings' name across the package)
     device: Union[str, torch.device] = "cpu",
     models_file: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
@@ -135,7 +121,8 @@ def load_separator(
 ) -> Separator:
     """A frozen :class:`Separator` over the target models of a folder or named model.
 
-    ``precision`` (``float32``, ``bfloat16``, ``int8``) is that of the target
+    ``filter`` holds the Wiener filter's settings
+    (:class:`~openunmix.filtering.FilterSettings`). ``precision`` (``float32``, ``bfloat16``, ``int8``) is that of the target
     models (:mod:`openunmix.precision`); a precision the device cannot run
     raises :class:`~openunmix.precision.PrecisionError` (a ``ValueError``).
     """
@@ -144,9 +131,8 @@ def load_separator(
     check_precision(precision, torch.device(device))
     models, config = load_target_models(model, targets, device, models_file, cache_dir, progress)
     separator = Separator(
-        models, niter=niter, softmask=softmask, alpha=alpha, logit=logit, residual=residual,
-        sample_rate=config.sample_rate, n_fft=config.n_fft, n_hop=config.n_hop,
-        nb_channels=config.nb_channels, wiener_win_len=wiener_win_len,
+        models, filter=filter, sample_rate=config.sample_rate, n_fft=config.n_fft, n_hop=config.n_hop,
+        nb_channels=config.nb_channels,
     ).to(device).freeze()
     return apply_precision(separator, precision)
 
@@ -198,8 +184,9 @@ def pretrained(
     notice = licence_notice(name_or_folder, models_file)
     if notice:
         warnings.warn(notice, stacklevel=2)
-    return load_separator(name_or_folder, targets, niter=niter, softmask=softmask, alpha=alpha,
-                          residual=residual, device=device, models_file=models_file, cache_dir=cache_dir,
+    return load_separator(name_or_folder, targets,
+                          FilterSettings(niter=niter, softmask=softmask, alpha=alpha, residual=residual),
+                          device=device, models_file=models_file, cache_dir=cache_dir,
                           progress=progress, precision=precision)
 
 
@@ -216,13 +203,11 @@ def untrained(
     entry = catalog.find_model(name, models_file)
     if entry is None:
         raise ModelError(f"{name}: not a known model name (known: {', '.join(catalog.names(models_file))})")
-    models = {
-        t: modelfolder.build_model(ModelConfig(
-            target=t, sample_rate=entry.sample_rate, n_fft=entry.n_fft, n_hop=entry.n_hop,
-            nb_channels=entry.nb_channels, hidden_size=entry.hidden_size, nb_layers=entry.nb_layers,
-            unidirectional=entry.unidirectional, max_bin=entry.max_bin))
-        for t in select_targets(list(entry.targets), targets, f"model '{name}'")
-    }
+    config = ModelConfig(
+        target="", sample_rate=entry.sample_rate, n_fft=entry.n_fft, n_hop=entry.n_hop,
+        nb_channels=entry.nb_channels, hidden_size=entry.hidden_size, nb_layers=entry.nb_layers,
+        unidirectional=entry.unidirectional, max_bin=entry.max_bin)
+    models = architectures.default().build(config, select_targets(list(entry.targets), targets, f"model '{name}'"))
     device = device or _default_device()
-    return Separator(models, niter=niter, residual=residual, sample_rate=entry.sample_rate, n_fft=entry.n_fft,
-                     n_hop=entry.n_hop, nb_channels=entry.nb_channels).to(device).freeze()
+    return Separator(models, filter=FilterSettings(niter=niter, residual=residual), sample_rate=entry.sample_rate,
+                     n_fft=entry.n_fft, n_hop=entry.n_hop, nb_channels=entry.nb_channels).to(device).freeze()

@@ -9,14 +9,15 @@ Shapes (names used across the package):
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional
+import dataclasses
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .filtering import wiener
+from .filtering import FilterSettings, filter_window, filter_windows, windows
 from .transforms import ComplexNorm, OverlapAdd, make_filterbanks
 
 
@@ -154,52 +155,37 @@ class Separator(nn.Module):
     Args:
         target_models: ``{name: OpenUnmix}``; all must share the STFT settings
             and channel count. A value may also be a joint model of several
-            targets (e.g. :class:`~openunmix.xumx.CrossNetOpenUnmix`): a module
+            targets (see :mod:`openunmix.architectures`): a module
             with a ``targets`` list whose output is
             ``(batch, channels, bins, frames, len(targets))``; it runs once for
             all of them and its key is only a name.
-        niter: EM iterations of the Wiener filter (0: ratio mask only).
-        softmask: start the filter from ratio-mask estimates; otherwise from
-            the model magnitudes with the mixture phase.
-        alpha: exponent of the magnitudes in the ratio mask and residual model.
-        logit: threshold of the logit compression of the ratio mask.
-        residual: add a residual source (always added for a single target).
+        filter: the Wiener filter's settings
+            (:class:`~openunmix.filtering.FilterSettings`). Kept as
+            :attr:`filter`, with ``residual`` set for a single target (whose
+            residual source is always added).
         sample_rate, n_fft, n_hop, nb_channels: the models' settings.
-        wiener_win_len: frames filtered at once (the EM's statistics are
-            estimated per window, as upstream does); ``None`` filters the
-            whole input at once.
-        bin_chunk: frequency bins filtered at once (bounds the filter's
-            memory; does not change the result).
     """
 
     def __init__(
         self,
         target_models: Mapping[str, OpenUnmix],
-        niter: int = 0,
-        softmask: bool = True,
-        alpha: float = 1.0,
-        logit: Optional[float] = None,
-        residual: bool = False,
+        filter: FilterSettings = FilterSettings(),  # noqa: A002 (the settings' name across the package)
         sample_rate: float = 44100.0,
         n_fft: int = 4096,
         n_hop: int = 1024,
         nb_channels: int = 2,
-        wiener_win_len: Optional[int] = 300,
-        bin_chunk: Optional[int] = 256,
     ):
         super().__init__()
         self.target_models = nn.ModuleDict(dict(target_models))
-        self.niter = niter
-        self.softmask = softmask
-        self.alpha = alpha
-        self.logit = logit
-        self.residual = residual or len(self.targets) == 1
+        if not isinstance(filter, FilterSettings):
+            raise TypeError(f"filter must be a FilterSettings, not {type(filter).__name__}")
+        if len(self.targets) == 1 and not filter.residual:
+            filter = dataclasses.replace(filter, residual=True)
+        self.filter = filter
         self.sample_rate = float(sample_rate)
         self.n_fft = n_fft
         self.n_hop = n_hop
         self.nb_channels = nb_channels
-        self.wiener_win_len = wiener_win_len
-        self.bin_chunk = bin_chunk
         self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True)
         self.complexnorm = ComplexNorm(mono=nb_channels == 1)
 
@@ -216,7 +202,7 @@ class Separator(nn.Module):
     def source_names(self) -> List[str]:
         """Names of the output sources, in output order (targets, then the residual)."""
         names = self.targets
-        return names + [residual_name(names)] if self.residual else names
+        return names + [residual_name(names)] if self.filter.residual else names
 
     def freeze(self) -> "Separator":
         """Inference only: no gradients, eval mode."""
@@ -254,24 +240,23 @@ class Separator(nn.Module):
                 V[..., j : j + out.shape[-1]] = out
                 j += out.shape[-1]
 
-    def _filtered_windows(self, V: torch.Tensor, X: torch.Tensor):
-        """Wiener-filter one batch item and time window after the other.
+    def filtered_windows(self, V: torch.Tensor, X: torch.Tensor) -> Iterator[Tuple[int, int, torch.Tensor]]:
+        """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
 
-        Yields ``(item, first_frame, y)`` with ``y`` complex
-        ``(sources, channels, bins, window frames)``.
+        Args:
+            V: target magnitudes ``(batch, channels, bins, frames, targets)``.
+            X: complex mixture ``(batch, channels, bins, frames)``.
+
+        Yields:
+            ``(item, first_frame, y)`` with ``y`` complex ``(sources, channels, bins, window frames)``.
         """
-        batch, _, _, frames = X.shape
-        win = self.wiener_win_len or frames
-        for b in range(batch):
-            for t in range(0, frames, win):
-                v = V[b, :, :, t : t + win].permute(2, 1, 0, 3)  # (frames, bins, channels, targets)
-                x = X[b, :, :, t : t + win].permute(2, 1, 0)  # (frames, bins, channels)
-                y = wiener(v, x, self.niter, softmask=self.softmask, residual=self.residual,
-                           alpha=self.alpha, logit=self.logit, bin_chunk=self.bin_chunk)
-                yield b, t, y.permute(3, 2, 1, 0)
+        f = self.filter
+        for item, start, end in windows(X.shape[0], X.shape[-1], f.wiener_win_len):
+            yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
+                                             f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
 
-    def filter(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        """Wiener-filter a batch, in windows of ``wiener_win_len`` frames.
+    def filter_spectrum(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """Wiener-filter a batch, in windows of ``filter.wiener_win_len`` frames.
 
         Args:
             V: target magnitudes ``(batch, channels, bins, frames, targets)``.
@@ -280,11 +265,8 @@ class Separator(nn.Module):
         Returns:
             complex ``(batch, sources, channels, bins, frames)``.
         """
-        batch, channels, bins, frames = X.shape
-        Y = torch.empty((batch, len(self.source_names), channels, bins, frames), dtype=X.dtype, device=X.device)
-        for b, t, y in self._filtered_windows(V, X):
-            Y[b, ..., t : t + y.shape[-1]] = y
-        return Y
+        f = self.filter
+        return filter_windows(V, X, f.niter, f.softmask, f.alpha, f.logit, f.residual, f.wiener_win_len, f.bin_chunk)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """Separate.
@@ -312,7 +294,7 @@ class Separator(nn.Module):
                        self.stft.window.to(audio.dtype))
             for _ in range(batch)
         ]
-        for b, t, y in self._filtered_windows(V, X):
+        for b, t, y in self.filtered_windows(V, X):
             out[b].add(y, t)
             del y
         out = [ola.result(audio.shape[-1]) for ola in out]

@@ -1,10 +1,14 @@
-"""Model folders: ``<target>.pth`` (state dict) + ``<target>.json`` (settings) per target.
+"""Model folders: reading and writing their files, and which architecture loads which of them.
 
-This is the layout ``train.py`` writes and the layout of upstream open-unmix
-model folders (whose ``.pth`` files may carry a hash suffix,
-``vocals-b62c91ce.pth``, and whose STFT settings may live in
-``separator.json``). Everything read here is validated before use and state
-dicts are loaded without unpickling code.
+A model folder holds one or more models, each as ``<stem>.pth`` (state dict)
+and ``<stem>.json`` (settings, training arguments and history), and a
+``separator.json`` with the settings all its models share (targets, sample
+rate, STFT, channels). Which files belong to which architecture, and how a
+model is validated and built, is each architecture's business
+(:mod:`openunmix.architectures`); this module holds what they share: json
+and state-dict reading (validated, no code unpickled), the json layout and
+``separator.json``, and the dispatch of a folder's targets to the
+architectures that own them.
 """
 
 from __future__ import annotations
@@ -15,20 +19,22 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
+from torch import nn
 
-from .model import OpenUnmix
-from .utils import ModelError, PathLike, load_torch, setting_number
-from .xumx import CrossNetOpenUnmix
+from . import architectures
+from .utils import ModelError, PathLike, load_torch, save_json, save_torch, setting_number
 
-# file stem of an X-UMX model: xumx.pth, xumx.json (see read_xumx_config)
-XUMX_STEM = "xumx"
-# keys of upstream v1.0 state dicts that are not parameters of the model
-_LEGACY_KEYS = ("sample_rate", "stft.window", "transform.0.window")
+SEPARATOR_JSON = "separator.json"
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Settings of one target model, checked against its state dict."""
+    """Settings of one model of a folder or of the model table, checked against its weights.
+
+    ``sample_rate``, ``n_fft``, ``n_hop`` and ``nb_channels`` are what a
+    :class:`~openunmix.model.Separator` needs; the others describe models of
+    the Open-Unmix family (other architectures fill them as they apply).
+    """
 
     target: str
     sample_rate: float
@@ -41,30 +47,15 @@ class ModelConfig:
     max_bin: int
 
 
-def list_targets(model_dir: PathLike) -> List[str]:
-    """Targets that have a ``<target>.json`` and a ``<target>*.pth`` in ``model_dir``,
-    and those of an X-UMX model (``xumx.json`` + ``xumx.pth``), each once."""
-    model_dir = Path(model_dir)
-    found = []
-    for js in sorted(model_dir.glob("*.json")):
-        if js.stem == "separator":
-            continue
-        if js.stem == XUMX_STEM:
-            found.extend(xumx_targets(model_dir))
-        elif _find_pth(model_dir, js.stem) is not None:
-            found.append(js.stem)
-    return list(dict.fromkeys(found))
+# ---------------------------------------------------------------- reading
 
 
-def _find_pth(model_dir: Path, target: str) -> Optional[Path]:
-    exact = model_dir / f"{target}.pth"
-    if exact.is_file():
-        return exact
-    hashed = sorted(model_dir.glob(f"{target}-*.pth"))
-    return hashed[0] if hashed else None
+def read_json(path: Path) -> Dict[str, Any]:
+    """A json object from a model folder.
 
-
-def _read_json(path: Path) -> Dict[str, Any]:
+    Raises:
+        ModelError: a missing file, malformed json, or not an object.
+    """
     try:
         with open(path) as f:
             data = json.load(f)
@@ -77,7 +68,15 @@ def _read_json(path: Path) -> Dict[str, Any]:
     return data
 
 
-def _flatten(path: Path, data: Mapping[str, Any]) -> Dict[str, Any]:
+def peek_json(path: Path) -> Dict[str, Any]:
+    """:func:`read_json`, or ``{}`` for a file that is missing or malformed (when only looking)."""
+    try:
+        return read_json(path)
+    except ModelError:
+        return {}
+
+
+def flatten(path: Path, data: Mapping[str, Any]) -> Dict[str, Any]:
     """Top-level settings over those in ``args`` (upstream keeps most in ``args``)."""
     args = data.get("args", {})
     if not isinstance(args, dict):
@@ -85,8 +84,14 @@ def _flatten(path: Path, data: Mapping[str, Any]) -> Dict[str, Any]:
     return {**args, **data}
 
 
+def read_separator_json(model_dir: Path) -> Dict[str, Any]:
+    """The folder's ``separator.json``, flattened (``{}`` when there is none)."""
+    path = Path(model_dir) / SEPARATOR_JSON
+    return flatten(path, read_json(path)) if path.is_file() else {}
+
+
 def state_dict_from_file(path: PathLike) -> Dict[str, torch.Tensor]:
-    """The state dict of a ``.pth`` file, loaded safely, without upstream's non-parameter extras.
+    """The state dict of a ``.pth`` file, loaded safely (a ``{"state_dict": ...}`` wrapper is opened).
 
     Raises:
         ModelError: unreadable file, pickled code, or not a state dict.
@@ -96,331 +101,138 @@ def state_dict_from_file(path: PathLike) -> Dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelError(f"{path}: not a model state dict")
-    return {k: v for k, v in state.items() if k not in _LEGACY_KEYS}
+    return dict(state)
 
 
-def _shared_settings(js: Path, settings: Dict[str, Any]) -> Tuple[float, int, int, int, int]:
-    """``(sample_rate, nfft, nhop, nb_channels, hidden_size)`` of flattened settings, checked."""
+def stft_settings(js: PathLike, settings: Dict[str, Any]) -> Tuple[float, int, int, int]:
+    """``(sample_rate, nfft, nhop, nb_channels)`` of flattened settings, checked (``rate`` may name the rate)."""
     if "sample_rate" not in settings and "rate" in settings:
         settings["sample_rate"] = settings["rate"]
     sample_rate = setting_number(js, settings, "sample_rate", float, 1000, 768000, default=44100.0)
     n_fft = setting_number(js, settings, "nfft", int, 16, 65536)
     n_hop = setting_number(js, settings, "nhop", int, 1, n_fft)
     nb_channels = setting_number(js, settings, "nb_channels", int, 1, 16)
-    hidden_size = setting_number(js, settings, "hidden_size", int, 2, 65536, default=512)
-    return sample_rate, n_fft, n_hop, nb_channels, hidden_size
+    return sample_rate, n_fft, n_hop, nb_channels
 
 
-def read_config(model_dir: PathLike, target: str) -> Tuple[ModelConfig, Dict[str, torch.Tensor]]:
-    """Read and validate ``<target>.json`` and ``<target>.pth`` of a model folder.
-
-    Returns:
-        the validated settings and the state dict.
-
-    Raises:
-        ModelError: missing or malformed files, or a state dict whose shapes
-            do not match its json.
-    """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelError(f"{model_dir}: model folder does not exist")
-    js = model_dir / f"{target}.json"
-    pth = _find_pth(model_dir, target)
-    if not js.is_file() and pth is None:
-        available = list_targets(model_dir)
-        raise ModelError(
-            f"{model_dir}: no model for target '{target}' (available: {', '.join(available) or 'none'})"
-        )
-    data = _read_json(js)
-    if pth is None:
-        raise ModelError(f"{model_dir / (target + '.pth')}: missing model weights file")
-    sep_json = model_dir / "separator.json"
-    sep = _read_json(sep_json) if sep_json.is_file() else {}
-
-    # the target's own json first, then separator.json (upstream keeps STFT settings there)
-    settings = {**_flatten(sep_json, sep), **_flatten(js, data)}
-    sample_rate, n_fft, n_hop, nb_channels, hidden_size = _shared_settings(js, settings)
-
-    state = state_dict_from_file(pth)
-    config = config_from_state(state, target, sample_rate, n_fft, n_hop, nb_channels, hidden_size,
-                               path=pth, settings=js.name)
-    return config, state
-
-
-def config_from_state(
-    state: Mapping[str, torch.Tensor],
-    target: str,
-    sample_rate: float,
-    n_fft: int,
-    n_hop: int,
-    nb_channels: int,
-    hidden_size: int,
-    path: PathLike,
-    settings: str,
-) -> ModelConfig:
-    """Complete the settings from a state dict (bandwidth, layers, direction) and check they fit.
-
-    Args:
-        path: the weights file (named in errors).
-        settings: where the settings come from (named in errors).
-
-    Raises:
-        ModelError: a state dict that is not Open-Unmix's or does not fit the settings.
-    """
-    try:
-        max_bin = int(state["input_mean"].shape[0])
-        fc1 = state["fc1.weight"].shape
-        nb_bins = int(state["output_mean"].shape[0])
-        lstm_layers = {k.split("_l")[-1].split("_")[0] for k in state if k.startswith("lstm.weight_ih_l")}
-        unidirectional = not any(k.endswith("_reverse") for k in state if k.startswith("lstm."))
-    except (KeyError, IndexError, AttributeError):
-        raise ModelError(f"{path}: not an Open-Unmix state dict (missing or malformed parameters)") from None
-    problems = []
-    if nb_bins != n_fft // 2 + 1:
-        problems.append(f"{nb_bins} output bins but nfft={n_fft} gives {n_fft // 2 + 1}")
-    if fc1[0] != hidden_size:
-        problems.append(f"hidden size {fc1[0]} but the settings say {hidden_size}")
-    if fc1[1] != max_bin * nb_channels:
-        problems.append(f"input width {fc1[1]} but the settings say {nb_channels} channels x {max_bin} bins")
-    if problems or not lstm_layers:
-        raise ModelError(f"{path}: shapes do not match {settings}: " + "; ".join(problems or ["no LSTM weights"]))
-    return ModelConfig(
-        target=target,
-        sample_rate=sample_rate,
-        n_fft=n_fft,
-        n_hop=n_hop,
-        nb_channels=nb_channels,
-        hidden_size=hidden_size,
-        nb_layers=len(lstm_layers),
-        unidirectional=unidirectional,
-        max_bin=max_bin,
-    )
-
-
-def build_model(config: ModelConfig) -> OpenUnmix:
-    """An untrained :class:`OpenUnmix` of the given settings."""
-    return OpenUnmix(
-        nb_bins=config.n_fft // 2 + 1,
-        nb_channels=config.nb_channels,
-        hidden_size=config.hidden_size,
-        nb_layers=config.nb_layers,
-        unidirectional=config.unidirectional,
-        max_bin=config.max_bin,
-    )
-
-
-def instantiate(config: ModelConfig, state: Mapping[str, torch.Tensor], path: PathLike, settings: str,
-                device: Union[str, torch.device] = "cpu") -> OpenUnmix:
-    """A frozen :class:`OpenUnmix` of ``config`` holding ``state`` (all names must match), on ``device``.
+def load_state(model: nn.Module, state: Mapping[str, torch.Tensor], path: PathLike, settings: str,
+               assign: bool = False) -> nn.Module:
+    """Load ``state`` into ``model``, every name matching.
 
     Raises:
         ModelError: naming ``path`` and the first mismatch with ``settings``.
     """
-    # built without storage and given the file's tensors: the random initialisation of
-    # millions of weights that the state dict then overwrites is never computed
-    with torch.device("meta"):
-        model = build_model(config)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     try:
-        model.load_state_dict(state, strict=True, assign=True)
+        model.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError as err:
         detail = str(err).strip().splitlines()
         raise ModelError(f"{path}: does not fit {settings} ({detail[1].strip() if len(detail) > 1 else detail[0]})") from None
-    return model.to(device).freeze()
+    return model
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Inference only: no gradients, eval mode."""
+    for p in model.parameters():
+        p.requires_grad = False
+    return model.eval()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def save_model_files(
+    model_dir: PathLike,
+    stem: str,
+    state: Mapping[str, torch.Tensor],
+    settings: Mapping[str, Any],
+    sample_rate: float,
+    targets: Sequence[str],
+    identity: Optional[Mapping[str, Any]] = None,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> None:
+    """Write ``<stem>.pth`` and ``<stem>.json`` and add ``targets`` to ``separator.json``, each atomically.
+
+    The json holds ``settings`` at the top level and under ``args`` (where
+    upstream keeps them), merged over ``extra`` (training arguments and
+    history), the sample rate, and ``identity`` (what the architecture marks
+    its files with). ``settings`` must hold ``nfft``, ``nhop`` and
+    ``nb_channels`` (copied to ``separator.json``).
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    info = dict(extra or {})
+    info["args"] = {**dict(info.get("args", {})), **settings}
+    info.update(settings)
+    info["sample_rate"] = float(sample_rate)
+    info.update(identity or {})
+    save_torch(model_dir / f"{stem}.pth", {k: v.detach().cpu() for k, v in state.items()})
+    save_json(model_dir / f"{stem}.json", info)
+    sep_path = model_dir / SEPARATOR_JSON
+    sep = read_json(sep_path) if sep_path.is_file() else {}
+    old = sep.get("targets") if isinstance(sep.get("targets"), list) else []
+    save_json(sep_path, {"targets": old + [t for t in targets if t not in old], "sample_rate": float(sample_rate),
+                         "nfft": int(settings["nfft"]), "nhop": int(settings["nhop"]),
+                         "nb_channels": int(settings["nb_channels"])})
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def list_targets(model_dir: PathLike) -> List[str]:
+    """The targets of every model of a folder that a registered architecture claims, each once."""
+    found = [t for fm in architectures.folder_models(model_dir) for t in fm.targets]
+    return list(dict.fromkeys(found))
 
 
 def load_target_models(
     model_dir: PathLike,
     targets: Optional[Sequence[str]] = None,
     device: Union[str, torch.device] = "cpu",
-) -> Tuple[Dict[str, OpenUnmix], ModelConfig]:
-    """Load target models of a folder (all of them when ``targets`` is None).
+) -> Tuple[Dict[str, nn.Module], ModelConfig]:
+    """Load the models of a folder for ``targets`` (all of the folder's when None), frozen, on ``device``.
+
+    Each target is loaded by the architecture that owns its files; a model of
+    several targets (a joint model) comes once, under its stem, returning the
+    requested ones.
 
     Returns:
-        ``({target: model}, config)``; ``config`` is the first target's settings,
-        which all targets must share (rate, STFT, channels). The targets of an
-        X-UMX model come as one joint model, ``{'xumx': CrossNetOpenUnmix}``,
-        whose ``targets`` are those requested (see :func:`load_xumx_model`).
+        ``({key: model}, config)`` as a Separator takes them; ``config`` is
+        the first model's settings, which all must share (rate, STFT,
+        channels).
+
+    Raises:
+        ModelError: a missing folder or target, unusable files, models that
+            differ in rate, STFT or channels (one line).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelError(f"{model_dir}: model folder does not exist")
-    targets = list(targets) if targets else list_targets(model_dir)
+    found = architectures.folder_models(model_dir)
+    targets = list(dict.fromkeys(targets)) if targets else [t for fm in found for t in fm.targets]
     if not targets:
         raise ModelError(f"{model_dir}: no model found (expected <target>.json and <target>.pth files)")
-    models: Dict[str, OpenUnmix] = {}
-    first: Optional[ModelConfig] = None
-    joint = [t for t in targets if t in xumx_targets(model_dir)]
-    if joint:  # one joint model for its targets, under the key 'xumx'
-        first, models[XUMX_STEM] = load_xumx_model(model_dir, joint, device)
+    groups: Dict[str, Tuple[architectures.FolderModel, List[str]]] = {}
     for target in targets:
-        if target in joint:
-            continue
-        config, state = read_config(model_dir, target)
+        owner = next((fm for fm in found if target in fm.targets), None)
+        if owner is None:  # the owner of unmarked files says what is missing
+            fallback = architectures.remaining_files_owner()
+            if fallback is None:
+                available = ", ".join(t for fm in found for t in fm.targets) or "none"
+                raise ModelError(f"{model_dir}: no model for target '{target}' (available: {available})")
+            owner = architectures.FolderModel(fallback, target, [target])
+        groups.setdefault(owner.stem, (owner, []))[1].append(target)
+    models: Dict[str, nn.Module] = {}
+    first: Optional[ModelConfig] = None
+    for owner, wanted in groups.values():
+        loaded, config = owner.architecture.load(model_dir, owner.stem, wanted, device)
         if first is None:
             first = config
         elif (config.sample_rate, config.n_fft, config.n_hop, config.nb_channels) != (
             first.sample_rate, first.n_fft, first.n_hop, first.nb_channels
         ):
             raise ModelError(
-                f"{model_dir}: targets '{first.target}' and '{target}' differ in sample rate, STFT or channels"
+                f"{model_dir}: targets '{first.target}' and '{config.target}' differ in sample rate, STFT or channels"
             )
-        models[target] = instantiate(config, state, f"{model_dir}/{target}.pth", "its json", device)
+        models.update(loaded)
     assert first is not None
     return models, first
-
-
-def save_target_model(
-    model_dir: PathLike,
-    target: str,
-    model: OpenUnmix,
-    sample_rate: float,
-    n_fft: int,
-    n_hop: int,
-    extra: Optional[Mapping[str, Any]] = None,
-) -> None:
-    """Write ``<target>.pth`` (state dict, upstream names) and ``<target>.json`` atomically.
-
-    The json holds the settings :func:`read_config` needs, at the top level and
-    under ``args`` (where upstream keeps them), merged over ``extra``
-    (training arguments and history). ``separator.json`` is updated too.
-    """
-    _save_model_files(model_dir, target, model, sample_rate, n_fft, n_hop, {"target": target}, [target], extra)
-
-
-def _save_model_files(
-    model_dir: PathLike,
-    stem: str,
-    model: torch.nn.Module,
-    sample_rate: float,
-    n_fft: int,
-    n_hop: int,
-    identity: Mapping[str, Any],
-    targets: Sequence[str],
-    extra: Optional[Mapping[str, Any]],
-) -> None:
-    """Write ``<stem>.pth``, ``<stem>.json`` (settings at the top level and under ``args``, over
-    ``extra``, plus ``identity``) and add ``targets`` to ``separator.json``, each atomically."""
-    from .utils import save_json, save_torch
-
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "nfft": int(n_fft),
-        "nhop": int(n_hop),
-        "nb_channels": int(model.nb_channels),
-        "hidden_size": int(model.hidden_size),
-        "nb_layers": int(model.nb_layers),
-        "unidirectional": bool(model.unidirectional),
-        "max_bin": int(model.nb_bins),
-    }
-    info = dict(extra or {})
-    info["args"] = {**dict(info.get("args", {})), **settings}
-    info.update(settings)
-    info["sample_rate"] = float(sample_rate)
-    info.update(identity)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_torch(model_dir / f"{stem}.pth", state)
-    save_json(model_dir / f"{stem}.json", info)
-    sep_path = model_dir / "separator.json"
-    sep = _read_json(sep_path) if sep_path.is_file() else {}
-    old = sep.get("targets") if isinstance(sep.get("targets"), list) else []
-    save_json(sep_path, {"targets": old + [t for t in targets if t not in old], "sample_rate": float(sample_rate),
-                         "nfft": int(n_fft), "nhop": int(n_hop), "nb_channels": int(model.nb_channels)})
-
-
-# ---------------------------------------------------------------- X-UMX
-#
-# An X-UMX model is one pair of files beside (or instead of) the per-target ones:
-#   xumx.pth   state dict of CrossNetOpenUnmix: branches.<target>.<OpenUnmix name>
-#   xumx.json  "architecture": "xumx", "targets": [...] (branch order), the
-#              settings of save_target_model (nfft, nhop, nb_channels,
-#              hidden_size, nb_layers, unidirectional, max_bin, sample_rate)
-#              and the training arguments and history.
-# Its targets are listed by list_targets and loaded as one joint model.
-
-
-def xumx_targets(model_dir: PathLike) -> List[str]:
-    """The targets of the folder's X-UMX model (``[]`` without ``xumx.json`` and ``xumx.pth``)."""
-    model_dir = Path(model_dir)
-    js, pth = model_dir / f"{XUMX_STEM}.json", model_dir / f"{XUMX_STEM}.pth"
-    if not (js.is_file() and pth.is_file()):
-        return []
-    targets = _read_json(js).get("targets")
-    if (not isinstance(targets, list) or len(targets) < 2 or not all(isinstance(t, str) and t for t in targets)
-            or len(set(targets)) != len(targets)):
-        raise ModelError(f"{js}: 'targets' must list two or more distinct target names")
-    return targets
-
-
-def read_xumx_config(model_dir: PathLike) -> Tuple[ModelConfig, List[str], Dict[str, torch.Tensor]]:
-    """Read and validate ``xumx.json`` and ``xumx.pth``.
-
-    Returns:
-        the settings (shared by every branch; ``target`` is ``'xumx'``), the
-        branch names in order, and the state dict.
-
-    Raises:
-        ModelError: missing or malformed files, or branches whose shapes do not
-            match the json.
-    """
-    model_dir = Path(model_dir)
-    js, pth = model_dir / f"{XUMX_STEM}.json", model_dir / f"{XUMX_STEM}.pth"
-    if not js.is_file() or not pth.is_file():
-        raise ModelError(f"{model_dir}: no X-UMX model (expected {js.name} and {pth.name})")
-    targets = xumx_targets(model_dir)
-    data = _read_json(js)
-    sample_rate, n_fft, n_hop, nb_channels, hidden_size = _shared_settings(js, _flatten(js, data))
-    state = state_dict_from_file(pth)
-    config = None
-    for target in targets:
-        prefix = f"branches.{target}."
-        branch = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        found = config_from_state(branch, XUMX_STEM, sample_rate, n_fft, n_hop, nb_channels, hidden_size,
-                                  path=f"{pth} (branch {target})", settings=js.name)
-        if config is not None and found != config:
-            raise ModelError(f"{pth}: branch '{target}' differs in shape from branch '{targets[0]}'")
-        config = found
-    assert config is not None
-    return config, targets, state
-
-
-def load_xumx_model(
-    model_dir: PathLike, targets: Optional[Sequence[str]] = None, device: Union[str, torch.device] = "cpu"
-) -> Tuple[ModelConfig, CrossNetOpenUnmix]:
-    """The folder's X-UMX model, frozen, returning ``targets`` (default: all branches).
-
-    Returns:
-        ``(config, model)``.
-    """
-    config, branches, state = read_xumx_config(model_dir)
-    model = CrossNetOpenUnmix(branches, nb_bins=config.n_fft // 2 + 1, nb_channels=config.nb_channels,
-                              hidden_size=config.hidden_size, nb_layers=config.nb_layers,
-                              unidirectional=config.unidirectional, max_bin=config.max_bin)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        detail = str(err).strip().splitlines()
-        raise ModelError(f"{Path(model_dir) / (XUMX_STEM + '.pth')}: does not fit its json "
-                         f"({detail[1].strip() if len(detail) > 1 else detail[0]})") from None
-    try:
-        model.select_targets(list(targets) if targets else branches)
-    except ValueError as err:
-        raise ModelError(f"{model_dir}: {err}") from None
-    return config, model.to(device).freeze()
-
-
-def save_xumx_model(
-    model_dir: PathLike,
-    model: CrossNetOpenUnmix,
-    sample_rate: float,
-    n_fft: int,
-    n_hop: int,
-    extra: Optional[Mapping[str, Any]] = None,
-) -> None:
-    """Write ``xumx.pth`` and ``xumx.json`` atomically, like :func:`save_target_model`.
-
-    ``separator.json`` lists the X-UMX targets beside any others of the folder.
-    """
-    _save_model_files(model_dir, XUMX_STEM, model, sample_rate, n_fft, n_hop,
-                      {"architecture": XUMX_STEM, "targets": list(model.branch_names)}, model.branch_names, extra)

@@ -38,7 +38,7 @@ class CastModel(nn.Module):
         super().__init__()
         self.model = model
         self.dtype = dtype
-        if getattr(model, "targets", None) is not None:  # a joint model (X-UMX) keeps saying which targets it returns
+        if getattr(model, "targets", None) is not None:  # a joint model keeps saying which targets it returns
             self.targets = model.targets
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
@@ -26,10 +26,11 @@ import torch
 
 from . import audio as audio_io
 from .audio import AudioError
+from .filtering import FilterSettings
 from .model import Separator
 from .hub import load_separator
 from .precision import check_precision
-from .utils import PathLike, file_mode, make_output_folder
+from .utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
 DEFAULT_OVERLAP = 4.0  # seconds of cross-fade between segments
@@ -40,12 +41,7 @@ class SeparationSettings:
     """How a model folder separates, shared by ``test.py`` and ``eval.py``.
 
     Attributes:
-        niter: EM iterations of the Wiener filter (0: the ratio mask alone).
-        alpha: exponent of the magnitudes in the ratio mask.
-        logit: threshold of the logit compression of the ratio mask (None: off).
-        softmask: start the filter from the ratio mask (False: the model
-            magnitudes with the mixture phase).
-        residual: also output what the targets leave in the mixture.
+        filter: the Wiener filter's settings (:class:`~openunmix.filtering.FilterSettings`).
         use_cuda: run on the GPU when there is one.
         segment: seconds of audio separated at once (bounds memory).
         overlap: seconds of cross-fade between segments.
@@ -55,11 +51,7 @@ class SeparationSettings:
             (CPU only); see :mod:`openunmix.precision`.
     """
 
-    niter: int = 0
-    alpha: float = 1.0
-    logit: Optional[float] = None
-    softmask: bool = True
-    residual: bool = False
+    filter: FilterSettings = field(default_factory=FilterSettings)  # noqa: A003 (the settings' name across the package)
     use_cuda: bool = True
     segment: float = DEFAULT_SEGMENT
     overlap: float = DEFAULT_OVERLAP
@@ -68,12 +60,10 @@ class SeparationSettings:
     precision: str = "float32"
 
     def __post_init__(self) -> None:
-        if self.niter < 0:
-            raise ValueError("niter must be >= 0")
-        if self.alpha <= 0:
-            raise ValueError("alpha must be > 0")
-        if not all(math.isfinite(v) for v in (self.alpha, self.segment, self.overlap)):
-            raise ValueError("alpha, segment and overlap must be finite numbers")
+        if not isinstance(self.filter, FilterSettings):
+            raise TypeError(f"filter must be a FilterSettings, not {type(self.filter).__name__}")
+        if not all(math.isfinite(v) for v in (self.segment, self.overlap)):
+            raise ValueError("segment and overlap must be finite numbers")
         if self.segment <= 0 or not 0 <= self.overlap < self.segment:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
         check_precision(self.precision, self.device)  # its messages start with "precision"
@@ -94,10 +84,8 @@ class SeparationSettings:
             ModelError: unknown model, failed download, unusable model files.
         """
         return load_separator(
-            model, targets, niter=self.niter, softmask=self.softmask, alpha=self.alpha,
-            logit=self.logit, residual=self.residual, device=self.device,
-            models_file=self.models_file, cache_dir=self.cache_dir, progress=progress,
-            precision=self.precision,
+            model, targets, self.filter, device=self.device, models_file=self.models_file,
+            cache_dir=self.cache_dir, progress=progress, precision=self.precision,
         )
 
 
@@ -239,8 +227,32 @@ def read_blocks(
             yield np.ascontiguousarray(tail.T)
 
 
+def output_names(inputs: Sequence[PathLike]) -> List[str]:
+    """Output folder name per input file: its stem, made longer only where stems collide.
+
+    ``a/song.wav`` and ``b/song.flac`` give ``song.wav`` and ``song.flac``;
+    ``a/song.wav`` and ``b/song.wav`` give ``a_song.wav`` and ``b_song.wav``;
+    a remaining tie gets a counter.
+    """
+    paths = [Path(p) for p in inputs]
+    names = [p.stem for p in paths]
+    for longer in (lambda p: p.name, lambda p: f"{p.parent.name}_{p.name}"):
+        clash = {n for n in names if names.count(n) > 1}
+        names = [longer(p) if n in clash else n for p, n in zip(paths, names)]
+    seen: Dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if names.count(n) == 1 else f"{n}_{seen[n]}")
+    return unique
+
+
 class _Writers:
-    """One wav file per source, written to temporary names and renamed on commit."""
+    """One audio file per source, written to temporary names and renamed on commit.
+
+    The temporary names come from :func:`~openunmix.utils.temporary_prefix`, so the
+    next separation into the folder removes what a killed run left.
+    """
 
     def __init__(self, outdir: Path, names: List[str], rate: float, channels: int, length: int, ext: str, subtype: Optional[str]):
         self.outdir = outdir
@@ -250,7 +262,8 @@ class _Writers:
         self.tmp: Dict[str, str] = {}
         self.files: Dict[str, sf.SoundFile] = {}
         for name in names:
-            fd, tmp = tempfile.mkstemp(dir=outdir, prefix=f".{name}.", suffix=ext)
+            # the suffix keeps the extension: soundfile picks the format from it
+            fd, tmp = tempfile.mkstemp(dir=outdir, prefix=temporary_prefix(f"{name}{ext}"), suffix=ext)
             os.close(fd)
             os.chmod(tmp, file_mode())
             self.tmp[name] = tmp
@@ -311,7 +324,8 @@ def separate_file(
     Outputs have the input's sample rate, length and channel count (mono input
     to a stereo model gives stereo outputs). Files are written under temporary
     names and renamed only when every source is complete, so a failure leaves
-    no partial output.
+    no partial output; temporary files that killed runs left in ``outdir`` are
+    removed first.
 
     Returns:
         ``{source: path}``.
@@ -333,6 +347,7 @@ def separate_file(
     device = next(separator.parameters()).device
     names = separator.source_names
     make_output_folder(outdir)
+    remove_stale_temporaries(outdir)
 
     writers = _Writers(outdir, names, in_rate, out_channels, length, ext, subtype)
     back = None if in_rate == rate else [

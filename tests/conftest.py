@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from openunmix.model import OpenUnmix  # noqa: E402
-from openunmix.modelfolder import save_target_model  # noqa: E402
+from openunmix.architectures.umx import save_target_model  # noqa: E402
 
 
 def make_model_folder(path: Path, targets=("vocals", "drums"), hidden_size=16, nb_channels=2,
@@ -55,3 +55,44 @@ def run_script(script: str, *args, cwd=None, timeout=300):
     """Run one of the top-level scripts with this interpreter; returns CompletedProcess."""
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_musdb(tmp_path_factory):
+    """A tiny MUSDB18-layout wav dataset (2 training, 1 validation, 1 test track of 2 s), made once per session."""
+    from openunmix.demo import generate_dataset
+
+    return generate_dataset(tmp_path_factory.mktemp("tiny_musdb") / "data", seed=5, nb_train=2, nb_valid=1,
+                            nb_test=1, duration=2.0)
+
+
+# the test-only architecture plug-in (tests/plugins/tiny_arch.py) and how a process loads it
+PLUGIN_MODULE = "plugins.tiny_arch"
+
+
+def plugin_env(monkeypatch) -> None:
+    """Make the scripts started from now on (and their torchrun workers) register the test plug-in."""
+    import os
+
+    monkeypatch.setenv("OPENUNMIX_ARCHITECTURES", PLUGIN_MODULE)
+    paths = [str(ROOT / "tests")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+
+
+FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 2**-23
+
+
+def split_batch_rtol(rows: int, updates: int) -> float:
+    """Relative tolerance between a loss of a run whose global batch is split over processes and the same
+    loss of the run in one process.
+
+    Splitting the batch changes only the order of float32 sums: every reduction over the batch (the
+    batch-norm statistics, the loss, and every weight gradient, each a sum of ``rows`` = global batch x
+    STFT frames per excerpt terms) is taken in two halves and then across processes instead of in one
+    pass. Reordering a float32 sum of N terms changes it by up to about N * eps relative (the classical
+    bound for recursive summation; eps = 2**-23). Adam divides every coordinate by its running RMS, so
+    it hands a relative change of the gradient on to the weights instead of damping it: each of the
+    ``updates`` optimizer steps taken before the loss is measured adds up to rows * eps. Hence
+    max(1, updates) * rows * eps (1: the forward pass's own reductions, before any update).
+    """
+    return max(1, updates) * rows * FLOAT32_EPS

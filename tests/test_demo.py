@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pytest
 import soundfile as sf
 
 from openunmix import demo
+from openunmix.commands.demo import main as demo_main
+from openunmix.utils import temporary_prefix
 
 RATE = 44100
 DURATION = 6.0
@@ -217,6 +220,28 @@ def test_generate_dataset_rejects_bad_arguments(tmp_path):
     assert not (tmp_path / "train").exists()
 
 
+def _dead_pid() -> int:
+    """The id of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_rerun_removes_what_a_killed_run_left(tmp_path):
+    args = dict(seed=SEED, nb_train=1, nb_valid=0, nb_test=0, duration=0.5)
+    root = demo.generate_dataset(tmp_path / "d", **args)
+    folder = _folder(root, "train", 0)
+    live = temporary_prefix("vocals.wav")  # this process: a run still writing
+    dead = live.replace(f"-{os.getpid()}-", f"-{_dead_pid()}-")  # a run that was killed
+    (folder / f"{dead}x.tmp").write_bytes(b"half a wav")
+    (folder / f"{live}y.tmp").write_bytes(b"being written")
+    before = (folder / "mixture.wav").read_bytes()
+    demo.generate_dataset(tmp_path / "d", **args)
+    assert not (folder / f"{dead}x.tmp").exists()
+    assert (folder / f"{live}y.tmp").exists()
+    assert (folder / "mixture.wav").read_bytes() == before
+
+
 def test_cli(tmp_path):
     root = tmp_path / "cli"
     cmd = [sys.executable, "-m", "openunmix.demo", "--root", str(root), "--nb-train", "1"]
@@ -246,6 +271,6 @@ def test_cli(tmp_path):
 )
 def test_cli_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
-        demo.main(argv)
+        demo_main(argv)
     assert info.value.code == 2
     assert "error:" in capsys.readouterr().err

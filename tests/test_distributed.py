@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, split_batch_rtol
 from openunmix.demo import generate_dataset
 
 # one LSTM layer: no dropout, whose masks are drawn per process and would make the
@@ -15,6 +15,7 @@ ARGS = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size",
         "--samples-per-track", "8", "--nb-layers", "1", "--epochs", "2", "--quiet", "--no-cuda"]
 
 
+@pytest.mark.numerics
 def test_torchrun_two_processes_match_one(tmp_path):
     root = generate_dataset(tmp_path / "data", seed=11, nb_train=2, nb_valid=2, nb_test=0, duration=3.0)
     single = tmp_path / "single"
@@ -31,6 +32,11 @@ def test_torchrun_two_processes_match_one(tmp_path):
     a = json.loads((single / "vocals.json").read_text())
     b = json.loads((multi / "vocals.json").read_text())
     assert b["world_size"] == 2 and a["world_size"] == 1
-    assert b["train_loss_history"][0] == pytest.approx(a["train_loss_history"][0], rel=1e-5)
-    assert b["valid_loss_history"][0] == pytest.approx(a["valid_loss_history"][0], rel=1e-5)
-    assert b["train_loss_history"][1] == pytest.approx(a["train_loss_history"][1], rel=1e-4)
+    # the tolerance of each value from the computation (conftest.split_batch_rtol): a batch of 8 excerpts
+    # of 1 s at hop 128 reduces 8 * 345 frames; 2 tracks * 8 excerpts per epoch make 2 steps of 8, so
+    # epoch 1's training loss is measured after at most 1 update, its validation loss after 2, and
+    # epoch 2's training loss after at most 3
+    rows = 8 * (1 + 44100 // 128)
+    assert b["train_loss_history"][0] == pytest.approx(a["train_loss_history"][0], rel=split_batch_rtol(rows, 1))
+    assert b["valid_loss_history"][0] == pytest.approx(a["valid_loss_history"][0], rel=split_batch_rtol(rows, 2))
+    assert b["train_loss_history"][1] == pytest.approx(a["train_loss_history"][1], rel=split_batch_rtol(rows, 3))

@@ -4,6 +4,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import musdb
@@ -13,9 +15,16 @@ import pytest
 import soundfile as sf
 
 from conftest import make_model_folder, run_script
-from openunmix import evaluate as ev
+from openunmix.commands.evaluate import evaluate_main
 from openunmix.demo import generate_dataset
+from openunmix.evaluation.aggregate import nanmedian, read_track_scores, summarize, track_medians
+from openunmix.evaluation.report import format_table, plot_sdr, write_csv
+from openunmix.evaluation.run import evaluate_mixture_baseline
+from openunmix.evaluation.scoring import METRICS, global_sdr, score_track
+from openunmix.evaluation.tracks import EvaluationError, list_tracks
+from openunmix.filtering import FilterSettings
 from openunmix.separate import SeparationSettings
+from openunmix.utils import temporary_prefix
 
 CPU = SeparationSettings(use_cuda=False)
 
@@ -103,7 +112,7 @@ def test_track_json_is_museval_format(setup):
         # museval's own TrackStore writes the same text from the same values
         store = museval.TrackStore(name, win=1.0, hop=1.0)
         for target in data["targets"]:
-            store.add_target(target["name"], {m: [f["metrics"][m] for f in target["frames"]] for m in ev.METRICS})
+            store.add_target(target["name"], {m: [f["metrics"][m] for f in target["frames"]] for m in METRICS})
         assert store.json == path.read_text()
 
 
@@ -114,7 +123,7 @@ def test_report_matches_museval_evalstore(setup):
     expected = store.agg_frames_tracks_scores()
     _, rows = _read_csv(setup["ev"] / "results.csv")
     for target, row in rows.items():
-        for metric in ev.METRICS:
+        for metric in METRICS:
             assert row[metric] == pytest.approx(expected[target][metric], abs=1e-5)
 
 
@@ -156,12 +165,12 @@ def test_resume_skips_done_tracks_and_force_redoes(setup, capsys):
     before = _mtimes(wavs + [first, second])
     second.unlink()  # an evaluation interrupted before its second track
     kwargs = dict(root=str(setup["root"]), is_wav=True, outdir=str(setup["est"]), evaldir=str(evd),
-                  settings=SeparationSettings(niter=1, use_cuda=False), progress=False)
-    assert ev.evaluate_main(str(setup["model"]), **kwargs) == 0
+                  settings=SeparationSettings(filter=FilterSettings(niter=1), use_cuda=False), progress=False)
+    assert evaluate_main(str(setup["model"]), **kwargs) == 0
     assert _mtimes(wavs + [first]) == {k: v for k, v in before.items() if k != str(second)}  # nothing redone
     assert _same_scores(second, setup["ev"] / "test" / second.name)  # the missing one rescored
     rescored = _mtimes([second])
-    assert ev.evaluate_main(None, score_only=True, force=True, **kwargs) == 0  # --force: both again
+    assert evaluate_main(None, score_only=True, force=True, **kwargs) == 0  # --force: both again
     after = _mtimes([first, second])
     assert after[str(first)] > before[str(first)] and after[str(second)] > rescored[str(second)]
     assert _same_scores(first, setup["ev"] / "test" / first.name)
@@ -194,14 +203,14 @@ def _same(a, b):
 
 
 def test_track_medians_ignore_nan_frames():
-    assert ev.track_medians(FRAMES["a"])["drums"] == {"SDR": 1.0, "SIR": 1.0, "ISR": 2.0, "SAR": 3.0}
-    vocals = ev.track_medians(FRAMES["a"])["vocals"]
+    assert track_medians(FRAMES["a"])["drums"] == {"SDR": 1.0, "SIR": 1.0, "ISR": 2.0, "SAR": 3.0}
+    vocals = track_medians(FRAMES["a"])["vocals"]
     assert (vocals["SDR"], vocals["ISR"], vocals["SAR"]) == (3.0, 2.0, 5.0) and math.isnan(vocals["SIR"])
-    assert math.isnan(ev.nanmedian([])) and math.isnan(ev.nanmedian([NAN, NAN]))
+    assert math.isnan(nanmedian([])) and math.isnan(nanmedian([NAN, NAN]))
 
 
 def test_summarize_hand_computed():
-    summary = ev.summarize(FRAMES, GLOBAL)
+    summary = summarize(FRAMES, GLOBAL)
     assert list(summary) == ["vocals", "drums", "bass"]  # musdb order
     # per-track medians over non-NaN frames, then the median over the tracks that have one
     expected = {
@@ -222,30 +231,30 @@ def test_summarize_agrees_with_museval_evalstore():
             ts.add_target(target, values)
         store.add_track(ts)
     theirs = store.agg_frames_tracks_scores()
-    ours = ev.summarize(FRAMES, GLOBAL)
+    ours = summarize(FRAMES, GLOBAL)
     for target in ours:
-        for metric in ev.METRICS:
+        for metric in METRICS:
             assert _same(ours[target][metric], float(theirs[target][metric])), (target, metric)
 
 
 def test_csv_and_table(tmp_path):
-    summary = ev.summarize(FRAMES, GLOBAL)
-    ev.write_csv(tmp_path / "results.csv", summary)
+    summary = summarize(FRAMES, GLOBAL)
+    write_csv(tmp_path / "results.csv", summary)
     header, rows = _read_csv(tmp_path / "results.csv")
     assert header == ["target", "SDR", "SIR", "ISR", "SAR", "global_SDR", "tracks"]
     for target, row in summary.items():
         assert all(_same(rows[target][k], float(v)) for k, v in row.items())
-    table = ev.format_table(summary).splitlines()
+    table = format_table(summary).splitlines()
     assert len(table) == 4 and table[1].split()[:2] == ["vocals", "3.50"]
-    ev.plot_sdr(tmp_path / "sdr.png", FRAMES)
+    plot_sdr(tmp_path / "sdr.png", FRAMES)
     assert (tmp_path / "sdr.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_global_sdr_formula():
     ref = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, 0.0]])
-    assert ev.global_sdr(ref, ref) == pytest.approx(10 * np.log10((6.25 + 1e-7) / 1e-7))
-    assert ev.global_sdr(ref, 0.5 * ref) == pytest.approx(10 * np.log10(4.0), abs=1e-6)
-    assert ev.global_sdr(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0  # silent reference: no NaN
+    assert global_sdr(ref, ref) == pytest.approx(10 * np.log10((6.25 + 1e-7) / 1e-7))
+    assert global_sdr(ref, 0.5 * ref) == pytest.approx(10 * np.log10(4.0), abs=1e-6)
+    assert global_sdr(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0  # silent reference: no NaN
 
 
 # ---------------------------------------------------------------------------
@@ -255,22 +264,22 @@ def test_global_sdr_formula():
 def test_score_track_and_mixture_baseline(setup):
     name = setup["names"][0]
     evd = setup["base"] / "ev-mixture"
-    summary = ev.evaluate_mixture_baseline(setup["root"], "test", SOURCES, is_wav=True, evaldir=evd, tracks=[name])
+    summary = evaluate_mixture_baseline(setup["root"], "test", SOURCES, is_wav=True, evaldir=evd, tracks=[name])
     assert list(summary) == list(SOURCES) and summary["vocals"]["tracks"] == 1
     assert (evd / "results.csv").is_file() and (evd / "sdr.png").is_file()
     # the same numbers from score_track on the mixture; a residual is not scored
-    (track,) = ev.list_tracks(setup["root"], "test", is_wav=True, names=[name])
+    (track,) = list_tracks(setup["root"], "test", is_wav=True, names=[name])
     mix = track.audio.T  # (channels, samples)
-    scores = ev.score_track(track, {"vocals": mix, "accompaniment": mix, "residual": 0 * mix})
+    scores = score_track(track, {"vocals": mix, "accompaniment": mix, "residual": 0 * mix})
     assert set(scores.frames) == set(SOURCES) == set(scores.global_sdr)
-    stored = ev.read_track_scores(evd / "test" / f"{name}.json")
+    stored = read_track_scores(evd / "test" / f"{name}.json")
     for target in SOURCES:
-        for metric in ev.METRICS:
+        for metric in METRICS:
             np.testing.assert_allclose(scores.frames[target][metric], stored[target][metric], atol=1e-5)
     # with the mixture as both estimates the two whole-track SDRs are opposite
     assert scores.global_sdr["vocals"] == pytest.approx(-scores.global_sdr["accompaniment"], abs=1e-3)
-    with pytest.raises(ev.EvaluationError, match="at least two"):
-        ev.score_track(track, {"vocals": mix, "residual": mix})
+    with pytest.raises(EvaluationError, match="at least two"):
+        score_track(track, {"vocals": mix, "residual": mix})
 
 
 def test_stem_mp4_layout(setup, tmp_path):
@@ -280,10 +289,10 @@ def test_stem_mp4_layout(setup, tmp_path):
     stems = np.stack([sf.read(str(folder / f"{s}.wav"))[0] for s in ("mixture", "drums", "bass", "other", "vocals")])
     (tmp_path / "stems" / "test").mkdir(parents=True)
     stempeg.write_stems(str(tmp_path / "stems" / "test" / f"{name}.stem.mp4"), stems, sample_rate=44100)
-    code = ev.evaluate_main(str(setup["model"]), str(tmp_path / "stems"), outdir=str(tmp_path / "est"),
+    code = evaluate_main(str(setup["model"]), str(tmp_path / "stems"), outdir=str(tmp_path / "est"),
                             evaldir=str(tmp_path / "ev"), settings=CPU, progress=False)
     assert code == 0
-    (track,) = ev.list_tracks(tmp_path / "stems", "test")
+    (track,) = list_tracks(tmp_path / "stems", "test")
     info = sf.info(str(tmp_path / "est" / "test" / name / "vocals.wav"))
     assert info.subtype == "FLOAT" and info.frames == track.audio.shape[0]  # the decoded length
     assert (tmp_path / "ev" / "test" / f"{name}.json").is_file()
@@ -319,6 +328,8 @@ def _error_case(case, setup, tmp_path):
         kwargs["evaldir"] = str(tmp_path / "file" / "ev")
     elif case == "no estimates":
         kwargs.update(model_dir=None, score_only=True)
+    elif case == "unknown score target":
+        kwargs.update(model_dir=None, score_only=True, outdir=str(setup["est"]), targets=["vocals", "kazoo"])
     elif case == "unreadable estimate":
         target = tmp_path / "est" / "test" / setup["names"][0]
         shutil.copytree(setup["est"] / "test" / setup["names"][0], target)
@@ -334,10 +345,11 @@ def _error_case(case, setup, tmp_path):
     ("unknown track", 2, "no track named 'nope'"),
     ("evaldir under a file", 2, "cannot create the evaluation folder"),
     ("no estimates", 2, "no estimates folder"),
+    ("unknown score target", 2, "cannot score 'kazoo': not a musdb target (musdb targets: vocals, drums, bass, other, accompaniment)"),
     ("unreadable estimate", 1, "vocals.wav: not a readable audio file"),
 ])
 def test_errors_are_one_line(case, code, message, setup, tmp_path, capsys):
-    assert ev.evaluate_main(**_error_case(case, setup, tmp_path)) == code
+    assert evaluate_main(**_error_case(case, setup, tmp_path)) == code
     err = _stderr_lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
 
@@ -353,3 +365,47 @@ def test_baseline_flag_compares_with_the_mixture(setup):
     row = next(cells for cells in map(str.split, proc.stdout.splitlines()) if cells[:1] == ["vocals"] and len(cells) == 4)
     gain = float(row[3])
     assert gain == pytest.approx(model["vocals"]["SDR"] - floor["vocals"]["SDR"], abs=0.01)
+
+
+# ---------------------------------------------------------------------------
+# names checked before any work; leftovers of killed runs removed
+
+
+def test_unknown_track_is_one_line_listing_the_tracks_before_any_work(setup, tmp_path):
+    proc = run_script("eval.py", setup["model"], "--root", setup["root"], "--is-wav", "--tracks", setup["names"][0],
+                      "nope", "--outdir", tmp_path / "est", "--evaldir", tmp_path / "ev", "--quiet")
+    assert proc.returncode == 2
+    (line,) = _stderr_lines(proc.stderr)
+    assert line.startswith("error: no track named 'nope' in ")
+    assert all(repr(name) in line for name in setup["names"]), line  # every track of the subset, in one line
+    assert not (tmp_path / "est").exists() and not (tmp_path / "ev").exists()  # nothing separated
+
+
+def _dead_pid():
+    """The id of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_rerun_removes_temporaries_of_killed_runs_only(setup, tmp_path):
+    est, evd = tmp_path / "est", tmp_path / "ev"
+    shutil.copytree(setup["est"], est)
+    shutil.copytree(setup["ev"], evd)
+    name = setup["names"][0]
+    dead_pid = _dead_pid()
+    folders = [est / "test" / name, evd, evd / "test", evd / "global_sdr" / "test"]
+    planted = []
+    for folder in folders:
+        live = temporary_prefix("vocals.wav")  # this process: a run still writing there
+        dead = live.replace(f"-{os.getpid()}-", f"-{dead_pid}-")  # a run that was killed
+        (folder / f"{dead}x.tmp").write_bytes(b"left by a killed run")
+        (folder / f"{live}y.tmp").write_bytes(b"being written")
+        planted.append((folder / f"{dead}x.tmp", folder / f"{live}y.tmp"))
+    # everything is done already: nothing is separated or scored again, the leftovers go all the same
+    code = evaluate_main(str(setup["model"]), str(setup["root"]), is_wav=True, outdir=str(est), evaldir=str(evd),
+                         settings=CPU, progress=False, tracks=[name])
+    assert code == 0
+    for dead, live in planted:
+        assert not dead.exists(), dead
+        assert live.exists(), live

@@ -13,8 +13,12 @@ import torch
 
 from conftest import make_model_folder
 from openunmix import export as export_module
-from openunmix.export import ExportError, export_model, main
+from openunmix.commands.export import main
+from openunmix.export import ExportError, export_model
+from openunmix.export import folder as export_folder
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator, load_target_models
+from openunmix.utils import temporary_prefix
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -52,7 +56,7 @@ def _upstream_folder(tmp: Path) -> Path:
 
 def _unidirectional_mono_folder(tmp: Path) -> Path:
     from openunmix.model import OpenUnmix
-    from openunmix.modelfolder import save_target_model
+    from openunmix.architectures.umx import save_target_model
 
     torch.manual_seed(5)
     m = OpenUnmix(nb_bins=257, nb_channels=1, hidden_size=12, nb_layers=2, unidirectional=True, max_bin=150)
@@ -63,9 +67,14 @@ def _unidirectional_mono_folder(tmp: Path) -> Path:
     return tmp / "mono"
 
 
+def _filter(settings: dict) -> FilterSettings:
+    """The filter settings among a case's export settings."""
+    return FilterSettings(**{k: v for k, v in settings.items() if k not in ("targets", "fp16")})
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """Four exports: {name: (model folder, export folder, filter settings)}."""
+    """Four exports: {name: (model folder, export folder, export settings)}."""
     tmp = tmp_path_factory.mktemp("export")
     cases = {
         # stereo, bidirectional, two targets, through the command
@@ -83,7 +92,8 @@ def exports(tmp_path_factory):
             assert r.returncode == 0, r.stderr
             assert r.stderr == ""
         else:
-            export_model(str(folder), dest, progress=False, **settings)
+            export_model(str(folder), dest, settings.get("targets"), _filter(settings), fp16=settings.get("fp16", False),
+                         progress=False)
         out[name] = (folder, dest, settings)
     return out
 
@@ -164,8 +174,7 @@ def test_torchscript_separator_runs_without_the_package(exports, tmp_path):
     jobs, expected = {}, {}
     for name in ("stereo", "upstream", "mono", "stereo-fp16"):
         folder, dest, settings = exports[name]
-        filter_settings = {k: v for k, v in settings.items() if k not in ("targets", "fp16")}
-        separator = load_separator(str(folder), settings.get("targets"), **filter_settings)
+        separator = load_separator(str(folder), settings.get("targets"), _filter(settings))
         for length in LENGTHS:
             audio = 0.3 * torch.randn(2, separator.nb_channels, length, generator=gen)
             jobs[f"{name}/{length}"] = (str(dest / "separator.pt"), audio)
@@ -246,7 +255,7 @@ def test_failed_export_leaves_no_partial_folder(tmp_path, monkeypatch):
     def fail(separator, path):
         raise ExportError("injected failure after the ONNX files")
 
-    monkeypatch.setattr(export_module, "export_separator", fail)
+    monkeypatch.setattr(export_folder, "export_separator", fail)
     for dest in (tmp_path / "new", previous):
         with pytest.raises(ExportError, match="injected"):
             export_model(str(folder), dest, progress=False, fp16=True)
@@ -285,7 +294,7 @@ def test_export_by_model_name(tmp_path):
 def test_joint_models_are_refused_in_one_line(tmp_path):
     """X-UMX folders cannot be exported yet: the error says so instead of failing inside TorchScript."""
     from openunmix.model import Separator
-    from openunmix.xumx import CrossNetOpenUnmix
+    from openunmix.architectures.xumx import CrossNetOpenUnmix
 
     joint = CrossNetOpenUnmix(["vocals", "drums"], nb_bins=257, nb_channels=2, hidden_size=8, nb_layers=1,
                               max_bin=100).eval()
@@ -294,3 +303,48 @@ def test_joint_models_are_refused_in_one_line(tmp_path):
         export_module.export_separator(separator, tmp_path / "separator.pt")
     assert "\n" not in str(info.value)
     assert not (tmp_path / "separator.pt").exists()
+
+
+def test_killed_export_leaves_temporaries_that_the_next_export_removes(tmp_path):
+    """A SIGKILLed export leaves its hidden folder beside the output, named by utils.temporary_prefix;
+    the next export into that place removes it (and leaves a live process's temporaries alone)."""
+    import signal
+
+    folder = make_model_folder(tmp_path / "m", targets=("vocals",))
+    code = ("import os, signal, sys\n"
+            "from openunmix.export import folder\n"
+            "folder.export_separator = lambda *args: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "folder.export_model(sys.argv[1], sys.argv[2], progress=False)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, str(folder), str(tmp_path / "out")], env=ONE_THREAD,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL, err.decode()
+    left = [q.name for q in tmp_path.iterdir() if q.name.startswith(".")]
+    killed = temporary_prefix("out").replace(f"-{os.getpid()}-", f"-{p.pid}-")
+    assert len(left) == 1 and left[0].startswith(killed + "export-"), left
+    assert (tmp_path / left[0] / "vocals.onnx").is_file()  # killed after the ONNX files
+    live = tmp_path / (temporary_prefix("other") + "export-live")  # this process's: running
+    live.mkdir()
+    export_model(str(folder), tmp_path / "out", progress=False)
+    assert sorted(q.name for q in tmp_path.iterdir()) == sorted(["m", "out", live.name])
+    assert sorted(q.name for q in (tmp_path / "out").iterdir()) == ["export.json", "separator.pt", "vocals.onnx"]
+
+
+def test_filter_flags_become_filter_settings():
+    from openunmix.commands.argtypes import ArgumentParser
+    from openunmix.commands.common import add_filter_arguments, filter_settings
+
+    p = ArgumentParser(prog="x")
+    add_filter_arguments(p, wiener_win_len=True)
+    assert filter_settings(p, p.parse_args([])) == FilterSettings()
+    args = p.parse_args(["--niter", "2", "--no-softmask", "--alpha", "2", "--logit", "0.3", "--residual",
+                         "--wiener-win-len", "0"])
+    assert filter_settings(p, args) == FilterSettings(niter=2, softmask=False, alpha=2.0, logit=0.3, residual=True,
+                                                      wiener_win_len=None)
+
+
+def test_unknown_target_is_refused_listing_the_model_targets(tmp_path, capsys):
+    folder = make_model_folder(tmp_path / "m", targets=("vocals", "drums"))
+    assert main([str(folder), "--output", str(tmp_path / "out"), "--targets", "kazoo", "--quiet"]) == 2
+    _one_error_line(capsys.readouterr().err, "no model for target 'kazoo' (available: drums, vocals)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

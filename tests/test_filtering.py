@@ -83,3 +83,41 @@ def test_bin_chunks_do_not_change_the_result(residual):
     whole = filtering.wiener(v, x, 2, residual=residual)
     chunked = filtering.wiener(v, x, 2, residual=residual, bin_chunk=5)
     assert torch.allclose(whole, chunked, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("changes,name", [
+    (dict(niter=-1), "niter"), (dict(niter=1.5), "niter"), (dict(niter=True), "niter"),
+    (dict(alpha=0), "alpha"), (dict(alpha=float("nan")), "alpha"), (dict(alpha="2"), "alpha"),
+    (dict(logit=1.0), "logit"), (dict(logit=0), "logit"), (dict(softmask=None), "softmask"),
+    (dict(residual="yes"), "residual"), (dict(wiener_win_len=0), "wiener_win_len"), (dict(bin_chunk=-3), "bin_chunk"),
+])
+def test_filter_settings_refuse_bad_values_naming_the_setting(changes, name):
+    with pytest.raises(ValueError) as info:
+        filtering.FilterSettings(**changes)
+    message = str(info.value)
+    assert message.startswith(f"{name} ") and "\n" not in message
+
+
+def test_filter_settings_normalise_types():
+    settings = filtering.FilterSettings(niter=np.int64(2), alpha=2, logit=np.float32(0.25), wiener_win_len=None)
+    assert type(settings.niter) is int and type(settings.alpha) is float and type(settings.logit) is float
+    assert settings == filtering.FilterSettings(niter=2, alpha=2.0, logit=0.25, wiener_win_len=None)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_window_loop_compiles_with_torchscript_and_gives_the_same(channels):
+    """The exported separator runs filter_windows (and the filter functions it calls) compiled."""
+    scripted = torch.jit.script(filtering.filter_windows)
+    gen = torch.Generator().manual_seed(channels)
+    V = torch.rand(2, channels, 21, 17, 2, generator=gen) * 3  # (batch, channels, bins, frames, targets)
+    X = torch.randn(2, channels, 21, 17, dtype=torch.complex64, generator=gen) * 4
+    for args in ((0, True, 1.0, None, False, None, None), (2, True, 1.5, 0.3, True, 5, 7), (1, False, 1.0, None, True, 0, 0)):
+        expected = filtering.filter_windows(V, X, *args)
+        assert expected.shape == (2, 2 + args[4], channels, 21, 17)
+        # the same operations in the same order; only a fusing executor could round differently (float32:
+        # a few eps per step, a few steps): 1e-5 relative, absolute on values of order 1-10
+        torch.testing.assert_close(scripted(V, X, *args), expected, rtol=1e-5, atol=1e-5)
+    # window by window: each window is the filter on its frames alone
+    whole = filtering.filter_windows(V, X, 1, True, 1.0, None, False, 5, None)
+    one = filtering.wiener(V[1, ..., 5:10, :].permute(2, 1, 0, 3), X[1, ..., 5:10].permute(2, 1, 0), 1)
+    torch.testing.assert_close(whole[1, ..., 5:10], one.permute(3, 2, 1, 0))

@@ -9,8 +9,10 @@ import torch.nn.functional as F
 
 from conftest import make_model_folder, run_script, write_tone
 from openunmix.model import OpenUnmix
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
-from openunmix.modelfolder import load_target_models, read_config
+from openunmix.architectures.umx import read_config
+from openunmix.modelfolder import load_target_models
 from openunmix.utils import ModelError, bandwidth_to_max_bin
 
 UPSTREAM_KEYS = {
@@ -91,7 +93,7 @@ def test_separator_shapes_and_mixture_consistency(model_dir):
         y = sep(x)
     assert y.shape == (2, 2, 2, 16000)
     # ratio mask over all sources: the estimates add up to the mixture
-    res = load_separator(model_dir, residual=True)
+    res = load_separator(model_dir, filter=FilterSettings(residual=True))
     assert res.source_names == ["drums", "vocals", "residual"]
     with torch.inference_mode():
         y = res(x)
@@ -162,11 +164,11 @@ def test_model_folder_errors(tmp_path, model_dir):
 
 
 def test_separator_filter_then_istft_equals_forward(model_dir):
-    sep = load_separator(model_dir, niter=1, wiener_win_len=7)
+    sep = load_separator(model_dir, filter=FilterSettings(niter=1, wiener_win_len=7))
     x = torch.rand(2, 2, 6000) - 0.5
     with torch.inference_mode():
         X = sep.stft(x)
         V = sep.estimate_magnitudes(sep.complexnorm(X))
-        Y = sep.filter(V, X)
+        Y = sep.filter_spectrum(V, X)
         assert Y.shape == (2, 2, 2, X.shape[2], X.shape[3])
         assert torch.allclose(sep.istft(Y, length=6000), sep(x), atol=1e-5)

@@ -281,13 +281,13 @@ def test_api_hub_and_umx_command(tmp_path, published, monkeypatch):
             "speech": _entry(base, files, ("speech",), nb_channels=1, max_bin=257),
         })
         sep = pretrained("umxhq", models_file=table, cache_dir=cache, device="cpu", progress=False)
-        assert sep.targets == ["vocals", "drums"] and sep.niter == 1 and sep.sample_rate == RATE
+        assert sep.targets == ["vocals", "drums"] and sep.filter.niter == 1 and sep.sample_rate == RATE
         x = torch.rand(1, 2, RATE) - 0.5
         assert sep(x).shape == (1, 2, 2, RATE)
         monkeypatch.setenv("OPENUNMIX_MODELS", str(table))
         hub_sep = torch.hub.load(str(ROOT), "umxhq", source="local", targets=["drums"], cache_dir=str(cache),
                                  device="cpu", progress=False)
-        assert hub_sep.targets == ["drums"] and hub_sep.residual  # one target: residual added
+        assert hub_sep.targets == ["drums"] and hub_sep.filter.residual  # one target: residual added
         untrained = torch.hub.load(str(ROOT), "umxse", source="local", pretrained=False, device="cpu")
         assert untrained.targets == ["speech", "noise"] and untrained.nb_channels == 1
         # a mono model given a stereo file downmixes; outputs keep the input's rate and length

@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from conftest import ROOT, make_model_folder, run_script, write_tone
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
 from openunmix.separate import separate
 
@@ -139,7 +140,7 @@ def test_malicious_model_file_is_refused_and_runs_nothing(tmp_path):
 @pytest.mark.parametrize("softmask", [True, False])
 @pytest.mark.parametrize("residual", [False, True])
 def test_silence_in_silence_out_and_extremes_finite(model_dir, niter, softmask, residual):
-    sep = load_separator(model_dir, niter=niter, softmask=softmask, residual=residual)
+    sep = load_separator(model_dir, filter=FilterSettings(niter=niter, softmask=softmask, residual=residual))
     zeros = separate(sep, torch.zeros(2, 8000))
     assert torch.isfinite(zeros).all() and zeros.abs().max() == 0
     t = torch.arange(8000) / 16000
@@ -158,6 +159,30 @@ def test_silent_file_gives_silent_files(tmp_path, model_dir):
     for src in ("vocals", "drums", "residual"):
         y, _ = sf.read(str(tmp_path / "o" / "silence" / f"{src}.wav"))
         assert np.all(y == 0)
+
+
+def test_killed_separation_leftovers_are_removed_by_the_next_run(tmp_path, model_dir):
+    from openunmix.utils import temporary_prefix
+
+    song = write_tone(tmp_path / "long.wav", seconds=300.0)  # long enough to be caught while writing
+    out, folder = tmp_path / "o", tmp_path / "o" / "long"
+    args = [model_dir, "--input", song, "--outdir", out, "--segment", "1", "--overlap", "0.1", "--quiet"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "test.py"), *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(folder.glob(".*.tmp-*")):
+        time.sleep(0.01)
+    proc.kill()  # SIGKILL: no clean-up of its own
+    proc.wait()
+    left = sorted(p.name for p in folder.glob(".*.tmp-*"))
+    assert left and all(f"-{proc.pid}-" in name for name in left), left  # the killed run's temporary outputs
+    live = folder / f"{temporary_prefix('vocals.wav')}x.wav"  # a run of a live process (this one) writing there
+    live.write_bytes(b"")
+    (tmp_path / "short").mkdir()
+    short = write_tone(tmp_path / "short" / "long.wav", seconds=1.0)  # separated into the same folder, quickly
+    r = run_script("test.py", model_dir, "--input", short, "--outdir", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, "drums.wav", "vocals.wav"])
 
 
 TINY_TRAIN = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",

@@ -5,12 +5,13 @@ import soundfile as sf
 import torch
 
 from conftest import make_model_folder, run_script, write_tone
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
 from openunmix.separate import separate, separate_file
 
 
 def test_segmented_equals_whole_when_one_segment(model_dir):
-    sep = load_separator(model_dir, niter=1)
+    sep = load_separator(model_dir, filter=FilterSettings(niter=1))
     x = torch.rand(2, 16000 * 3) - 0.5
     whole = separate(sep, x, segment=None)
     one = separate(sep, x, segment=10.0)
@@ -18,7 +19,7 @@ def test_segmented_equals_whole_when_one_segment(model_dir):
 
 
 def test_segmented_close_to_whole(model_dir):
-    sep = load_separator(model_dir, niter=1)
+    sep = load_separator(model_dir, filter=FilterSettings(niter=1))
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 16000 * 12)).astype(np.float32) * 0.2)
     whole = separate(sep, x, segment=None)
     parts = separate(sep, x, segment=4.0, overlap=1.0)
@@ -72,7 +73,7 @@ def test_test_py_bad_input_one_line_and_others_done(tmp_path, model_dir):
 
 
 def test_inputs_with_the_same_name_get_their_own_folders(tmp_path):
-    from openunmix.commands.separate import output_names
+    from openunmix.separate import output_names
 
     assert output_names(["a/x.wav", "b/y.wav"]) == ["x", "y"]
     assert output_names(["a/song.wav", "b/song.flac", "c/other.wav"]) == ["song.wav", "song.flac", "other"]

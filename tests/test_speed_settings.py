@@ -9,6 +9,7 @@ import torch
 from conftest import make_model_folder, run_script, write_tone
 from openunmix import data
 from openunmix.demo import generate_dataset
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
 from openunmix.precision import PrecisionError, check_precision, cpu_has_native_bfloat16
 from openunmix.separate import SeparationSettings, separate
@@ -74,12 +75,12 @@ def one_thread():
 def test_reduced_precision_close_to_float32(tmp_path, precision, one_thread):
     folder = make_model_folder(tmp_path / "model")
     audio = torch.from_numpy(sf.read(str(write_tone(tmp_path / "mix.wav", seconds=2.0)), dtype="float32")[0].T.copy())
-    ref_sep = load_separator(folder, niter=1)
+    ref_sep = load_separator(folder, filter=FilterSettings(niter=1))
     if precision == "bfloat16" and cpu_has_native_bfloat16() is False:
         with pytest.warns(UserWarning, match="emulated"):  # slower than float32 on such CPUs: said so
-            sep = load_separator(folder, niter=1, precision=precision)
+            sep = load_separator(folder, filter=FilterSettings(niter=1), precision=precision)
     else:
-        sep = load_separator(folder, niter=1, precision=precision)
+        sep = load_separator(folder, filter=FilterSettings(niter=1), precision=precision)
     assert sep.source_names == ref_sep.source_names
     ref = separate(ref_sep, audio)
     got = separate(sep, audio)

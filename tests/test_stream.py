@@ -12,9 +12,10 @@ import torch
 
 from conftest import ROOT
 from openunmix.demo import generate_dataset
+from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator, load_target_models
 from openunmix.model import OpenUnmix
-from openunmix.modelfolder import save_target_model
+from openunmix.architectures.umx import save_target_model
 from openunmix.stream import StreamingSeparator, separate_stream
 
 RATE = 16000
@@ -76,7 +77,7 @@ def test_stream_equals_offline(causal_dir):
     start, which the stream has before output sample 0 is due, and flush()
     knows the length, so it reflects the end the same way.
     """
-    separator = load_separator(causal_dir, niter=0)
+    separator = load_separator(causal_dir, filter=FilterSettings(niter=0))
     assert separator.source_names == ["drums", "vocals"]
     streamer = StreamingSeparator(separator)
     L = streamer.latency
@@ -135,7 +136,7 @@ def test_residual_and_online_wiener_are_causal(tmp_path, niter):
     up to the delayed mixture, the result does not depend on the blocks, and
     changing the future leaves the past output unchanged."""
     folder = make_causal_folder(tmp_path / "one", targets=("vocals",))
-    separator = load_separator(folder, niter=niter)
+    separator = load_separator(folder, filter=FilterSettings(niter=niter))
     streamer = StreamingSeparator(separator, memory=0.5)
     assert streamer.source_names == ["vocals", "accompaniment"]
     x = mixture(RATE // 2, seed=3)
@@ -156,7 +157,7 @@ def test_residual_and_online_wiener_are_causal(tmp_path, niter):
     assert torch.allclose(other[..., :6000], whole[..., :6000], atol=1e-6)
     assert not torch.allclose(other[..., 6000:], whole[..., 6000:], atol=1e-3)
     if niter:
-        ratio = separate_stream(StreamingSeparator(load_separator(folder, niter=0), memory=0.5), [x])
+        ratio = separate_stream(StreamingSeparator(load_separator(folder, filter=FilterSettings(niter=0)), memory=0.5), [x])
         assert not torch.allclose(ratio, whole, atol=1e-3)
 
 
@@ -246,3 +247,16 @@ def test_unidirectional_flag_survives_training_and_loading(tmp_path):
     streamer = StreamingSeparator(load_separator(tmp_path / "uni"))
     out = separate_stream(streamer, [mixture(4000)])
     assert out.shape == (2, 2, 4000 + streamer.latency) and torch.isfinite(out).all()
+
+
+def test_unknown_source_or_target_is_refused_before_reading(tmp_path, causal_dir, capsys):
+    """Names on the command line are checked against the model's before stdin is read, in one line listing them."""
+    from openunmix.commands.stream import main
+
+    base = [str(causal_dir), "--rate", str(RATE), "--channels", "2"]
+    assert main(base + ["--source", "kazoo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --source kazoo: not one of this model's sources (drums, vocals)"]
+    assert main(base + ["--targets", "kazoo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no model for target 'kazoo' (available: drums, vocals)" in err[0]

@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, run_script, write_tone
+from conftest import ROOT, make_model_folder, run_script, write_tone
 from openunmix.demo import generate_dataset
 from openunmix.hub import load_separator
 from openunmix.training import EarlyStopping
@@ -82,6 +83,23 @@ def test_early_stopping_stops_after_patience(tmp_path, musdb_root):
     assert "early stopping" in r.stdout
 
 
+def _killed_temporary(path: Path) -> Path:
+    """What a process SIGKILLed while writing ``path`` leaves: its temporary file (utils.atomic_path)."""
+    code = ("import sys, time\n"
+            "from openunmix.utils import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n"
+            "    open(tmp, 'wb').write(b'half a png')\n"
+            "    print(tmp, flush=True)\n"
+            "    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    tmp = Path(proc.stdout.readline().strip())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert tmp.is_file() and tmp.parent == path.parent and tmp.name.startswith(f".{path.name}.tmp-")
+    return tmp
+
+
 def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root):
     args = ["--root", musdb_root, "--is-wav", "--epochs", "5", *TINY]
     ref = tmp_path / "ref"
@@ -98,8 +116,12 @@ def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root):
     proc.wait()
     # the kill may land between the checkpoint and the other files: the checkpoint decides
     done = torch.load(out / "vocals.chkpnt", weights_only=True)["state"]["epoch"]
+    # and while the loss plot was being written: its temporary stays behind
+    leftover = _killed_temporary(out / "vocals_loss.png")
     r = run_script("train.py", *args, "--output", out, "--checkpoint", out)
     assert r.returncode == 0, r.stderr
+    # the next run into the folder removed what the killed ones left
+    assert not leftover.exists() and not [p.name for p in out.iterdir() if p.name.startswith(".")]
     if done < 5:
         assert f"resuming at epoch {done + 1}" in r.stdout
     a, b = _history(ref), _history(out)
@@ -118,6 +140,24 @@ def test_fine_tune_from_model_folder(tmp_path, musdb_root):
     a = torch.load(base / "vocals.pth", weights_only=True)
     b = torch.load(out / "vocals.pth", weights_only=True)
     assert torch.equal(a["input_mean"], b["input_mean"]) or not torch.allclose(a["fc1.weight"], b["fc1.weight"])
+
+
+def test_names_are_checked_before_any_work(tmp_path, musdb_root):
+    """A flag that names something that does not exist: one line listing what exists, nothing written."""
+    other = make_model_folder(tmp_path / "drums_only", targets=("drums",), n_fft=512, n_hop=128)
+    cases = [
+        (["--target", "kazoo"], 1, ["kazoo", "vocals, drums, bass, other, accompaniment"]),
+        (["--dataset", "kazoo"], 2, ["--dataset", "'musdb'", "'trackfolder_var'"]),
+        (["--architecture", "kazoo"], 2, ["--architecture", "'umx'", "'xumx'"]),
+        (["--model", other], 1, ["no model for target 'vocals'", "available: drums"]),
+    ]
+    for flags, status, words in cases:
+        out = tmp_path / "o"
+        r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "1", *TINY, *flags)
+        assert r.returncode == status, (flags, r.stderr)
+        assert "Traceback" not in r.stderr and r.stderr.startswith("error:"), (flags, r.stderr)
+        assert r.stderr.strip().count("\n") == 0 and all(w in r.stderr for w in words), (flags, r.stderr)
+        assert not out.exists(), flags
 
 
 def test_empty_root_is_one_line_error(tmp_path):

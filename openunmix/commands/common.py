@@ -1,4 +1,4 @@
-"""What the programs share: model and separation arguments, the licence notice, one-line errors."""
+"""What the programs share: model, filter and separation arguments, the licence notice, one-line errors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from typing import Optional
 
 from .argtypes import nonnegative_float, nonnegative_int, number, positive_float
+from ..filtering import FilterSettings
 from ..hub import DEFAULT_MODEL, licence_notice
 from ..precision import PRECISIONS
 from ..separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings
@@ -17,14 +18,48 @@ def error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 
 
-def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
-    """The separation flags that ``test.py`` and ``eval.py`` share."""
+NITER_HELP = "EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)"
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser, niter_help: str = NITER_HELP,
+                         wiener_win_len: bool = False) -> None:
+    """The Wiener filter's flags: ``--niter``, ``--alpha``, ``--logit``, ``--no-softmask``, ``--residual``.
+
+    Args:
+        niter_help: the help of ``--niter`` (the stream's filter steps frame by frame).
+        wiener_win_len: also ``--wiener-win-len`` (frames filtered at once; 0: all).
+
+    :func:`filter_settings` turns them into a :class:`~openunmix.filtering.FilterSettings`.
+    """
     p = parser
-    p.add_argument("--niter", type=nonnegative_int, default=0, help="EM iterations of the Wiener filter; 0 is the ratio mask (default: %(default)s)")
-    p.add_argument("--alpha", type=positive_float, default=1.0, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
+    defaults = FilterSettings()
+    p.add_argument("--niter", type=nonnegative_int, default=defaults.niter, help=niter_help)
+    p.add_argument("--alpha", type=positive_float, default=defaults.alpha, help="exponent of the magnitudes in the ratio mask (default: %(default)s)")
     p.add_argument("--logit", type=number(float, 0, 1, True, True), default=None, help="threshold of the logit compression of the ratio mask (default: off)")
     p.add_argument("--no-softmask", action="store_true", help="start the filter from the model magnitudes with the mixture phase")
     p.add_argument("--residual", action="store_true", help="also output what the targets leave in the mixture")
+    if wiener_win_len:
+        p.add_argument("--wiener-win-len", type=nonnegative_int, default=defaults.wiener_win_len,
+                       help="frames Wiener-filtered at once; 0 filters the whole input at once (default: %(default)s)")
+
+
+def filter_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> FilterSettings:
+    """The flags of :func:`add_filter_arguments` as settings (``parser.error`` on bad values)."""
+    more = {}
+    if hasattr(args, "wiener_win_len"):
+        more["wiener_win_len"] = args.wiener_win_len or None  # 0: the whole input at once
+    try:
+        return FilterSettings(niter=args.niter, softmask=not args.no_softmask, alpha=args.alpha, logit=args.logit,
+                              residual=args.residual, **more)
+    except ValueError as err:  # the message starts with the setting's name: its flag is --<setting>
+        name, _, rest = str(err).partition(" ")
+        parser.error(f"--{name.replace('_', '-')} {rest}")
+
+
+def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The separation flags that ``test.py`` and ``eval.py`` share (the filter's among them)."""
+    p = parser
+    add_filter_arguments(p)
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
     p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
@@ -58,10 +93,10 @@ def print_licence_notice(model: str, models_file: Optional[str]) -> None:
 def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> SeparationSettings:
     """The flags of :func:`add_model_arguments` and :func:`add_separation_arguments` as settings
     (``parser.error`` on bad values)."""
+    wiener = filter_settings(parser, args)
     try:
         return SeparationSettings(
-            niter=args.niter, alpha=args.alpha, logit=args.logit, softmask=not args.no_softmask,
-            residual=args.residual, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
+            filter=wiener, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
             models_file=args.models, cache_dir=args.cache_dir, precision=args.precision,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>

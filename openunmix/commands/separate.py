@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
 from ..audio import AudioError
-from ..separate import SeparationSettings, separate_file
+from ..separate import SeparationSettings, output_names, separate_file
 from ..utils import ModelError
 from .argtypes import ArgumentParser, positive_int, writable_extension
 from .common import add_model_arguments, add_separation_arguments, error, print_licence_notice, separation_settings
-
-
-def output_names(inputs: Sequence[str]) -> List[str]:
-    """Output folder name per input: its stem, made longer only where stems collide.
-
-    ``a/song.wav`` and ``b/song.flac`` give ``song.wav`` and ``song.flac``;
-    ``a/song.wav`` and ``b/song.wav`` give ``a_song.wav`` and ``b_song.wav``;
-    a remaining tie gets a counter.
-    """
-    paths = [Path(p) for p in inputs]
-    names = [p.stem for p in paths]
-    for longer in (lambda p: p.name, lambda p: f"{p.parent.name}_{p.name}"):
-        clash = {n for n in names if names.count(n) > 1}
-        names = [longer(p) if n in clash else n for p, n in zip(paths, names)]
-    seen: Dict[str, int] = {}
-    unique = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        unique.append(n if names.count(n) == 1 else f"{n}_{seen[n]}")
-    return unique
 
 
 def separate_main(
@@ -45,7 +25,11 @@ def separate_main(
     threads: Optional[int] = None,
     progress: bool = True,
 ) -> int:
-    """Separate every input file with a model folder or named model.
+    """Separate every input file with a model folder or named model into ``outdir/<name>/``.
+
+    The model and ``targets`` are checked (loaded) before any input is read;
+    an input that fails is reported in one line and the others are still
+    separated. Folder names come from :func:`openunmix.separate.output_names`.
 
     Returns:
         the exit status: 0 all separated, 1 some inputs failed, 2 no usable model.

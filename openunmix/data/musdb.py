@@ -71,7 +71,7 @@ class MUSDBDataset(TrackDataset):
     ``(nb_channels, samples)``. The mixture is the sum of the four sources
     (vocals, drums, bass, other); the target is one source, or
     ``'accompaniment'`` (drums + bass + other). With ``joint_targets`` (e.g.
-    all four sources, for X-UMX) the target is every one of them, stacked:
+    all four sources, for a joint model) the target is every one of them, stacked:
     ``(len(joint_targets), nb_channels, samples)``, and ``target`` is ignored.
 
     Training mode (``split='train'`` with ``seq_duration``):

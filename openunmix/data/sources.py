@@ -1,7 +1,7 @@
 """The MUSDB18 source names, defined once for the whole package.
 
 Only names live here (no imports beyond ``typing``), so that every part of
-the toolkit (datasets, the demo, evaluation, X-UMX, separation) can import
+the toolkit (datasets, the demo, evaluation, the architectures, separation) can import
 them without pulling in audio or dataset code.
 """
 

@@ -7,11 +7,11 @@ frame ``t`` is a recursive, exponentially forgetting sum over frames
 ``<= t``, so a frame's output never depends on later frames and the result
 does not depend on how the frames are grouped into blocks.
 
-- ``iterations == 0`` without a residual source: exactly
+- ``niter == 0`` without a residual source: exactly
   :func:`~openunmix.filtering.wiener` (the ratio mask is frame-local).
 - residual source: the gain that fits the targets' sum to the mixture is
   ``sum_s f^(t-s) |x_s|^a v_s / sum_s f^(t-s) v_s^2`` over past frames.
-- ``iterations > 0``: per frame, ``iterations`` multichannel Wiener steps
+- ``niter > 0``: per frame, ``niter`` multichannel Wiener steps
   with ``R_j = (f N_j + y_j y_j^H) / (f D_j + v_j)`` where ``N_j``, ``D_j``
   hold the forgotten sums of the past frames' final estimates.
 
@@ -28,7 +28,7 @@ from typing import Optional
 
 import torch
 
-from .filtering import _invert, wiener
+from ..filtering import FilterSettings, _invert, wiener
 
 
 def forgetting_factor(memory: float, n_hop: int, sample_rate: float) -> float:
@@ -42,9 +42,11 @@ class OnlineFilter:
     """Frame-causal Wiener filter with recursive statistics.
 
     Args:
-        iterations: multichannel Wiener steps per frame (0: ratio mask).
-        softmask, alpha, logit: as in :func:`~openunmix.filtering.wiener`.
-        residual: add a source for what the targets leave in the mixture.
+        settings: the filter's settings; ``niter`` is the number of
+            multichannel Wiener steps per frame (0: ratio mask),
+            ``softmask``, ``alpha``, ``logit`` and ``residual`` are as in
+            :func:`~openunmix.filtering.wiener` (``wiener_win_len`` and
+            ``bin_chunk`` do not apply: there are no windows).
         forget: per-frame forgetting factor of the statistics, in ``(0, 1]``
             (:func:`forgetting_factor`).
         scale: the mixture is divided by this before the Wiener steps (the
@@ -52,17 +54,10 @@ class OnlineFilter:
             stream cannot know; use the peak of a full-scale sinusoid / 10).
     """
 
-    def __init__(self, iterations: int = 0, softmask: bool = True, residual: bool = False, *,
-                 alpha: float = 1.0, logit: Optional[float] = None, forget: float = 0.99, scale: float = 1.0):
-        if iterations < 0:
-            raise ValueError("iterations must be >= 0")
+    def __init__(self, settings: FilterSettings = FilterSettings(), forget: float = 0.99, scale: float = 1.0):
         if not 0 < forget <= 1:
             raise ValueError("forget must be in (0, 1]")
-        self.iterations = iterations
-        self.softmask = softmask
-        self.residual = residual
-        self.alpha = alpha
-        self.logit = logit
+        self.settings = settings
         self.forget = forget
         self.scale = scale
         self.reset()
@@ -85,12 +80,13 @@ class OnlineFilter:
             complex ``(frames, bins, channels, sources)``, sources = targets
             (+ the residual).
         """
-        if self.softmask and self.alpha != 1.0:
-            v = v**self.alpha
-        if self.residual:
-            v = self._residual_model(v, x, self.alpha if self.softmask else 1.0)
-        y = wiener(v, x, 0, softmask=self.softmask, residual=False, logit=self.logit)
-        if not self.iterations:
+        s = self.settings
+        if s.softmask and s.alpha != 1.0:
+            v = v**s.alpha
+        if s.residual:
+            v = self._residual_model(v, x, s.alpha if s.softmask else 1.0)
+        y = wiener(v, x, 0, softmask=s.softmask, residual=False, logit=s.logit)
+        if not s.niter:
             return y
         return self._wiener_steps(y, x)
 
@@ -126,7 +122,7 @@ class OnlineFilter:
         out = torch.empty_like(y)
         for t in range(y.shape[0]):
             yt, xt = y[t], x[t]  # (bins, channels, sources), (bins, channels)
-            for _ in range(self.iterations):
+            for _ in range(self.settings.niter):
                 power = torch.view_as_real(yt).square().sum(-1).mean(dim=1)  # (bins, sources)
                 cov = self.forget * self._cov + torch.einsum("bis,bjs->bijs", yt, yt.conj())
                 cov = cov / (eps + self.forget * self._power + power)[:, None, None, :]

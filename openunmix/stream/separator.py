@@ -22,7 +22,7 @@ for every grouping of the input into blocks. With the ratio mask (``niter
 rounding; the start (reflect padding uses ``x[1..P]``, available before
 sample 0 is due) and the end (:meth:`flush` knows the length) are exact too.
 A residual source's gain and the EM Wiener filter use statistics over past
-frames instead of offline windows (:mod:`openunmix.online_filter`).
+frames instead of offline windows (:mod:`.online_filter`).
 
 State carried from block to block: the unconsumed input (less than one
 window), each model's LSTM ``(h, c)``, the overlap-add tail (one window)
@@ -32,11 +32,8 @@ the stream.
 Shapes: blocks are ``(channels, samples)``, outputs ``(sources, channels,
 samples)``, sources as in ``Separator.source_names``.
 
-Command for pipes (raw float32 interleaved PCM on stdin and stdout)::
-
-    ffmpeg -i song.mp3 -f f32le -ac 2 -ar 44100 - \\
-      | python -m openunmix.stream MODEL --rate 44100 --channels 2 --source vocals \\
-      | ffplay -f f32le -ac 2 -ar 44100 -
+The program for pipes, ``python -m openunmix.stream``, is
+:mod:`openunmix.commands.stream` (its library part: :mod:`.pipe`).
 """
 
 from __future__ import annotations
@@ -45,9 +42,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .model import OpenUnmix, Separator
+from .. import architectures
+from ..model import Separator
+from ..transforms import STFT
+from .lstm import run_lstm
 from .online_filter import OnlineFilter, forgetting_factor
-from .transforms import STFT
 
 DEFAULT_MEMORY = 5.0  # seconds: time constant of the online filter statistics
 
@@ -57,8 +56,9 @@ class StreamingSeparator:
 
     Args:
         separator: a :class:`Separator` over unidirectional target models; its
-            filter settings (``niter``, ``softmask``, ``alpha``, ``logit``,
-            ``residual``) are used, ``niter > 0`` as the online Wiener filter.
+            filter settings (:attr:`Separator.filter`: ``niter``, ``softmask``,
+            ``alpha``, ``logit``, ``residual``) are used, ``niter > 0`` as the
+            online Wiener filter (``wiener_win_len`` and ``bin_chunk`` do not apply).
         memory: time constant in seconds of the statistics over past frames
             (residual gain, online Wiener filter); unused by the plain ratio mask.
 
@@ -68,9 +68,11 @@ class StreamingSeparator:
 
     def __init__(self, separator: Separator, memory: float = DEFAULT_MEMORY):
         for name, model in separator.target_models.items():
-            if not isinstance(model, OpenUnmix):
-                raise ValueError(f"streaming takes Open-Unmix target models; '{name}' is a {type(model).__name__}")
-            if not model.unidirectional:
+            caps = architectures.capabilities(model)
+            if not caps.streamable:
+                raise ValueError(f"streaming takes models that run block by block; '{name}' is a "
+                                 f"{architectures.describe(model)}")
+            if not caps.causal:
                 raise ValueError(
                     f"streaming needs causal models, but '{name}' is bidirectional (its LSTM reads the "
                     "future); train one with train.py --unidirectional"
@@ -87,8 +89,7 @@ class StreamingSeparator:
         self._pad = self.n_fft // 2
         # a full-scale sinusoid peaks at sum(window) / 2 in the STFT; the offline filter maps its peak to 10
         self._filter = OnlineFilter(
-            separator.niter, separator.softmask, separator.residual, alpha=separator.alpha,
-            logit=separator.logit, forget=forgetting_factor(memory, self.n_hop, separator.sample_rate),
+            separator.filter, forget=forgetting_factor(memory, self.n_hop, separator.sample_rate),
             scale=max(1.0, float(window.sum()) / 20.0),
         )
         self.reset()
@@ -263,60 +264,8 @@ class StreamingSeparator:
             self._in_start = keep_from
 
 
-# below this many frames per call, the LSTM is stepped cell by cell
-CELL_FRAMES = 8
-
-
-def run_lstm(lstm: torch.nn.LSTM, x: torch.Tensor,
-             state: Optional[Tuple[torch.Tensor, torch.Tensor]]) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-    """A unidirectional ``nn.LSTM`` (inference) on a few more frames, state carried.
-
-    On CPU, ``nn.LSTM`` sets up a oneDNN primitive on every call, which costs
-    several times the arithmetic of one frame (about 50 ms against 9 ms for a
-    512-unit 3-layer LSTM on one core); a stream calls it for one or two
-    frames at a time. Short inputs therefore go through ``torch.lstm_cell``
-    with the module's own weights, layer by layer (the same arithmetic, equal
-    to float rounding); longer ones through the module.
-
-    Args:
-        x: ``(frames, batch, input)``.
-        state: ``(h, c)``, each ``(layers, batch, hidden)``, or ``None`` (zeros).
-
-    Returns:
-        ``((frames, batch, hidden), (h, c))``.
-    """
-    if x.shape[0] >= CELL_FRAMES or x.device.type != "cpu":
-        return lstm(x, state)
-    if state is None:
-        zeros = torch.zeros((lstm.num_layers, x.shape[1], lstm.hidden_size), dtype=x.dtype, device=x.device)
-        state = (zeros, zeros)
-    hs, cs = [], []
-    for k in range(lstm.num_layers):
-        weights = [getattr(lstm, f"{kind}_l{k}", None) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        h, c = state[0][k], state[1][k]
-        steps = []
-        for t in range(x.shape[0]):
-            h, c = torch.lstm_cell(x[t], (h, c), *weights)
-            steps.append(h)
-        x = torch.stack(steps)
-        hs.append(h)
-        cs.append(c)
-    return x, (torch.stack(hs), torch.stack(cs))
-
-
 def separate_stream(streamer: StreamingSeparator, blocks: Sequence[torch.Tensor]) -> torch.Tensor:
     """Stream ``blocks`` (each ``(channels, n)``) and flush: ``(sources, channels, total + latency)``."""
     out = [streamer.process(b) for b in blocks]
     out.append(streamer.flush())
     return torch.cat(out, dim=-1)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m openunmix.stream``: see :mod:`openunmix.stream_pipe`."""
-    from .stream_pipe import main as pipe_main
-
-    return pipe_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,330 @@
+"""What every architecture provides: the :class:`Architecture` interface, its training part and small data types.
+
+An architecture is one kind of model (Open-Unmix, X-UMX, or a plug-in). Its
+module holds everything particular to it, behind this interface:
+
+* building a model from settings (:meth:`Architecture.build`);
+* its folder format: which files of a model folder it owns and which targets
+  they hold (:meth:`Architecture.folder_models`), loading and validating them
+  (:meth:`Architecture.load`) and the files it writes (its training part's
+  :meth:`TrainingPart.save`);
+* its training part (:class:`TrainingPart`: dataset options, new model,
+  checkpoint settings, loss, files) and its training options, declared as
+  data (:class:`TrainingOption`) that the train command turns into flags;
+* what callers may ask of its models (:meth:`Architecture.capabilities`):
+  whether a model returns several targets at once, runs block by block, sees
+  only the past, can be exported.
+
+Shapes follow :mod:`openunmix.model`: waveforms ``(batch, channels, samples)``
+(several targets: ``(batch, targets, channels, samples)``), magnitudes
+``(batch, channels, bins, frames)`` (several targets stacked last).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..transforms import STFT, ComplexNorm
+from ..utils import ModelError, PathLike
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..catalog import ModelEntry
+    from ..modelfolder import ModelConfig
+
+
+class ArchitectureError(ModelError):
+    """An unknown architecture, a plug-in that does not load, or settings an architecture refuses (one line)."""
+
+
+@dataclass(frozen=True)
+class TrainingOption:
+    """A training setting particular to one architecture, declared as data.
+
+    The train command turns it into a flag; the run's json stores it under
+    ``args`` with the other arguments.
+
+    Attributes:
+        name: its key in ``TrainConfig.architecture_options`` and in the json.
+        kind: ``float``, ``int`` or ``bool``.
+        default: the value when the option is not given.
+        help: one line for ``--help``.
+        low, high: inclusive bounds of a number (``None``: unbounded).
+        flag: the command-line flag; by default ``--<name>`` with dashes, and
+            ``--no-<name>`` for a ``bool`` that defaults to True (the flag
+            turns it off).
+    """
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    flag: str = ""
+
+    @property
+    def flag_name(self) -> str:
+        """The command-line flag of the option."""
+        if self.flag:
+            return self.flag
+        dashed = self.name.replace("_", "-")
+        return f"--no-{dashed}" if self.kind is bool and self.default else f"--{dashed}"
+
+    def check(self, value: Any) -> Any:
+        """``value`` as ``kind``, within the bounds.
+
+        Raises:
+            ArchitectureError: naming the option and what is wrong.
+        """
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ArchitectureError(f"option {self.name}: expected true or false, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ArchitectureError(f"option {self.name}: expected a number, got {value!r}")
+        if self.kind is int and float(value) != int(value):
+            raise ArchitectureError(f"option {self.name}: expected an integer, got {value!r}")
+        if not math.isfinite(value) or (self.low is not None and value < self.low) or (
+                self.high is not None and value > self.high):
+            low = "-inf" if self.low is None else f"{self.low:g}"
+            high = "inf" if self.high is None else f"{self.high:g}"
+            bounds = f"[{low}, {high}]"
+            raise ArchitectureError(f"option {self.name}: {value!r} is out of range {bounds}")
+        return self.kind(value)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What callers (the Separator, the export, the stream) may ask of one model.
+
+    Attributes:
+        joint: the model returns several targets at once: its output is
+            ``(batch, channels, bins, frames, targets)`` and its ``targets``
+            attribute lists them (the Separator runs it once for all).
+        streamable: the model runs frame block by frame block with its state
+            carried (``encode``, an ``lstm`` whose ``(h, c)`` state is carried,
+            ``decode``; see :class:`openunmix.stream.StreamingSeparator`).
+        causal: its output for a frame depends on that frame and the past only.
+        exportable: one ONNX graph per model and the TorchScript separator can
+            be made from it (magnitude in, magnitude of the same shape out).
+    """
+
+    joint: bool = False
+    streamable: bool = False
+    causal: bool = False
+    exportable: bool = False
+
+
+class Spectrogram(torch.nn.Module):
+    """Waveform ``(batch, channels, samples)`` -> magnitude ``(batch, channels, bins, frames)``."""
+
+    def __init__(self, n_fft: int, n_hop: int, mono: bool):
+        super().__init__()
+        self.stft = STFT(n_fft, n_hop)
+        self.norm = ComplexNorm(mono=mono)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, channels, samples)`` -> ``(batch, channels, bins, frames)`` (channels 1 when mono)."""
+        return self.norm(self.stft(x))
+
+
+class TrainingPart:
+    """What a model type brings to the training loop (:mod:`openunmix.training`).
+
+    The loop (epochs, early stopping, checkpoints, resume, DDP, ``--amp``) is
+    the same for every architecture; the part says which targets a dataset
+    item carries, how the model is built (new, from a checkpoint's settings,
+    from a model folder), how a batch of waveforms becomes the model input
+    and the loss's reference, the loss, and which files the model is saved as.
+
+    Attributes:
+        name: the architecture's name (``--architecture``).
+        stem: file names in the output folder (``<stem>.pth``, ``.json``,
+            ``.chkpnt``, ``_loss.png``).
+        loss_label, log_scale: y-axis label and scale of the loss plot (a log
+            scale only for losses that stay positive).
+    """
+
+    name = ""
+    stem = ""
+    loss_label = "loss"
+    log_scale = False
+
+    def to(self, device: torch.device) -> "TrainingPart":
+        """Move the part's transforms to ``device``."""
+        return self
+
+    def dataset_options(self, dataset: str) -> Dict[str, Any]:
+        """Options for :func:`openunmix.data.load_datasets` (``ArchitectureError`` for a layout it cannot use)."""
+        return {}
+
+    def new_model(self, config: "ModelConfig", input_mean: Optional[np.ndarray],
+                  input_scale: Optional[np.ndarray]) -> nn.Module:
+        """An untrained model of ``config``; ``input_mean``/``input_scale`` are the per-bin mixture statistics
+        (``(n_fft // 2 + 1,)`` each)."""
+        raise NotImplementedError
+
+    def arch(self, model: nn.Module) -> Dict[str, Any]:
+        """The settings stored in checkpoints (:meth:`model_from_arch` rebuilds the model from them);
+        they include ``"architecture": name``."""
+        raise NotImplementedError
+
+    def model_from_arch(self, arch: Mapping[str, Any]) -> nn.Module:
+        """An untrained model of a checkpoint's settings (``ArchitectureError`` for another architecture's)."""
+        raise NotImplementedError
+
+    def check_arch(self, arch: Mapping[str, Any], default: str) -> None:
+        """Raise :class:`ArchitectureError` unless a checkpoint's settings are this architecture's
+        (``default``: the architecture of checkpoints that do not say)."""
+        found = arch.get("architecture", default)
+        if found != self.name:
+            raise ArchitectureError(f"the checkpoint holds a {found!r} model, not {self.name!r}")
+
+    def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
+        """The trained model of a model folder (fine-tuning) and its ``(n_fft, n_hop, nb_channels)``."""
+        raise NotImplementedError
+
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
+        """``(model input, loss reference)`` of a batch of waveforms (runs without gradients).
+
+        Args:
+            x: mixtures ``(batch, channels, samples)``.
+            y: targets, as the dataset gives them (``(batch, channels, samples)``,
+                or ``(batch, targets, channels, samples)`` for joint models).
+        """
+        raise NotImplementedError
+
+    def loss(self, estimate: torch.Tensor, reference: Any) -> torch.Tensor:
+        """The training loss (a scalar) of the model's float32 output.
+
+        Args:
+            estimate: the model's output for the input :meth:`prepare` gave,
+                ``(batch, channels, bins, frames)`` (a joint model: ``(batch,
+                channels, bins, frames, targets)``).
+            reference: the loss reference :meth:`prepare` gave.
+        """
+        raise NotImplementedError
+
+    def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
+        """``(sum, count)`` of one validation chunk (``estimate`` and ``reference`` as for :meth:`loss`);
+        the validation loss is ``Σ sum / Σ count``."""
+        raise NotImplementedError
+
+    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
+             extra: Dict[str, Any]) -> None:
+        """Write the model's files into ``out`` (``extra``: arguments and history for the json)."""
+        raise NotImplementedError
+
+
+class Architecture:
+    """One kind of model and everything particular to it (see the module docstring).
+
+    Subclasses set the attributes and implement the methods; an instance is
+    registered with :func:`openunmix.architectures.register`.
+
+    Attributes:
+        name: the ``--architecture`` value and the ``"architecture"`` of its files.
+        title: its name in messages (``Open-Unmix``, ...).
+        description: one line for ``--architecture``'s help.
+        file_stem: how its files are named in a model folder, for help texts
+            (``<target>``, ``xumx``, ...).
+        options: its training options (flags of the train command).
+        options_title: the title of its flags' group in ``--help``.
+        claims_remaining: it also owns ``<stem>.json`` + ``<stem>.pth`` files that
+            no other architecture claims (folders without an ``"architecture"``
+            mark, as upstream writes them); at most one architecture does.
+        model_types: the ``nn.Module`` classes of its models (capability lookup).
+    """
+
+    name = ""
+    title = ""
+    description = ""
+    file_stem = "<target>"
+    options: Tuple[TrainingOption, ...] = ()
+    options_title = ""
+    claims_remaining = False
+    model_types: Tuple[type, ...] = ()
+
+    # -- settings ----------------------------------------------------------
+
+    def check_options(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Its training options: the given ones checked, the others at their defaults.
+
+        Raises:
+            ArchitectureError: an option it does not have (the line lists its
+                options) or a value out of range.
+        """
+        options = dict(options or {})
+        known = {o.name: o for o in self.options}
+        unknown = [k for k in options if k not in known]
+        if unknown:
+            have = ", ".join(known) or "none"
+            raise ArchitectureError(f"architecture {self.name!r} has no option {unknown[0]!r} (its options: {have})")
+        return {name: o.check(options.get(name, o.default)) for name, o in known.items()}
+
+    # -- building ----------------------------------------------------------
+
+    def build(self, config: "ModelConfig", targets: Sequence[str]) -> Dict[str, nn.Module]:
+        """Untrained models of ``config`` for ``targets``, as a Separator takes them (``{key: model}``)."""
+        raise NotImplementedError
+
+    # -- folder format -----------------------------------------------------
+
+    def folder_models(self, model_dir: Path, stems: Sequence[str]) -> Dict[str, List[str]]:
+        """The models of this architecture among a folder's ``<stem>.json`` files: ``{stem: targets}``.
+
+        ``stems`` are the json files not claimed yet (``separator.json``
+        excluded). The default claims the stems whose json says
+        ``"architecture": name`` and that have a ``<stem>.pth``; their targets
+        are the json's ``"targets"`` list, or its ``"target"``.
+        """
+        from ..modelfolder import peek_json
+
+        found: Dict[str, List[str]] = {}
+        for stem in stems:
+            data = peek_json(model_dir / f"{stem}.json")
+            if data.get("architecture") != self.name or not (model_dir / f"{stem}.pth").is_file():
+                continue
+            targets = data.get("targets", [data.get("target")])
+            if isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets):
+                found[stem] = list(targets)
+        return found
+
+    def load(self, model_dir: Path, stem: str, targets: Sequence[str],
+             device: Union[str, torch.device] = "cpu") -> Tuple[Dict[str, nn.Module], "ModelConfig"]:
+        """Load, validate and freeze the model of ``<stem>.*`` for ``targets`` (some or all of its targets).
+
+        Returns:
+            ``({key: model}, config)``, the models as a Separator takes them
+            and their settings (``sample_rate``, ``n_fft``, ``n_hop``,
+            ``nb_channels`` at least).
+
+        Raises:
+            ModelError: missing, malformed or inconsistent files (one line).
+        """
+        raise NotImplementedError
+
+    def load_published(self, entry: "ModelEntry", target: str, path: PathLike,
+                       device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, "ModelConfig"]:
+        """One target's model of a model table entry from its downloaded file, frozen."""
+        raise ArchitectureError(f"architecture {self.name!r} has no models in the model table")
+
+    # -- training ----------------------------------------------------------
+
+    def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
+                      options: Mapping[str, Any]) -> TrainingPart:
+        """Its part of a training run with these settings (``options`` as :meth:`check_options` returns)."""
+        raise ArchitectureError(f"architecture {self.name!r} cannot be trained")
+
+    # -- capabilities ------------------------------------------------------
+
+    def capabilities(self, model: nn.Module) -> Capabilities:
+        """What callers may ask of ``model``, one of this architecture's models."""
+        return Capabilities(joint=getattr(model, "targets", None) is not None)

@@ -1,0 +1,349 @@
+"""Open-Unmix (``umx``): one :class:`~openunmix.model.OpenUnmix` model per target.
+
+Folder format: ``<target>.pth`` (state dict, upstream's parameter names) and
+``<target>.json`` (settings at the top level and under ``args``, training
+arguments and history) per target, plus ``separator.json``. Upstream
+open-unmix folders load too: their ``.pth`` files may carry a hash suffix
+(``vocals-b62c91ce.pth``), their STFT settings may live in ``separator.json``
+only, and their 2019 state dicts hold the sample rate and STFT windows,
+which are dropped. Open-Unmix files carry no ``"architecture"`` mark, so this
+architecture owns every ``<stem>.json`` + ``<stem>.pth`` pair no other
+architecture claims. The published weights of the model table
+(:mod:`openunmix.catalog`) are Open-Unmix models too.
+
+Training: the MSE between the model's output and the target magnitude
+``(batch, channels, bins, frames)``; files ``<target>.*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import losses
+from ..model import OpenUnmix
+from ..modelfolder import (ModelConfig, flatten, load_state, read_json, read_separator_json,
+                           save_model_files, state_dict_from_file, stft_settings)
+from ..utils import ModelError, PathLike, setting_number
+from . import ArchitectureError, register
+from .base import Architecture, Capabilities, Spectrogram, TrainingPart
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..catalog import ModelEntry
+
+NAME = "umx"
+# keys of upstream's 2019 (v1.0) state dicts that are not parameters of the model
+_LEGACY_KEYS = ("sample_rate", "stft.window", "transform.0.window")
+
+
+# ---------------------------------------------------------------- folder format
+
+
+def _find_pth(model_dir: Path, target: str) -> Optional[Path]:
+    exact = model_dir / f"{target}.pth"
+    if exact.is_file():
+        return exact
+    hashed = sorted(model_dir.glob(f"{target}-*.pth"))
+    return hashed[0] if hashed else None
+
+
+def _state(path: PathLike) -> Dict[str, torch.Tensor]:
+    """A state dict without upstream's non-parameter extras."""
+    return {k: v for k, v in state_dict_from_file(path).items() if k not in _LEGACY_KEYS}
+
+
+def _check_mark(js: Path, settings: Mapping[str, Any]) -> None:
+    """Refuse a json that another architecture wrote (its ``"architecture"`` mark), naming it."""
+    from . import names
+
+    mark = settings.get("architecture", NAME)
+    if mark == NAME:
+        return
+    registered = names()
+    if mark in registered:
+        raise ModelError(f"{js}: holds a {mark!r} model, not an Open-Unmix target model")
+    raise ArchitectureError(f"{js}: a model of architecture {mark!r}, which is not registered "
+                            f"(registered: {', '.join(registered)}; plug-ins: OPENUNMIX_ARCHITECTURES=module.path)")
+
+
+def read_config(model_dir: PathLike, target: str) -> Tuple[ModelConfig, Dict[str, torch.Tensor]]:
+    """Read and validate ``<target>.json`` and ``<target>.pth`` of a model folder.
+
+    The target's own json is read over ``separator.json`` (where upstream
+    keeps the STFT settings).
+
+    Returns:
+        the validated settings and the state dict.
+
+    Raises:
+        ModelError: missing or malformed files, or a state dict whose shapes
+            do not match its json.
+    """
+    from ..modelfolder import list_targets
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model folder does not exist")
+    js = model_dir / f"{target}.json"
+    pth = _find_pth(model_dir, target)
+    if not js.is_file() and pth is None:
+        available = list_targets(model_dir)
+        raise ModelError(
+            f"{model_dir}: no model for target '{target}' (available: {', '.join(available) or 'none'})"
+        )
+    data = read_json(js)
+    if pth is None:
+        raise ModelError(f"{model_dir / (target + '.pth')}: missing model weights file")
+    settings = {**read_separator_json(model_dir), **flatten(js, data)}
+    _check_mark(js, flatten(js, data))
+    sample_rate, n_fft, n_hop, nb_channels = stft_settings(js, settings)
+    hidden_size = setting_number(js, settings, "hidden_size", int, 2, 65536, default=512)
+    state = _state(pth)
+    config = config_from_state(state, target, sample_rate, n_fft, n_hop, nb_channels, hidden_size,
+                               path=pth, settings=js.name)
+    return config, state
+
+
+def config_from_state(
+    state: Mapping[str, torch.Tensor],
+    target: str,
+    sample_rate: float,
+    n_fft: int,
+    n_hop: int,
+    nb_channels: int,
+    hidden_size: int,
+    path: PathLike,
+    settings: str,
+) -> ModelConfig:
+    """Complete the settings from a state dict (bandwidth, layers, direction) and check they fit.
+
+    Args:
+        path: the weights file (named in errors).
+        settings: where the settings come from (named in errors).
+
+    Raises:
+        ModelError: a state dict that is not Open-Unmix's or does not fit the settings.
+    """
+    try:
+        max_bin = int(state["input_mean"].shape[0])
+        fc1 = state["fc1.weight"].shape
+        nb_bins = int(state["output_mean"].shape[0])
+        lstm_layers = {k.split("_l")[-1].split("_")[0] for k in state if k.startswith("lstm.weight_ih_l")}
+        unidirectional = not any(k.endswith("_reverse") for k in state if k.startswith("lstm."))
+    except (KeyError, IndexError, AttributeError):
+        raise ModelError(f"{path}: not an Open-Unmix state dict (missing or malformed parameters)") from None
+    problems = []
+    if nb_bins != n_fft // 2 + 1:
+        problems.append(f"{nb_bins} output bins but nfft={n_fft} gives {n_fft // 2 + 1}")
+    if fc1[0] != hidden_size:
+        problems.append(f"hidden size {fc1[0]} but the settings say {hidden_size}")
+    if fc1[1] != max_bin * nb_channels:
+        problems.append(f"input width {fc1[1]} but the settings say {nb_channels} channels x {max_bin} bins")
+    if problems or not lstm_layers:
+        raise ModelError(f"{path}: shapes do not match {settings}: " + "; ".join(problems or ["no LSTM weights"]))
+    return ModelConfig(
+        target=target,
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        n_hop=n_hop,
+        nb_channels=nb_channels,
+        hidden_size=hidden_size,
+        nb_layers=len(lstm_layers),
+        unidirectional=unidirectional,
+        max_bin=max_bin,
+    )
+
+
+def build_model(config: ModelConfig, input_mean: Optional[np.ndarray] = None,
+                input_scale: Optional[np.ndarray] = None) -> OpenUnmix:
+    """An untrained :class:`OpenUnmix` of the given settings (``input_mean``/``input_scale``: per-bin statistics)."""
+    return OpenUnmix(
+        nb_bins=config.n_fft // 2 + 1,
+        nb_channels=config.nb_channels,
+        hidden_size=config.hidden_size,
+        nb_layers=config.nb_layers,
+        unidirectional=config.unidirectional,
+        input_mean=input_mean,
+        input_scale=input_scale,
+        max_bin=config.max_bin,
+    )
+
+
+def instantiate(config: ModelConfig, state: Mapping[str, torch.Tensor], path: PathLike, settings: str,
+                device: Union[str, torch.device] = "cpu") -> OpenUnmix:
+    """A frozen :class:`OpenUnmix` of ``config`` holding ``state`` (all names must match), on ``device``.
+
+    Raises:
+        ModelError: naming ``path`` and the first mismatch with ``settings``.
+    """
+    # built without storage and given the file's tensors: the random initialisation of
+    # millions of weights that the state dict then overwrites is never computed
+    with torch.device("meta"):
+        model = build_model(config)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    load_state(model, state, path, settings, assign=True)
+    return model.to(device).freeze()
+
+
+def model_settings(model: nn.Module, n_fft: int, n_hop: int) -> Dict[str, Any]:
+    """The json settings of a model of the Open-Unmix family (what :func:`read_config` needs)."""
+    return {
+        "nfft": int(n_fft),
+        "nhop": int(n_hop),
+        "nb_channels": int(model.nb_channels),
+        "hidden_size": int(model.hidden_size),
+        "nb_layers": int(model.nb_layers),
+        "unidirectional": bool(model.unidirectional),
+        "max_bin": int(model.nb_bins),
+    }
+
+
+def save_target_model(
+    model_dir: PathLike,
+    target: str,
+    model: OpenUnmix,
+    sample_rate: float,
+    n_fft: int,
+    n_hop: int,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> None:
+    """Write ``<target>.pth`` (state dict, upstream names) and ``<target>.json`` atomically.
+
+    The json holds the settings :func:`read_config` needs, at the top level and
+    under ``args`` (where upstream keeps them), merged over ``extra``
+    (training arguments and history). ``separator.json`` is updated too.
+    """
+    save_model_files(model_dir, target, model.state_dict(), model_settings(model, n_fft, n_hop), sample_rate,
+                     [target], identity={"target": target}, extra=extra)
+
+
+# ---------------------------------------------------------------- training
+
+
+def checkpoint_settings(model: nn.Module) -> Dict[str, Any]:
+    """The constructor settings of a model of the Open-Unmix family, as checkpoints store them."""
+    return {
+        "nb_bins": model.nb_output_bins, "nb_channels": model.nb_channels,
+        "hidden_size": model.hidden_size, "nb_layers": model.nb_layers,
+        "unidirectional": model.unidirectional, "max_bin": model.nb_bins,
+    }
+
+
+class UMXPart(TrainingPart):
+    """Open-Unmix's training part: one target, MSE between estimated and true magnitudes.
+
+    Args:
+        target: the target (file names ``<target>.pth`` etc.).
+        n_fft, n_hop, nb_channels: the run's STFT and channels.
+    """
+
+    name = NAME
+    loss_label = "MSE"
+    log_scale = True  # the loss is positive: log-scaled plot
+
+    def __init__(self, target: str, n_fft: int, n_hop: int, nb_channels: int):
+        self.target = target
+        self.stem = target
+        self.spec = Spectrogram(n_fft, n_hop, mono=nb_channels == 1)
+
+    def to(self, device: torch.device) -> "UMXPart":
+        self.spec = self.spec.to(device)
+        return self
+
+    def new_model(self, config: ModelConfig, input_mean: Optional[np.ndarray],
+                  input_scale: Optional[np.ndarray]) -> nn.Module:
+        return build_model(config, input_mean, input_scale)
+
+    def arch(self, model: nn.Module) -> Dict[str, Any]:
+        return {**checkpoint_settings(model), "architecture": self.name}
+
+    def model_from_arch(self, arch: Mapping[str, Any]) -> nn.Module:
+        self.check_arch(arch, NAME)
+        return OpenUnmix(nb_bins=arch["nb_bins"], nb_channels=arch["nb_channels"], hidden_size=arch["hidden_size"],
+                         nb_layers=arch["nb_layers"], unidirectional=arch["unidirectional"], max_bin=arch["max_bin"])
+
+    def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
+        config, state = read_config(model_dir, self.target)
+        model = build_model(config)
+        load_state(model, state, f"{model_dir}/{self.target}.pth", "its json")
+        return model, (config.n_fft, config.n_hop, config.nb_channels)
+
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
+        """``(model input, loss reference)`` of a batch: the mixture's and the target's magnitudes.
+
+        Args:
+            x, y: mixture and target waveforms ``(batch, channels, samples)``.
+
+        Returns:
+            two magnitudes ``(batch, channels, bins, frames)``.
+        """
+        return self.spec(x), self.spec(y)
+
+    def loss(self, estimate: torch.Tensor, reference: Any) -> torch.Tensor:
+        """MSE of ``(batch, channels, bins, frames)`` magnitudes."""
+        return losses.magnitude_mse(estimate, reference)
+
+    def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
+        """Sum of squared errors of ``(batch, channels, bins, frames)`` magnitudes and number of values."""
+        return torch.sum((estimate - reference) ** 2).double().cpu(), reference.numel()
+
+    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
+             extra: Dict[str, Any]) -> None:
+        save_target_model(out, self.target, model, sample_rate, n_fft, n_hop, extra=extra)
+
+
+# ---------------------------------------------------------------- the architecture
+
+
+class UMX(Architecture):
+    """Open-Unmix target models (see the module docstring)."""
+
+    name = NAME
+    title = "Open-Unmix"
+    description = "one target model"
+    file_stem = "<target>"
+    claims_remaining = True
+    model_types = (OpenUnmix,)
+
+    def build(self, config: ModelConfig, targets: Sequence[str]) -> Dict[str, nn.Module]:
+        return {t: build_model(replace(config, target=t)) for t in targets}
+
+    def folder_models(self, model_dir: Path, stems: Sequence[str]) -> Dict[str, List[str]]:
+        """Every ``<stem>.json`` with a ``<stem>.pth`` (or ``<stem>-<hash>.pth``) is the model of target ``stem``."""
+        return {stem: [stem] for stem in stems if _find_pth(model_dir, stem) is not None}
+
+    def load(self, model_dir: Path, stem: str, targets: Sequence[str],
+             device: Union[str, torch.device] = "cpu") -> Tuple[Dict[str, nn.Module], ModelConfig]:
+        config, state = read_config(model_dir, stem)
+        return {stem: instantiate(config, state, f"{model_dir}/{stem}.pth", "its json", device)}, config
+
+    def load_published(self, entry: "ModelEntry", target: str, path: PathLike,
+                       device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, ModelConfig]:
+        """A target of a model table entry: the file's shapes must match the table's settings."""
+        state = _state(path)
+        settings = f"model '{entry.name}' of {entry.source}"
+        config = config_from_state(state, target, entry.sample_rate, entry.n_fft, entry.n_hop, entry.nb_channels,
+                                   entry.hidden_size, path=path, settings=settings)
+        table = (entry.max_bin, entry.nb_layers, entry.unidirectional)
+        found = (config.max_bin, config.nb_layers, config.unidirectional)
+        if found != table:
+            raise ModelError(
+                f"{path}: shapes do not match {settings}: the file has max_bin={found[0]}, nb_layers={found[1]}, "
+                f"unidirectional={found[2]}; the table says {table[0]}, {table[1]}, {table[2]}"
+            )
+        return instantiate(config, state, path, settings, device), config
+
+    def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
+                      options: Mapping[str, Any]) -> TrainingPart:
+        return UMXPart(target, n_fft, n_hop, nb_channels)
+
+    def capabilities(self, model: nn.Module) -> Capabilities:
+        return Capabilities(joint=False, streamable=True, causal=bool(model.unidirectional), exportable=True)
+
+
+register(UMX())

@@ -1,0 +1,125 @@
+"""``eval.py``: separate a MUSDB18 subset with a model, score it with museval, print and write the report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Mapping, Optional, Sequence
+
+from ..evaluation import EvaluationError, evaluate, evaluate_mixture_baseline, format_comparison, format_table
+from ..separate import SeparationSettings
+from ..utils import ModelError
+from .argtypes import ArgumentParser, positive_int
+from .common import add_model_arguments, add_separation_arguments, error, print_licence_notice, separation_settings
+
+
+def evaluate_main(
+    model_dir: Optional[str],
+    root: str,
+    subset: str = "test",
+    is_wav: bool = False,
+    targets: Optional[List[str]] = None,
+    outdir: str = "estimates",
+    evaldir: str = "eval",
+    settings: SeparationSettings = SeparationSettings(),
+    cores: int = 1,
+    tracks: Optional[List[str]] = None,
+    force: bool = False,
+    estimates_only: bool = False,
+    score_only: bool = False,
+    progress: bool = True,
+    baseline: bool = False,
+) -> int:
+    """What ``eval.py`` runs: separate, score, aggregate; errors become one line on stderr.
+
+    ``score_only`` needs no model: it scores the estimates in ``outdir``
+    (the sources in ``targets``, or every musdb target found there).
+    ``estimates_only`` separates and scores nothing. With ``baseline``, the
+    unprocessed mixture is scored too (in ``evaldir/mixture-baseline``) and
+    the model's median SDR is compared with it. ``settings``: how to separate
+    (default :class:`~openunmix.separate.SeparationSettings`). The table goes to stdout,
+    progress and errors to stderr.
+
+    Returns:
+        the exit status: 0 all done, 1 some tracks failed, 2 nothing could be
+        done (bad dataset, names, model or folders), 130 interrupted.
+    """
+    try:
+        result = evaluate(
+            root, None if score_only else model_dir, subset, is_wav, targets, outdir, evaldir, settings, cores,
+            tracks, force, estimates_only, score_only, progress,
+        )
+        total = len(result.tracks)
+        if estimates_only:
+            return _finish(result.failed, total, f"estimates in {Path(outdir) / subset}")
+        if result.summary is None:  # nothing scored: the per-track errors say why
+            return _finish(result.failed, total, "")
+        print(format_table(result.summary), flush=True)
+        if baseline:
+            floor = evaluate_mixture_baseline(
+                root, subset, list(result.summary), is_wav, Path(evaldir) / "mixture-baseline", cores, force,
+                tracks, progress,
+            )
+            print(format_comparison(result.summary, floor), flush=True)
+        return _finish(result.failed, total, f"{result.aggregated} tracks aggregated: "
+                       f"{Path(evaldir) / 'results.csv'}, {Path(evaldir) / 'sdr.png'}")
+    except (EvaluationError, ModelError, OSError) as err:
+        error(str(err))
+        return 2
+    except KeyboardInterrupt:
+        error("interrupted; run the same command again to resume")
+        return 130
+
+
+def _finish(failed: Mapping[str, str], total: int, done: str) -> int:
+    """Report per-track failures (one line each, their count when several) and what was written.
+
+    Returns:
+        the exit status: 1 when a track failed, else 0.
+    """
+    for message in failed.values():
+        error(message)
+    if done:
+        print(done, file=sys.stderr, flush=True)
+    if len(failed) > 1:
+        error(f"{len(failed)} of {total} tracks failed")
+    return 1 if failed else 0
+
+
+def build_parser(prog: Optional[str] = None) -> ArgumentParser:
+    """The parser of ``eval.py``."""
+    p = ArgumentParser(prog=prog, description="Open-Unmix evaluation on MUSDB18 with museval")
+    add_model_arguments(p)
+    p.add_argument("--root", required=True, help="MUSDB18 root folder (holding train/ and test/)")
+    p.add_argument("--is-wav", action="store_true", help="the dataset is decoded wav folders, not .stem.mp4 files")
+    p.add_argument("--subset", default="test", choices=("train", "test"), help="subset to evaluate (default: %(default)s)")
+    p.add_argument("--tracks", nargs="+", default=None, metavar="NAME", help="evaluate only these tracks (default: all)")
+    p.add_argument("--targets", nargs="+", default=None,
+                   help="targets to separate (default: all of the model's); with --score-only, the estimates to score")
+    p.add_argument("--outdir", default="estimates", help="estimates folder: OUTDIR/<subset>/<track>/<source>.wav (default: %(default)s)")
+    p.add_argument("--evaldir", default="eval", help="scores folder: EVALDIR/<subset>/<track>.json, results.csv, sdr.png (default: %(default)s)")
+    add_separation_arguments(p)
+    p.add_argument("--cores", type=positive_int, default=1, help="processes scoring tracks in parallel (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="separate and score again tracks that already have results")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--estimates-only", action="store_true", help="separate and write the estimates, score nothing")
+    mode.add_argument("--score-only", action="store_true", help="score the estimates already in OUTDIR; needs no model")
+    p.add_argument("--baseline", action="store_true",
+                   help="also score the unprocessed mixture and compare (EVALDIR/mixture-baseline)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def evaluate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """``eval.py``: parse the command line and evaluate; returns the exit status."""
+    p = build_parser(prog)
+    a = p.parse_args(argv)
+    settings = separation_settings(p, a)
+    if not a.score_only:
+        print_licence_notice(a.model, a.models)
+    return evaluate_main(
+        model_dir=None if a.score_only else a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
+        outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,
+        estimates_only=a.estimates_only, score_only=a.score_only, progress=not a.quiet,
+        baseline=a.baseline, settings=settings,
+    )

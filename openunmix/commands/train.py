@@ -1,0 +1,184 @@
+"""``train.py``: train a model of any registered architecture on a dataset layout.
+
+``--architecture`` takes the registered architectures
+(:mod:`openunmix.architectures`, plug-ins included) and each architecture's
+training options become flags of their own group; ``--dataset`` takes the
+registered layouts (:func:`openunmix.data.dataset_names`). Every flag is
+checked before any work starts: bad values and unknown names end with one
+``error:`` line (exit status 2 for the command line, 1 for what the run finds,
+130 for Ctrl-C), and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from .. import architectures
+from ..data import dataset_names
+from ..training import ONE_LINE_ERRORS, TrainConfig, TrainingInterrupted, train
+from .argtypes import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, number, positive_float,
+                       positive_int)
+from .common import error
+
+PROG = "train.py"
+
+
+def _option_flags(parser: argparse.ArgumentParser, archs: Sequence[architectures.Architecture]) -> None:
+    """One group of flags per architecture, from its declared training options."""
+    seen: Dict[str, str] = {}
+    for arch in archs:
+        if not arch.options:
+            continue
+        group = parser.add_argument_group(arch.options_title or f"{arch.name} options")
+        for opt in arch.options:
+            flag = opt.flag_name
+            if flag in seen:  # a flag declared by two architectures is one flag
+                continue
+            seen[flag] = opt.name
+            dest = f"arch_{opt.name}"
+            if opt.kind is bool:
+                group.add_argument(flag, dest=dest, action="store_false" if opt.default else "store_true",
+                                   default=None, help=opt.help)
+            else:
+                group.add_argument(flag, dest=dest, type=number(opt.kind, opt.low, opt.high), default=None,
+                                   metavar=opt.name.upper(), help=opt.help)
+
+
+def _architecture_options(args: argparse.Namespace, arch: architectures.Architecture) -> Dict[str, Any]:
+    """The chosen architecture's options that were given (the others take their defaults)."""
+    given = {}
+    for opt in arch.options:
+        value = getattr(args, f"arch_{opt.name}", None)
+        if value is not None:
+            given[opt.name] = value
+    return given
+
+
+def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
+                 datasets: Optional[List[str]] = None) -> ArgumentParser:
+    """The parser of ``train.py`` (architectures and layouts default to the registered ones)."""
+    archs = list(archs) if archs is not None else architectures.all_architectures()
+    datasets = list(datasets) if datasets is not None else dataset_names()
+    default = architectures.default()
+    p = ArgumentParser(prog=PROG, description="Open-Unmix training")
+    p.add_argument("--dataset", choices=datasets, default="musdb", help="dataset layout (default: %(default)s)")
+    p.add_argument("--root", required=True, help="dataset root folder")
+    p.add_argument("--target", default="vocals", help=f"target source (default: %(default)s; {default.name} only)")
+    p.add_argument("--architecture", choices=[a.name for a in archs], default=default.name,
+                   help="; ".join(f"{a.name}: {a.description}" for a in archs) + " (default: %(default)s)")
+    p.add_argument("--output", default="open-unmix", help="output folder for the model files (default: %(default)s)")
+    p.add_argument("--model", default=None, metavar="DIR", help="fine-tune the <target> model of this model folder")
+    others = [f"{a.name}: DIR/{a.file_stem}.chkpnt" for a in archs if a.file_stem != default.file_stem]
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help=f"resume from DIR/{default.file_stem}.chkpnt" + (f" ({'; '.join(others)})" if others else ""))
+    _option_flags(p, archs)
+
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=positive_int, default=1000)
+    t.add_argument("--patience", type=positive_int, default=20, help="early stopping: epochs without improvement")
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=16,
+                   help="global batch size (split over torchrun processes)")
+    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--lr-decay-patience", type=positive_int, default=80, help="epochs without improvement before the lr decays")
+    t.add_argument("--lr-decay-gamma", type=fraction, default=0.3, help="lr decay factor")
+    t.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
+    t.add_argument("--seed", type=nonnegative_int, default=1)
+    t.add_argument("--seq-dur", type=positive_float, default=5.0, help="seconds per training excerpt")
+    t.add_argument("--samples-per-track", type=positive_int, default=64, help="excerpts per track and epoch")
+    t.add_argument("--valid-chunk-dur", type=positive_float, default=30.0,
+                   help="validation tracks are processed in chunks of this many seconds")
+    t.add_argument("--nb-workers", type=nonnegative_int, default=0, help="data loader worker processes")
+    t.add_argument("--no-cuda", action="store_true")
+    t.add_argument("--amp", action="store_true", help="mixed precision on GPU (bf16 where supported, else fp16)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    m = p.add_argument_group("model")
+    m.add_argument("--nfft", type=number(int, 16, 65536), default=4096)
+    m.add_argument("--nhop", type=positive_int, default=1024)
+    m.add_argument("--bandwidth", type=positive_float, default=16000, help="Hz; bins above are not fed to the network")
+    m.add_argument("--nb-channels", type=number(int, 1, 2), default=2, help="1 for mono models, 2 for stereo")
+    m.add_argument("--sample-rate", type=number(float, 1000, 768000), default=44100.0, help="audio at other rates is resampled")
+    m.add_argument("--hidden-size", type=number(int, 2), default=512)
+    m.add_argument("--nb-layers", type=positive_int, default=3)
+    m.add_argument("--unidirectional", action="store_true")
+
+    d = p.add_argument_group("dataset options")
+    d.add_argument("--is-wav", action="store_true", help="musdb: decoded wav layout instead of .stem.mp4")
+    d.add_argument("--subset", default=None, help="musdb: subset holding train and valid tracks (default: train)")
+    d.add_argument("--valid-tracks", nargs="+", default=None, metavar="NAME",
+                   help="musdb: validation track names (default: ROOT/valid_tracks.txt, else musdb's split)")
+    d.add_argument("--random-track-mix", action="store_true", help="mix sources from random tracks")
+    d.add_argument("--source-augmentations", nargs="*", default=None, metavar="AUG",
+                   help="per-source augmentations (default: gain channelswap)")
+    d.add_argument("--input-file", default=None, help="aligned: mixture file name")
+    d.add_argument("--output-file", default=None, help="aligned: target file name")
+    d.add_argument("--interferences", nargs="+", default=None, help="unaligned: interference folders")
+    d.add_argument("--target-file", default=None, help="trackfolder_*: target file name")
+    d.add_argument("--interferer-files", nargs="+", default=None, help="trackfolder_fix: interferer file names")
+    d.add_argument("--ext", default=None, help="unaligned/trackfolder_var: audio file extension")
+    d.add_argument("--silence-missing", action="store_true", help="trackfolder_var: a missing target is silence")
+    d.add_argument("--short-tracks", choices=["pad", "skip"], default=None,
+                   help="tracks shorter than an excerpt: zero-pad (default) or skip")
+    return p
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
+    """The command line as a :class:`TrainConfig` (one ``error:`` line and exit status 2 on bad flags)."""
+    try:
+        archs = architectures.all_architectures()
+    except architectures.ArchitectureError as err:  # a plug-in that does not load
+        error(str(err))
+        sys.exit(2)
+    p = build_parser(archs)
+    a = p.parse_args(argv)
+    # each flag's own range is checked by its type; here, what depends on two flags
+    if a.nhop > a.nfft:
+        p.error(f"argument --nhop: {a.nhop} is larger than --nfft {a.nfft}")
+    if not a.unidirectional and a.hidden_size % 2:
+        p.error(f"argument --hidden-size: a bidirectional model needs an even size, got {a.hidden_size}")
+    arch = architectures.get(a.architecture)
+    arch_options = _architecture_options(a, arch)
+    try:
+        arch.check_options(arch_options)
+    except architectures.ArchitectureError as err:
+        p.error(str(err))
+    options = {
+        "is_wav": a.is_wav, "subset": a.subset, "valid_tracks": a.valid_tracks,
+        "random_track_mix": a.random_track_mix or None, "source_augmentations": a.source_augmentations,
+        "input_file": a.input_file, "output_file": a.output_file, "interferences": a.interferences,
+        "target_file": a.target_file, "interferer_files": a.interferer_files, "ext": a.ext,
+        "silence_missing_targets": a.silence_missing or None, "short_tracks": a.short_tracks,
+    }
+    return TrainConfig(
+        root=a.root, output=a.output, dataset=a.dataset, target=a.target, epochs=a.epochs,
+        patience=a.patience, batch_size=a.batch_size, seq_dur=a.seq_dur, lr=a.lr,
+        weight_decay=a.weight_decay, lr_decay_patience=a.lr_decay_patience,
+        lr_decay_gamma=a.lr_decay_gamma, seed=a.seed, nfft=a.nfft, nhop=a.nhop,
+        bandwidth=a.bandwidth, nb_channels=a.nb_channels, sample_rate=a.sample_rate,
+        hidden_size=a.hidden_size, nb_layers=a.nb_layers, unidirectional=a.unidirectional,
+        samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,
+        valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
+        no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet,
+        dataset_options={k: v for k, v in options.items() if v is not None},
+        architecture=a.architecture, architecture_options=arch_options,
+    )
+
+
+def run_training(cfg: TrainConfig) -> int:
+    """Train; returns the exit status: 0 done, 1 the run could not start or go on, 130 interrupted."""
+    try:
+        return train(cfg)
+    except TrainingInterrupted as err:
+        if err.report:
+            print(f"\n{err.message}", file=sys.stderr, flush=True)
+        return 130
+    except ONE_LINE_ERRORS as err:
+        error(str(err))
+        return 1
+
+
+def train_command(argv: Optional[Sequence[str]] = None) -> int:
+    """``train.py``: parse the command line and train; returns the exit status."""
+    return run_training(parse_args(argv))

@@ -1,0 +1,47 @@
+"""Evaluation on MUSDB18: separate a subset, score it with museval, aggregate as in SiSEC 2018.
+
+The steps can run apart (separation on a GPU machine, scoring on CPUs):
+
+* :mod:`.tracks` -- the tracks of a subset and the folders of an evaluation;
+* :mod:`.estimates` -- :func:`separate_tracks` writes
+  ``ESTIMATES_DIR/<subset>/<track>/<source>.wav`` (32-bit float) with one
+  :class:`~openunmix.model.Separator`, and reads them back;
+* :mod:`.scoring` -- :func:`score_tracks` scores the estimates on disk with
+  BSSEval v4 (museval, 1 s windows and hops) in parallel processes and writes
+  per track ``EVAL_DIR/<subset>/<track>.json`` (museval's own format) and
+  ``EVAL_DIR/global_sdr/<subset>/<track>.json`` (whole-track "MDX" SDR);
+* :mod:`.aggregate` -- :func:`summarize`: per track the median over frames
+  (NaN frames ignored), then the median over tracks, per target and metric,
+  and the mean over tracks of the whole-track SDR;
+* :mod:`.report` -- text tables, ``results.csv`` and ``sdr.png``;
+* :mod:`.run` -- :func:`evaluate` drives all of it for a dataset (what ``eval.py`` runs).
+
+Nothing here prints errors: problems raise :class:`EvaluationError` (one line).
+"""
+
+from .aggregate import (
+    COLUMNS, Summary, load_results, nanmedian, order_targets, read_global_sdr, read_track_scores, summarize,
+    track_medians,
+)
+from .estimates import SUBTYPE, load_estimates, separate_array, separate_track, separate_tracks
+from .report import format_comparison, format_table, plot_sdr, write_csv, write_report
+from .run import EvaluationResult, evaluate, evaluate_mixture_baseline, separate_dataset
+from .scoring import (
+    EPS, METRICS, WINDOW, Frames, ScoreJob, TrackScores, fit_estimate, frames_from_museval, global_sdr, score_track,
+    score_tracks,
+)
+from .tracks import (
+    GLOBAL_DIR, MUSDB_TARGETS, EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder,
+    global_sdr_path, has_estimates, is_scored, list_tracks, scorable, scores_path,
+)
+
+__all__ = [
+    "COLUMNS", "EPS", "GLOBAL_DIR", "METRICS", "MUSDB_TARGETS", "SUBTYPE", "WINDOW",
+    "EvaluationError", "EvaluationResult", "Frames", "ScoreJob", "Summary", "TrackScores",
+    "check_scorable", "check_target_names", "check_writable", "estimates_folder", "evaluate",
+    "evaluate_mixture_baseline", "fit_estimate", "format_comparison", "format_table", "frames_from_museval",
+    "global_sdr", "global_sdr_path", "has_estimates", "is_scored", "list_tracks", "load_estimates", "load_results",
+    "nanmedian", "order_targets", "plot_sdr", "read_global_sdr", "read_track_scores", "scorable", "score_track",
+    "score_tracks", "scores_path", "separate_array", "separate_dataset", "separate_track", "separate_tracks",
+    "summarize", "track_medians", "write_csv", "write_report",
+]

@@ -1,0 +1,3 @@
+from openunmix.commands.export import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""What an export folder holds, and ``export.json``: how to feed the exported graphs."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any, Dict
+
+import torch
+
+from ..model import Separator
+from .errors import ExportError
+from .onnx_graph import ONNX_INPUT, ONNX_OUTPUT, OPSET, require_onnx
+
+SEPARATOR_FILE = "separator.pt"
+INFO_FILE = "export.json"
+
+
+def export_info(separator: Separator, model: str, fp16: bool, onnx_files: Dict[str, str]) -> Dict[str, Any]:
+    """The contents of ``export.json``: how to feed the exported graphs."""
+    channels = separator.nb_channels
+    bins = separator.n_fft // 2 + 1
+    first = next(iter(separator.target_models.values()))
+    versions = {"openunmix": package_version(), "torch": torch.__version__,
+                "python": platform.python_version(), "onnx_opset": OPSET}
+    try:
+        versions["onnx"] = require_onnx().__version__
+    except ExportError:
+        pass
+    settings = separator.filter
+    return {
+        "model": model,
+        "sample_rate": separator.sample_rate,
+        "nb_channels": channels,
+        "stft": {
+            "n_fft": separator.n_fft, "n_hop": separator.n_hop, "bins": bins,
+            "window": "hann, periodic (torch.hann_window(n_fft))", "center": True,
+            "pad_mode": "reflect (constant when the signal has at most n_fft // 2 samples)",
+            "onesided": True, "normalized": False,
+            "frames": "samples // n_hop + 1",
+        },
+        "magnitude": "abs of the complex STFT" + (", averaged over channels" if channels == 1 else ""),
+        "max_bin": int(first.nb_bins),
+        "targets": separator.targets,
+        "sources": separator.source_names,
+        "filter": {
+            "niter": settings.niter, "softmask": settings.softmask, "alpha": settings.alpha,
+            "logit": settings.logit, "residual": settings.residual, "wiener_win_len": settings.wiener_win_len,
+        },
+        "onnx": {
+            "files": onnx_files,
+            "weights": "float16, cast to float32 in the graph" if fp16 else "float32",
+            "inputs": [{"name": ONNX_INPUT, "dtype": "float32", "shape": ["batch", channels, bins, "frames"],
+                        "meaning": "mixture magnitude spectrogram"}],
+            "outputs": [{"name": ONNX_OUTPUT, "dtype": "float32", "shape": ["batch", channels, bins, "frames"],
+                         "meaning": "target magnitude spectrogram"}],
+        },
+        "torchscript": {
+            "file": SEPARATOR_FILE,
+            "inputs": [{"name": "audio", "dtype": "float32", "shape": ["batch", channels, "samples"],
+                        "meaning": f"waveform at {separator.sample_rate:g} Hz"}],
+            "outputs": [{"name": "estimates", "dtype": "float32",
+                         "shape": ["batch", len(separator.source_names), channels, "samples"],
+                         "meaning": "one waveform per source, in the order of 'sources'"}],
+        },
+        "versions": versions,
+    }
+
+
+def package_version() -> str:
+    """This package's installed version (``unknown`` when run from a checkout without installing)."""
+    try:
+        from importlib.metadata import version
+
+        return version("openunmix")
+    except Exception:  # not installed (run from a checkout)
+        return "unknown"

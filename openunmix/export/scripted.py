@@ -1,0 +1,129 @@
+"""The separator that TorchScript compiles, for deployment without Python or this package.
+
+:class:`ScriptableSeparator` holds what a :class:`~openunmix.model.Separator`
+holds (its STFT modules, target models and filter settings) in the form
+``torch.jit.script`` compiles, and runs the package's own code: the target
+models, the STFT modules and the window loop and Wiener filter of
+:mod:`openunmix.filtering` (:func:`~openunmix.filtering.filter_windows`),
+compiled as they are. The one difference to ``Separator.forward`` is that
+the inverse STFT runs on the whole filtered spectrum at once instead of
+window by window (same result, more memory on long inputs).
+
+``torch.jit.script`` is deprecated in torch 2.13 but works; its successor
+``torch.export`` fixes the number of frames an ``nn.LSTM`` sees to that of
+the example input, so it cannot yet give a separator for inputs of any length.
+
+Shapes (as in :mod:`openunmix.model`):
+    waveform:  ``(batch, channels, samples)``
+    spectrum:  complex ``(batch, channels, bins, frames)``
+    magnitude: real ``(batch, channels, bins, frames)``
+    estimates: ``(batch, sources, channels, samples)``
+"""
+
+# no `from __future__ import annotations`: TorchScript reads the class attributes' annotations as types
+from typing import List, Optional
+
+import torch
+from torch import nn
+
+from ..filtering import filter_windows
+from .. import architectures
+from ..model import Separator
+from ..utils import PathLike
+from .errors import ExportError, first_line
+
+PARITY_TOLERANCE = 1e-4  # relative error of the saved TorchScript separator against Separator
+
+
+class ScriptableSeparator(nn.Module):
+    """``separator`` in compilable form (the models and transforms are shared, not copied).
+
+    After ``torch.jit.script``, the compiled module keeps the attributes
+    ``source_names``, ``targets``, ``sample_rate``, ``n_fft``, ``n_hop``,
+    ``nb_channels`` and the filter settings ``niter``, ``softmask``,
+    ``alpha``, ``logit``, ``residual``, ``wiener_win_len`` (0: the whole
+    input at once) and ``bin_chunk`` (0: all bins at once) for whoever loads it.
+
+    Raises:
+        ValueError: a target model whose architecture cannot be exported (e.g. a joint model).
+    """
+
+    logit: Optional[float]
+    source_names: List[str]
+    targets: List[str]
+
+    def __init__(self, separator: Separator):
+        super().__init__()
+        for name, model in separator.target_models.items():
+            caps = architectures.capabilities(model)
+            if not caps.exportable:
+                why = "joint models of several targets are not supported" if caps.joint else "not exportable"
+                raise ValueError(f"'{name}' is a {architectures.describe(model)} ({why})")
+        self.targets = list(separator.targets)
+        self.source_names = list(separator.source_names)
+        self.target_models = nn.ModuleList(list(separator.target_models.values()))
+        settings = separator.filter
+        self.niter = settings.niter
+        self.softmask = settings.softmask
+        self.alpha = settings.alpha
+        self.logit = settings.logit
+        self.residual = settings.residual
+        self.wiener_win_len = settings.wiener_win_len or 0
+        self.bin_chunk = settings.bin_chunk or 0
+        self.sample_rate = float(separator.sample_rate)
+        self.n_fft = int(separator.n_fft)
+        self.n_hop = int(separator.n_hop)
+        self.nb_channels = int(separator.nb_channels)
+        self.stft, self.istft, self.complexnorm = separator.stft, separator.istft, separator.complexnorm
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """Separate.
+
+        Args:
+            audio: ``(batch, channels, samples)`` at ``sample_rate``.
+
+        Returns:
+            ``(batch, sources, channels, samples)``, sources as in ``source_names``.
+        """
+        if self.nb_channels == 1 and audio.shape[1] != 1:
+            raise ValueError("a mono model needs mono input")
+        X = self.stft(audio)
+        mag = self.complexnorm(X)
+        estimates: List[torch.Tensor] = []
+        for model in self.target_models:
+            estimates.append(model(mag))
+        V = torch.stack(estimates, dim=-1)  # (batch, channels, bins, frames, targets)
+        Y = filter_windows(V, X, self.niter, self.softmask, self.alpha, self.logit, self.residual,
+                           self.wiener_win_len, self.bin_chunk)
+        return self.istft(Y, audio.shape[-1])
+
+
+def script_separator(separator: Separator) -> torch.jit.ScriptModule:
+    """``separator`` compiled by TorchScript (frozen models, same settings)."""
+    return torch.jit.script(ScriptableSeparator(separator).eval())
+
+
+def export_separator(separator: Separator, path: PathLike) -> None:
+    """Write ``separator`` as TorchScript and check that the saved file reproduces it.
+
+    Raises:
+        ExportError: the separator does not compile, or the reloaded file
+            differs from it by more than :data:`PARITY_TOLERANCE` (relative).
+    """
+    separator = separator.cpu().eval()
+    try:
+        scripted = script_separator(separator)
+    except ValueError as err:
+        raise ExportError(str(err)) from None
+    except Exception as err:  # TorchScript compiler errors are long; keep their gist
+        raise ExportError(f"TorchScript compilation failed ({first_line(err)})") from None
+    scripted.save(str(path))
+    loaded = torch.jit.load(str(path))
+    # a few frames that are not a whole number of hops
+    noise = torch.randn(1, separator.nb_channels, 3 * separator.n_fft + 17,
+                        generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected, got = separator(noise), loaded(noise)
+    error = float((expected - got).abs().max() / expected.abs().max().clamp(min=1e-12))
+    if error > PARITY_TOLERANCE:
+        raise ExportError(f"the TorchScript separator differs from Separator (relative error {error:.2e})")

@@ -1,0 +1,3 @@
+from openunmix.commands.stream import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The settings of a training run, early stopping, and the errors a run ends with."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+
+class TrainingError(Exception):
+    """Training cannot go on; the message (one line) says why."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) stopped a run; the last finished epoch is saved.
+
+    Attributes:
+        report: whether this process should tell the user (the main process
+            of a multi-process run; every other process stays quiet).
+    """
+
+    def __init__(self, message: str, report: bool = True):
+        super().__init__(message)
+        self.message = message
+        self.report = report
+
+
+@dataclass
+class EarlyStopping:
+    """Stop after ``patience`` epochs without an improvement of more than ``min_delta``."""
+
+    patience: int = 20
+    min_delta: float = 0.0
+    best: float = math.inf
+    num_bad_epochs: int = 0
+
+    def step(self, value: float) -> bool:
+        """Record an epoch's validation loss; True when training should stop."""
+        if value < self.best - self.min_delta:
+            self.best = value
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        return self.num_bad_epochs >= self.patience
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run (what ``train.py`` parses).
+
+    ``dataset_options`` are the layout's own options (:mod:`openunmix.data`),
+    ``architecture_options`` the architecture's (its declared
+    :class:`~openunmix.architectures.TrainingOption` s; missing ones take
+    their defaults). Both are stored with the other arguments under ``args``
+    in the run's json.
+    """
+
+    root: str
+    output: str
+    dataset: str = "musdb"
+    target: str = "vocals"
+    epochs: int = 1000
+    patience: int = 20
+    batch_size: int = 16
+    seq_dur: float = 5.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    lr_decay_patience: int = 80
+    lr_decay_gamma: float = 0.3
+    seed: int = 1
+    nfft: int = 4096
+    nhop: int = 1024
+    bandwidth: float = 16000.0
+    nb_channels: int = 2
+    sample_rate: float = 44100.0
+    hidden_size: int = 512
+    nb_layers: int = 3
+    unidirectional: bool = False
+    samples_per_track: int = 64
+    nb_workers: int = 0
+    valid_chunk_dur: float = 30.0
+    checkpoint: Optional[str] = None
+    model: Optional[str] = None
+    no_cuda: bool = False
+    amp: bool = False
+    quiet: bool = False
+    dataset_options: Dict[str, Any] = field(default_factory=dict)
+    architecture: str = "umx"
+    architecture_options: Dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Architecture plug-ins defined only for the tests (registered through OPENUNMIX_ARCHITECTURES)."""
