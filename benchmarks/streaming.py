@@ -25,7 +25,6 @@ nothing else busy on the machine.
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from . import architectures, catalog, modelfolder
+from . import architectures, catalog
 from .download import fetch
 from .filtering import FilterSettings
 from .model import Separator
@@ -92,14 +92,14 @@ def load_target_models(
         progress: progress bars for downloads.
 
     Returns:
-        ``({target: model}, config)`` as :func:`openunmix.modelfolder.load_target_models`.
+        ``({target: model}, config)`` as :func:`openunmix.architectures.load_target_models`.
 
     Raises:
         ModelError: unknown name, failed download, unusable files (one line).
     """
     model = str(model)
     if Path(model).is_dir():
-        return modelfolder.load_target_models(model, targets, device)
+        return architectures.load_target_models(model, targets, device)
     entry = find_entry(model, models_file)
     if entry is None:
         if _looks_like_path(model) or Path(model).exists():

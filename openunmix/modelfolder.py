@@ -7,8 +7,8 @@ rate, STFT, channels). Which files belong to which architecture, and how a
 model is validated and built, is each architecture's business
 (:mod:`openunmix.architectures`); this module holds what they share: json
 and state-dict reading (validated, no code unpickled), the json layout and
-``separator.json``, and the dispatch of a folder's targets to the
-architectures that own them.
+``separator.json``. Which architecture loads which targets of a folder is
+the registry's job (:func:`openunmix.architectures.load_target_models`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from . import architectures
 from .utils import ModelError, PathLike, load_torch, save_json, save_torch, setting_number
 
 SEPARATOR_JSON = "separator.json"
@@ -173,66 +172,3 @@ def save_model_files(
     save_json(sep_path, {"targets": old + [t for t in targets if t not in old], "sample_rate": float(sample_rate),
                          "nfft": int(settings["nfft"]), "nhop": int(settings["nhop"]),
                          "nb_channels": int(settings["nb_channels"])})
-
-
-# ---------------------------------------------------------------- dispatch
-
-
-def list_targets(model_dir: PathLike) -> List[str]:
-    """The targets of every model of a folder that a registered architecture claims, each once."""
-    found = [t for fm in architectures.folder_models(model_dir) for t in fm.targets]
-    return list(dict.fromkeys(found))
-
-
-def load_target_models(
-    model_dir: PathLike,
-    targets: Optional[Sequence[str]] = None,
-    device: Union[str, torch.device] = "cpu",
-) -> Tuple[Dict[str, nn.Module], ModelConfig]:
-    """Load the models of a folder for ``targets`` (all of the folder's when None), frozen, on ``device``.
-
-    Each target is loaded by the architecture that owns its files; a model of
-    several targets (a joint model) comes once, under its stem, returning the
-    requested ones.
-
-    Returns:
-        ``({key: model}, config)`` as a Separator takes them; ``config`` is
-        the first model's settings, which all must share (rate, STFT,
-        channels).
-
-    Raises:
-        ModelError: a missing folder or target, unusable files, models that
-            differ in rate, STFT or channels (one line).
-    """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelError(f"{model_dir}: model folder does not exist")
-    found = architectures.folder_models(model_dir)
-    targets = list(dict.fromkeys(targets)) if targets else [t for fm in found for t in fm.targets]
-    if not targets:
-        raise ModelError(f"{model_dir}: no model found (expected <target>.json and <target>.pth files)")
-    groups: Dict[str, Tuple[architectures.FolderModel, List[str]]] = {}
-    for target in targets:
-        owner = next((fm for fm in found if target in fm.targets), None)
-        if owner is None:  # the owner of unmarked files says what is missing
-            fallback = architectures.remaining_files_owner()
-            if fallback is None:
-                available = ", ".join(t for fm in found for t in fm.targets) or "none"
-                raise ModelError(f"{model_dir}: no model for target '{target}' (available: {available})")
-            owner = architectures.FolderModel(fallback, target, [target])
-        groups.setdefault(owner.stem, (owner, []))[1].append(target)
-    models: Dict[str, nn.Module] = {}
-    first: Optional[ModelConfig] = None
-    for owner, wanted in groups.values():
-        loaded, config = owner.architecture.load(model_dir, owner.stem, wanted, device)
-        if first is None:
-            first = config
-        elif (config.sample_rate, config.n_fft, config.n_hop, config.nb_channels) != (
-            first.sample_rate, first.n_fft, first.n_hop, first.nb_channels
-        ):
-            raise ModelError(
-                f"{model_dir}: targets '{first.target}' and '{config.target}' differ in sample rate, STFT or channels"
-            )
-        models.update(loaded)
-    assert first is not None
-    return models, first

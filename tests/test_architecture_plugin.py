@@ -11,7 +11,7 @@ import torch
 from conftest import PLUGIN_MODULE, plugin_env, run_script, write_tone
 from openunmix import architectures
 from openunmix.hub import load_separator
-from openunmix.modelfolder import list_targets, load_target_models
+from openunmix.architectures import list_targets, load_target_models
 
 TRAIN = ["--architecture", "tinygain", "--target", "vocals", "--nfft", "512", "--nhop", "256", "--batch-size", "4",
          "--seq-dur", "1.0", "--samples-per-track", "4", "--quiet", "--no-cuda"]

@@ -12,7 +12,7 @@ from openunmix.model import OpenUnmix
 from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
 from openunmix.architectures.umx import read_config
-from openunmix.modelfolder import load_target_models
+from openunmix.architectures import load_target_models
 from openunmix.utils import ModelError, bandwidth_to_max_bin
 
 UPSTREAM_KEYS = {

@@ -15,7 +15,7 @@ from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator, load_target_models
 from openunmix.model import OpenUnmix
-from openunmix.modelfolder import list_targets
+from openunmix.architectures import list_targets
 from openunmix.transforms import ISTFT, STFT
 from openunmix.architectures import xumx
 from openunmix.architectures.xumx import CrossNetOpenUnmix

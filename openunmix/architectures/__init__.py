@@ -34,16 +34,18 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import torch
 from torch import nn
 
-from ..utils import PathLike
+from ..modelfolder import ModelConfig
+from ..utils import ModelError, PathLike
 from .base import Architecture, ArchitectureError, Capabilities, Spectrogram, TrainingOption, TrainingPart
 
 __all__ = ["Architecture", "ArchitectureError", "Capabilities", "Spectrogram", "TrainingOption", "TrainingPart",
            "FolderModel", "register", "get", "names", "all_architectures", "default", "folder_models",
-           "remaining_files_owner", "of_model", "capabilities", "describe", "ENV_PLUGINS", "ENTRY_POINT_GROUP",
+           "remaining_files_owner", "list_targets", "load_target_models", "of_model", "capabilities", "describe", "ENV_PLUGINS", "ENTRY_POINT_GROUP",
            "DEFAULT"]
 
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"
@@ -192,6 +194,66 @@ def remaining_files_owner() -> Optional[Architecture]:
     """The architecture that owns unmarked ``<stem>.json`` + ``<stem>.pth`` files (upstream's layout)."""
     _ensure_loaded()
     return next((a for a in _ordered() if a.claims_remaining), None)
+
+
+def list_targets(model_dir: PathLike) -> List[str]:
+    """The targets of every model of a folder that a registered architecture claims, each once."""
+    found = [t for fm in folder_models(model_dir) for t in fm.targets]
+    return list(dict.fromkeys(found))
+
+
+def load_target_models(
+    model_dir: PathLike,
+    targets: Optional[Sequence[str]] = None,
+    device: Union[str, torch.device] = "cpu",
+) -> Tuple[Dict[str, nn.Module], ModelConfig]:
+    """Load the models of a folder for ``targets`` (all of the folder's when None), frozen, on ``device``.
+
+    Each target is loaded by the architecture that owns its files; a model of
+    several targets (a joint model) comes once, under its stem, returning the
+    requested ones.
+
+    Returns:
+        ``({key: model}, config)`` as a Separator takes them; ``config`` is
+        the first model's settings, which all must share (rate, STFT,
+        channels).
+
+    Raises:
+        ModelError: a missing folder or target, unusable files, models that
+            differ in rate, STFT or channels (one line).
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model folder does not exist")
+    found = folder_models(model_dir)
+    targets = list(dict.fromkeys(targets)) if targets else [t for fm in found for t in fm.targets]
+    if not targets:
+        raise ModelError(f"{model_dir}: no model found (expected <target>.json and <target>.pth files)")
+    groups: Dict[str, Tuple[FolderModel, List[str]]] = {}
+    for target in targets:
+        owner = next((fm for fm in found if target in fm.targets), None)
+        if owner is None:  # the owner of unmarked files says what is missing
+            fallback = remaining_files_owner()
+            if fallback is None:
+                available = ", ".join(t for fm in found for t in fm.targets) or "none"
+                raise ModelError(f"{model_dir}: no model for target '{target}' (available: {available})")
+            owner = FolderModel(fallback, target, [target])
+        groups.setdefault(owner.stem, (owner, []))[1].append(target)
+    models: Dict[str, nn.Module] = {}
+    first: Optional[ModelConfig] = None
+    for owner, wanted in groups.values():
+        loaded, config = owner.architecture.load(model_dir, owner.stem, wanted, device)
+        if first is None:
+            first = config
+        elif (config.sample_rate, config.n_fft, config.n_hop, config.nb_channels) != (
+            first.sample_rate, first.n_fft, first.n_hop, first.nb_channels
+        ):
+            raise ModelError(
+                f"{model_dir}: targets '{first.target}' and '{config.target}' differ in sample rate, STFT or channels"
+            )
+        models.update(loaded)
+    assert first is not None
+    return models, first
 
 
 # ---------------------------------------------------------------- capabilities

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..modelfolder import ModelConfig, peek_json
 from ..transforms import STFT, ComplexNorm
 from ..utils import ModelError, PathLike
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalog import ModelEntry
-    from ..modelfolder import ModelConfig
 
 
 class ArchitectureError(ModelError):
@@ -285,8 +285,6 @@ class Architecture:
         ``"architecture": name`` and that have a ``<stem>.pth``; their targets
         are the json's ``"targets"`` list, or its ``"target"``.
         """
-        from ..modelfolder import peek_json
-
         found: Dict[str, List[str]] = {}
         for stem in stems:
             data = peek_json(model_dir / f"{stem}.json")

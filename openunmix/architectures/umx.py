@@ -84,7 +84,7 @@ def read_config(model_dir: PathLike, target: str) -> Tuple[ModelConfig, Dict[str
         ModelError: missing or malformed files, or a state dict whose shapes
             do not match its json.
     """
-    from ..modelfolder import list_targets
+    from . import list_targets
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
