@@ -57,6 +57,43 @@ def run_script(script: str, *args, cwd=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+# the smallest Open-Unmix training that exercises every part of train.py (a second or two per epoch)
+TINY_TRAIN = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",
+              "--samples-per-track", "4", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def musdb_root(tmp_path_factory):
+    """A tiny MUSDB18-layout wav dataset (2 training, 1 validation, 1 test track of 3 s), made once per
+    session. Tests that change files work on a copy (:func:`copy_tree`)."""
+    from openunmix.demo import generate_dataset
+
+    return generate_dataset(tmp_path_factory.mktemp("data") / "demo", seed=3, nb_train=2, nb_valid=1,
+                            nb_test=1, duration=3.0)
+
+
+@pytest.fixture(scope="session")
+def trained_umx(tmp_path_factory, musdb_root):
+    """``train.py`` for two epochs of :data:`TINY_TRAIN` on :func:`musdb_root`, run once per session.
+
+    Returns ``(output folder, CompletedProcess)``. The run is shared by the tests that read a finished
+    training (its files, its history, a base for fine-tuning, resuming or a reference run); a test that
+    writes into the folder works on a copy (:func:`copy_tree`).
+    """
+    out = tmp_path_factory.mktemp("trained") / "model"
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "2", *TINY_TRAIN)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    """A copy of a shared fixture's folder that a test may change."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
 @pytest.fixture(scope="session")
 def tiny_musdb(tmp_path_factory):
     """A tiny MUSDB18-layout wav dataset (2 training, 1 validation, 1 test track of 2 s), made once per session."""

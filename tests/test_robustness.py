@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import ROOT, make_model_folder, run_script, write_tone
+from conftest import ROOT, TINY_TRAIN, copy_tree, make_model_folder, run_script, write_tone
 from openunmix.filtering import FilterSettings
 from openunmix.hub import load_separator
 from openunmix.separate import separate
@@ -185,15 +185,10 @@ def test_killed_separation_leftovers_are_removed_by_the_next_run(tmp_path, model
     assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, "drums.wav", "vocals.wav"])
 
 
-TINY_TRAIN = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",
-              "--samples-per-track", "4", "--quiet"]
-
-
 @pytest.fixture
-def small_musdb(tmp_path):
-    from openunmix.demo import generate_dataset
-
-    return generate_dataset(tmp_path / "data", seed=5, nb_train=2, nb_valid=1, nb_test=0, duration=2.5)
+def small_musdb(tmp_path, musdb_root):
+    """A copy of the session's tiny dataset that the test may change."""
+    return copy_tree(musdb_root, tmp_path / "data")
 
 
 def test_ctrl_c_saves_and_exits_cleanly_then_resumes(tmp_path, small_musdb):
@@ -216,10 +211,10 @@ def test_ctrl_c_saves_and_exits_cleanly_then_resumes(tmp_path, small_musdb):
     assert json.loads((out / "vocals.json").read_text())["epochs_trained"] == done + 1
 
 
-def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_musdb):
-    out = tmp_path / "run"
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_musdb, trained_umx):
+    # two good epochs: the session's run of the same arguments (on the same audio), copied
+    out = copy_tree(trained_umx[0], tmp_path / "run")
     args = ["--root", small_musdb, "--is-wav", *TINY_TRAIN, "--output", out]
-    assert run_script("train.py", *args, "--epochs", "2").returncode == 0
     before_pth = torch.load(out / "vocals.pth", weights_only=True)
     before_json = json.loads((out / "vocals.json").read_text())
     # a source whose samples are finite but overflow the float32 spectrogram

@@ -12,29 +12,19 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, make_model_folder, run_script, write_tone
-from openunmix.demo import generate_dataset
+from conftest import ROOT, TINY_TRAIN, make_model_folder, run_script, write_tone
 from openunmix.hub import load_separator
 from openunmix.training import EarlyStopping
 
-TINY = ["--hidden-size", "16", "--nfft", "512", "--nhop", "128", "--batch-size", "4", "--seq-dur", "1.0",
-        "--samples-per-track", "4", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def musdb_root(tmp_path_factory):
-    return generate_dataset(tmp_path_factory.mktemp("data") / "demo", seed=3, nb_train=2, nb_valid=1,
-                            nb_test=1, duration=3.0)
+TINY = TINY_TRAIN
 
 
 def _history(out, target="vocals"):
     return json.loads((out / f"{target}.json").read_text())
 
 
-def test_two_epochs_write_every_output(tmp_path, musdb_root):
-    out = tmp_path / "model"
-    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "2", *TINY)
-    assert r.returncode == 0, r.stderr
+def test_two_epochs_write_every_output(tmp_path, trained_umx):
+    out, r = trained_umx  # train.py --epochs 2 with TINY, run once for the session
     for name in ("vocals.pth", "vocals.json", "vocals.chkpnt", "vocals_loss.png", "separator.json"):
         assert (out / name).is_file(), name
     info = _history(out)
@@ -100,11 +90,10 @@ def _killed_temporary(path: Path) -> Path:
     return tmp
 
 
-def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root):
-    args = ["--root", musdb_root, "--is-wav", "--epochs", "5", *TINY]
-    ref = tmp_path / "ref"
-    r = run_script("train.py", *args, "--output", ref)
-    assert r.returncode == 0, r.stderr
+def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root, trained_umx):
+    # the uninterrupted reference is the session's two-epoch run of the same arguments
+    args = ["--root", musdb_root, "--is-wav", "--epochs", "2", *TINY]
+    ref, _ = trained_umx
 
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args), "--output", str(out)],
@@ -122,7 +111,7 @@ def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root):
     assert r.returncode == 0, r.stderr
     # the next run into the folder removed what the killed ones left
     assert not leftover.exists() and not [p.name for p in out.iterdir() if p.name.startswith(".")]
-    if done < 5:
+    if done < 2:
         assert f"resuming at epoch {done + 1}" in r.stdout
     a, b = _history(ref), _history(out)
     np.testing.assert_allclose(b["train_loss_history"], a["train_loss_history"], rtol=1e-4)
@@ -130,9 +119,8 @@ def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root):
     assert b["best_epoch"] == a["best_epoch"]
 
 
-def test_fine_tune_from_model_folder(tmp_path, musdb_root):
-    base = tmp_path / "base"
-    assert run_script("train.py", "--root", musdb_root, "--is-wav", "--output", base, "--epochs", "1", *TINY).returncode == 0
+def test_fine_tune_from_model_folder(tmp_path, musdb_root, trained_umx):
+    base = trained_umx[0]  # only read
     out = tmp_path / "tuned"
     r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "1",
                    "--model", base, *TINY)
@@ -168,9 +156,9 @@ def test_empty_root_is_one_line_error(tmp_path):
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error:")
 
 
-def test_loader_workers_give_the_same_training(tmp_path, musdb_root):
-    runs = {}
-    for workers in (0, 2):
+def test_loader_workers_give_the_same_training(tmp_path, musdb_root, trained_umx):
+    runs = {0: _history(trained_umx[0])["train_loss_history"]}  # the session's run has --nb-workers 0
+    for workers in (2,):
         out = tmp_path / f"w{workers}"
         r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "2",
                        "--nb-workers", str(workers), *TINY)
