@@ -10,7 +10,7 @@ Shapes (names used across the package):
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -19,6 +19,16 @@ from torch import nn
 
 from .filtering import FilterSettings, filter_window, filter_windows, windows
 from .transforms import ComplexNorm, OverlapAdd, make_filterbanks
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def frozen(module: M) -> M:
+    """``module`` for inference only: no gradients, eval mode (returned for chaining)."""
+    for p in module.parameters():
+        p.requires_grad = False
+    return module.eval()
 
 
 class OpenUnmix(nn.Module):
@@ -92,9 +102,7 @@ class OpenUnmix(nn.Module):
 
     def freeze(self) -> "OpenUnmix":
         """Inference only: no gradients, eval mode."""
-        for p in self.parameters():
-            p.requires_grad = False
-        return self.eval()
+        return frozen(self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The part before the LSTM: bandwidth crop, input normalisation, fc1, BN, tanh.
@@ -206,9 +214,7 @@ class Separator(nn.Module):
 
     def freeze(self) -> "Separator":
         """Inference only: no gradients, eval mode."""
-        for p in self.parameters():
-            p.requires_grad = False
-        return self.eval()
+        return frozen(self)
 
     def estimate_magnitudes(self, mag: torch.Tensor) -> torch.Tensor:
         """Run every target model.

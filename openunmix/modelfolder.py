@@ -129,13 +129,6 @@ def load_state(model: nn.Module, state: Mapping[str, torch.Tensor], path: PathLi
     return model
 
 
-def freeze(model: nn.Module) -> nn.Module:
-    """Inference only: no gradients, eval mode."""
-    for p in model.parameters():
-        p.requires_grad = False
-    return model.eval()
-
-
 # ---------------------------------------------------------------- writing
 
 

@@ -54,7 +54,7 @@ from torch import nn
 
 from .. import losses
 from ..data.sources import MUSDB_SOURCES
-from ..model import OpenUnmix
+from ..model import OpenUnmix, frozen
 from ..modelfolder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                            state_dict_from_file, stft_settings)
 from ..transforms import ISTFT, STFT, ComplexNorm
@@ -140,9 +140,7 @@ class CrossNetOpenUnmix(nn.Module):
 
     def freeze(self) -> "CrossNetOpenUnmix":
         """Inference only: no gradients, eval mode."""
-        for p in self.parameters():
-            p.requires_grad = False
-        return self.eval()
+        return frozen(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Estimate every target magnitude at once.

@@ -25,7 +25,8 @@ from torch import nn
 from openunmix import architectures, losses
 from openunmix.architectures import (Architecture, Capabilities, Spectrogram, TrainingOption, TrainingPart,
                                      register)
-from openunmix.modelfolder import (ModelConfig, flatten, freeze, load_state, read_json, save_model_files,
+from openunmix.model import frozen
+from openunmix.modelfolder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                    state_dict_from_file, stft_settings)
 from openunmix.utils import ModelError, PathLike
 
@@ -145,7 +146,7 @@ class TinyGain(Architecture):
              device: Union[str, torch.device] = "cpu") -> Tuple[Dict[str, nn.Module], ModelConfig]:
         target = stem[: -len(SUFFIX)] if stem.endswith(SUFFIX) else stem
         model, config = load_gain_model(Path(model_dir), target)
-        return {target: freeze(model.to(device))}, config
+        return {target: frozen(model.to(device))}, config
 
     def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
                       options: Mapping[str, Any]) -> TrainingPart:
