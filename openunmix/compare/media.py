@@ -110,9 +110,14 @@ class TrackAudio:
 def read_track(track: Any, targets: Tuple[str, ...]) -> TrackAudio:
     """Decode a musdb track's mixture and the references of ``targets`` it has (each source decoded once).
 
+    Decoded-wav tracks are read with soundfile at full precision (musdb
+    would pipe them through ffmpeg as 16-bit); ``.stem.mp4`` tracks through musdb.
+
     Raises:
         CompareError: the track cannot be decoded.
     """
+    if getattr(track, "is_wav", False):
+        return _read_wav_track(track, targets)
     with _cached_sources(track):
         try:
             mixture = np.ascontiguousarray(track.audio.T, dtype=np.float32)
@@ -121,6 +126,21 @@ def read_track(track: Any, targets: Tuple[str, ...]) -> TrackAudio:
         except Exception as err:  # musdb/stempeg/ffmpeg raise assorted types
             raise CompareError(f"{track.path}: cannot decode the track ({first_line(err)})") from None
     return TrackAudio(float(track.rate), mixture, refs)
+
+
+def _read_wav_track(track: Any, targets: Tuple[str, ...]) -> TrackAudio:
+    try:
+        mixture, rate = load_audio(track.path, check_finite=False)
+        sources = {name: load_audio(source.path, check_finite=False)[0] for name, source in track.sources.items()}
+    except AudioError as err:
+        raise CompareError(str(err)) from None
+    refs = {}
+    for target in targets:
+        if target in track.targets:
+            parts = [s.gain * sources[s.name] for s in track.targets[target].sources if s.name in sources]
+            if parts:
+                refs[target] = np.ascontiguousarray(np.sum(parts, axis=0), dtype=np.float32)
+    return TrackAudio(rate, mixture, refs)
 
 
 @contextmanager

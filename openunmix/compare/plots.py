@@ -99,8 +99,7 @@ def pairwise_figure(comparison: Comparison, metric: str = "SDR"):
         ax.text(0.5, 0.5, "no paired tests (one method, or fewer than two tracks)", ha="center", va="center")
         return fig
     axes = fig.subplots(1, len(targets), squeeze=False)[0]
-    cmap = ListedColormap(P_COLOURS)
-    cmap.set_bad("#bdbdbd")
+    cmap = ListedColormap(P_COLOURS).with_extremes(bad="#bdbdbd")
     norm = BoundaryNorm(P_BOUNDS, cmap.N)
     for ax, target in zip(axes, targets):
         names, p = comparison.paired.conover[target][metric]
@@ -132,6 +131,7 @@ def track_figure(comparison: Comparison, metric: str = "SDR"):
 
     Tracks that only some methods have are marked ``*``; a missing score is grey.
     """
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     targets = _targets(comparison)
@@ -146,9 +146,8 @@ def track_figure(comparison: Comparison, metric: str = "SDR"):
         matrix = np.stack([values(comparison.table, name, target, metric, tracks) for name in order])
         finite = matrix[np.isfinite(matrix)]
         low, high = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
-        image = ax.imshow(np.ma.masked_invalid(matrix), aspect="auto", cmap="viridis", interpolation="nearest",
-                          vmin=low, vmax=max(high, low + 1e-6))
-        image.cmap.set_bad("#d9d9d9")
+        image = ax.imshow(np.ma.masked_invalid(matrix), aspect="auto", cmap=colormaps["viridis"].with_extremes(
+            bad="#d9d9d9"), interpolation="nearest", vmin=low, vmax=max(high, low + 1e-6))
         ax.set_yticks(range(len(order)), order)
         ax.set_ylabel(target)
         if i == len(targets) - 1:

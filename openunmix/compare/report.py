@@ -223,7 +223,6 @@ class _TrackWriter:
         targets = [t for t in table_targets(comparison.table)
                    if any(t in m.tracks[track].frames for m in comparison.methods if track in m.tracks)]
         audio = read_track(musdb_track, tuple(targets)) if musdb_track is not None else None
-        self.media.mkdir(parents=True, exist_ok=True)
         self.page.parent.mkdir(parents=True, exist_ok=True)
         notes = []
         missing = [m.name for m in comparison.methods if track not in m.tracks]
@@ -265,6 +264,7 @@ class _TrackWriter:
     def _player(self, player_id: str, label: str, stem: str, audio: np.ndarray, rate: float) -> Player:
         """Encode one stem (and its spectrogram) into the track's media folder."""
         fmt = self.settings.audio_format
+        self.media.mkdir(parents=True, exist_ok=True)
         encode(self.media / f"{stem}.{fmt}", audio, rate, fmt)
         prefix = f"../media/{self.slug}/{stem}"
         wav = None
