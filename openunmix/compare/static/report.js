@@ -76,7 +76,32 @@
     if (promise && typeof promise.catch === "function") { promise.catch(function () {}); }
   }
 
+  // A static server that does not answer range requests (python -m http.server) leaves an audio element
+  // unseekable, with an estimated duration: such a file is fetched whole, once, and played from memory.
+  function makeSeekable(player) {
+    if (player.hasAttribute("data-whole") || !/^https?:$/.test(window.location.protocol) || !window.fetch) { return; }
+    if (player.seekable.length && player.seekable.end(0) > 0) { return; }
+    player.setAttribute("data-whole", "loading");
+    window.fetch(player.currentSrc).then(function (response) {
+      if (!response.ok) { throw new Error(response.status); }
+      return response.blob();
+    }).then(function (blob) {
+      var time = player.currentTime, playing = !player.paused;
+      player.addEventListener("loadedmetadata", function restore() {
+        player.removeEventListener("loadedmetadata", restore);
+        var wanted = parseFloat(player.getAttribute("data-wanted"));
+        player.removeAttribute("data-wanted");
+        player.currentTime = isNaN(wanted) ? time : wanted;
+        if (playing) { quietly(player.play()); }
+        player.setAttribute("data-whole", "yes");
+      });
+      player.src = window.URL.createObjectURL(blob);
+    }).catch(function () { player.setAttribute("data-whole", "failed"); });
+  }
+
   players.forEach(function (player) {
+    player.addEventListener("loadedmetadata", function () { makeSeekable(player); });
+    if (player.readyState >= 1) { makeSeekable(player); }
     player.addEventListener("play", function () {
       players.forEach(function (other) { if (other !== player && !other.paused) { other.pause(); } });
       activate(player);
@@ -96,6 +121,7 @@
       var time = active.currentTime, playing = !active.paused;
       active.pause();
       activate(target);
+      if (target.getAttribute("data-whole") === "loading") { target.setAttribute("data-wanted", time); }
       target.currentTime = time;
       if (playing) { quietly(target.play()); }
       showTime(time);
