@@ -10,7 +10,8 @@ Sources (all optional; the page plays whatever is available):
 * per method, an estimates folder in ``eval.py``'s layout:
   ``ESTIMATES/<subset>/<track>/<target>.wav`` (or ``ESTIMATES/<track>/<target>.wav``);
   ``.flac`` and ``.ogg`` files are read too;
-* methods whose estimate is the mixture itself (``eval.py --baseline``).
+* methods whose estimate is the mixture itself (``eval.py --baseline``): the
+  mixture's player stands for them.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class AudioSources:
         is_wav: the root holds decoded wav folders, not ``.stem.mp4`` files.
         subset: the subset the tracks are in.
         estimates: ``{method: estimates folder}`` (see the module's docstring).
-        mixture_methods: methods whose estimate of every target is the mixture.
+        mixture_methods: methods whose estimate of every target is the mixture
+            (their SDR curves follow the mixture's player; no copy of it is written).
     """
 
     root: Optional[Path] = None

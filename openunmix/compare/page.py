@@ -227,7 +227,8 @@ def _tracks_table(comparison: Comparison, track_links: Sequence[Tuple[str, str]]
 
 
 def track_html(track: str, duration: float, mixture: Optional[Player], sections: Sequence[TargetSection],
-               notes: Sequence[str] = (), curve_range: Optional[Dict[str, Tuple[float, float]]] = None) -> str:
+               notes: Sequence[str] = (), curve_range: Optional[Dict[str, Tuple[float, float]]] = None,
+               mixture_methods: Sequence[str] = ()) -> str:
     """The page of one track: the mixture, then per target the reference and each method's estimate.
 
     Every estimate shows its per-frame SDR curve; the cursors on the curves
@@ -238,6 +239,7 @@ def track_html(track: str, duration: float, mixture: Optional[Player], sections:
     Args:
         duration: the track's length in seconds (the time axis of every curve and spectrogram).
         curve_range: ``{target: (low, high)}`` dB of that target's curves (default: from the curves).
+        mixture_methods: methods whose estimate is the mixture (the page says so instead of a player).
     """
     parts = [_head(track, "../"), f"<body class=\"track\" data-duration=\"{duration:.6f}\">\n<header>\n",
              "<p><a href=\"../index.html\">← all results</a></p>\n", f"<h1>{escape(track)}</h1>\n",
@@ -267,6 +269,8 @@ def track_html(track: str, duration: float, mixture: Optional[Player], sections:
                          f"<h3>{escape(method)} <small>SDR {_num(median)} dB</small></h3>\n")
             if player is not None:
                 parts.append(_player(player))
+            elif method in mixture_methods:
+                parts.append("<p class=\"same\">its estimate is the mixture (the mixture's player above)</p>\n")
             if curve is not None:
                 parts.append(sdr_curve(curve, duration, low, high, f"{method} {section.target} SDR per frame"))
             parts.append("</div>\n")

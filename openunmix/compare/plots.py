@@ -92,7 +92,7 @@ def pairwise_figure(comparison: Comparison, metric: str = "SDR"):
 
     targets = [t for t in _targets(comparison) if metric in comparison.paired.conover.get(t, {})]
     size = max(2.6, 0.55 * len(comparison.order) + 1.4)
-    fig = Figure(figsize=(size * max(len(targets), 1) + 0.4, size + 0.9))
+    fig = Figure(figsize=(max(size * max(len(targets), 1) + 0.4, 7.5), size + 0.9))
     if not targets:
         ax = fig.add_subplot()
         ax.axis("off")
@@ -117,7 +117,7 @@ def pairwise_figure(comparison: Comparison, metric: str = "SDR"):
         ax.set_title(f"{target} {metric}")
     fig.legend(handles=[Patch(color=c, label=label) for c, label in zip(P_COLOURS, P_LABELS)],
                loc="lower center", ncol=4, frameon=False)
-    fig.suptitle(f"Conover post-hoc test on the per-track {metric}, Holm-corrected p-values")
+    fig.suptitle(f"Conover post-hoc test on the per-track {metric}, Holm-corrected p-values", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 

@@ -233,7 +233,9 @@ class _TrackWriter:
         mixture = self._player("p-mixture", "mixture", "mixture", audio.mixture, audio.rate) if audio else None
         sections = [self._section(track, j, target, audio, mixture) for j, target in enumerate(targets)]
         duration = self._duration(track, audio)
-        self.page.write_text(track_html(track, duration, mixture, sections, notes), encoding="utf-8")
+        html = track_html(track, duration, mixture, sections, notes,
+                          mixture_methods=sorted(self.sources.mixture_methods) if mixture else ())
+        self.page.write_text(html, encoding="utf-8")
         return self.page
 
     def _section(self, track: str, j: int, target: str, audio: Optional[TrackAudio],
@@ -250,14 +252,10 @@ class _TrackWriter:
                 continue
             curve = Curve(scores.times[target], scores.durations[target], scores.frames[target]["SDR"])
             player = None
-            player_id = f"p-{k}-{j}"
-            if name in self.sources.mixture_methods and mixture is not None:
-                player = replace(mixture, id=player_id, label=name)
-            else:
-                path = self.sources.estimate_path(name, track, target)
-                if path is not None:
-                    x, rate = read_estimate(path)
-                    player = self._player(player_id, name, f"{k}-{_safe(name, 24)}.{_safe(target)}", x, rate)
+            path = None if name in self.sources.mixture_methods else self.sources.estimate_path(name, track, target)
+            if path is not None:
+                x, rate = read_estimate(path)
+                player = self._player(f"p-{k}-{j}", name, f"{k}-{_safe(name, 24)}.{_safe(target)}", x, rate)
             section.estimates.append((name, player, curve, nanmedian(curve.sdr)))
         return section
 
