@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -300,6 +299,20 @@ def test_report_folder_appears_complete_or_not_at_all(study, tmp_path, monkeypat
     assert "<audio" not in page and page.count("class=\"cursor\"") == 6  # 3 methods x 2 targets, curves only
     with pytest.raises(CompareError, match="not a report"):
         write_report(comparison, study["A"], None)
+
+
+def test_unreadable_estimate_keeps_the_results_and_writes_no_page(study, tmp_path, capsys):
+    est = tmp_path / "est"
+    shutil.copytree(study["est_A"], est)
+    bad = est / "test" / "Alpha - One" / "vocals.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    status = compare_main([f"A={study['A']}", f"B={study['B']}", "--outdir", str(tmp_path / "out"), "--quiet",
+                           "--report", str(tmp_path / "page"), "--root", str(study["root"]), "--is-wav",
+                           "--estimates", f"A={est}", "--resamples", "99"])
+    err = _error_lines(capsys.readouterr().err)
+    assert status == 1 and (tmp_path / "out" / "results.csv").is_file() and not (tmp_path / "page").exists()
+    assert err[-1].startswith("error: ") and "vocals.wav" in err[-1] and "listening page was not written" in err[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["est", "out"]  # no temporary folder left behind
 
 
 def test_eval_report_scores_and_writes_the_page(tmp_path, capsys):

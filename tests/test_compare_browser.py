@@ -7,6 +7,7 @@ track page again from a static HTTP server.
 
 import functools
 import http.server
+import os
 import shutil
 import threading
 import time
@@ -40,6 +41,7 @@ def browser():
         missing = " and ".join(n for n, p in (("chromium", binary), ("chromium-driver", driver_path)) if p is None)
         pytest.skip(f"browser tests skipped: {missing} not found (make browser installs Debian's chromium and "
                     "chromium-driver)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # the driver is given: Selenium Manager downloads nothing
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",

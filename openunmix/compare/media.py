@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class AudioSources:
     estimates: Mapping[str, Path] = field(default_factory=dict)
     mixture_methods: FrozenSet[str] = frozenset()
 
-    def check(self, methods: Optional[set] = None) -> None:
+    def check(self, methods: Optional[Set[str]] = None) -> None:
         """Raise :class:`CompareError` for an estimates folder that is missing or names an unknown method."""
         for name, folder in self.estimates.items():
             if methods is not None and name not in methods:

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .run import Comparison
-from .table import ALL_METRICS, GLOBAL, row_lookup, table_targets, values
+from .table import ALL_METRICS, row_lookup, table_targets, values
 
 CURVE_WIDTH = 1000.0  # SVG user units of the SDR curves; the cursor's x is time / duration * CURVE_WIDTH
 CURVE_HEIGHT = 100.0

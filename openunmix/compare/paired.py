@@ -142,7 +142,8 @@ def wilcoxon_p(differences: np.ndarray) -> float:
 
 
 def signed_rank_direction(differences: np.ndarray) -> int:
-    """+1 when the positive differences outrank the negative ones, -1 the other way, 0 when even."""
+    """The direction of ``(tracks,)`` paired differences: +1 when the positive ones outrank the negative
+    ones (Wilcoxon's signed ranks, zeros dropped), -1 the other way, 0 when even."""
     from scipy import stats
 
     d = np.asarray(differences, dtype=np.float64).ravel()

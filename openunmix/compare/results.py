@@ -21,7 +21,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional
 
 from ..utils import PathLike, atomic_path, make_output_folder, remove_stale_temporaries
 from .run import Comparison
@@ -188,7 +188,7 @@ def render_plots(comparison: Comparison) -> Dict[str, bytes]:
     }
 
 
-def write_results(comparison: Comparison, outdir: PathLike, plots: Dict[str, bytes] = None) -> List[Path]:
+def write_results(comparison: Comparison, outdir: PathLike, plots: Optional[Dict[str, bytes]] = None) -> List[Path]:
     """Write ``results.csv``, ``results.json``, ``pairwise.csv`` and the plots into ``outdir``.
 
     Everything is rendered first; then each file is written atomically
@@ -222,8 +222,3 @@ def write_bytes(files: Dict[str, bytes], folder: PathLike) -> None:
         path = Path(folder) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-
-
-def order_rows(comparison: Comparison, target: str) -> Sequence[str]:
-    """The methods with a score for ``target``, best first by median vocals SDR."""
-    return [m for m in comparison.order if target in comparison.table[m]]
