@@ -1,12 +1,13 @@
 # `make test`: create .venv, install everything, run the test suite.
-# `make demo`: generate a synthetic dataset, train a small model, separate and evaluate.
+# `make demo`: generate a synthetic dataset, train a small model, separate, evaluate, compare with the mixture
+# baseline and write the listening page (and its screenshot).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-output
 
-.PHONY: all install test test-numerics demo ffmpeg benchmark clean
+.PHONY: all install test test-numerics demo screenshot ffmpeg browser benchmark clean
 
 all: test
 
@@ -23,6 +24,25 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# headless Chromium and its WebDriver: the browser tests of the listening page (tests/test_compare_browser.py)
+# and the demo's screenshot. Optional: where they cannot be installed, those tests skip and say why.
+BROWSER_PACKAGES = chromium chromium-driver
+
+browser:
+	@if { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+		{ command -v chromedriver >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromedriver ]; }; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(BROWSER_PACKAGES) with apt-get (browser tests of the listening page)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null \
+			|| echo "note: could not install $(BROWSER_PACKAGES); the browser tests will be skipped" >&2; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "installing $(BROWSER_PACKAGES) with sudo apt-get (browser tests of the listening page)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null \
+			|| echo "note: could not install $(BROWSER_PACKAGES); the browser tests will be skipped" >&2; \
+	else \
+		echo "note: chromium and chromedriver are missing (e.g. 'sudo apt-get install $(BROWSER_PACKAGES)'); the browser tests will be skipped and the demo takes no screenshot" >&2; \
+	fi
+
 # no stamp means no finished install: start from an empty venv (--clear)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
@@ -31,7 +51,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-install: ffmpeg $(STAMP)
+install: ffmpeg browser $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest -q tests
@@ -68,6 +88,26 @@ demo: install
 	@echo "  separated/   test.py output: mixture/vocals.wav, mixture/accompaniment.wav"
 	@echo "  estimates/   eval.py estimates of every test track"
 	@echo "  eval/        museval scores: results.csv, sdr.png, per-track json; mixture-baseline/"
+	@echo "  compare/     the model against the mixture baseline: results.csv/json, pairwise.csv, plots"
+	@echo "  report/      the listening page (report/index.html); report-index.png, report-track.png: its screenshots"
+	@echo
+	$(BIN)/python -m openunmix.compare model=$(DEMO)/eval mixture=$(DEMO)/eval/mixture-baseline \
+		--outdir $(DEMO)/compare --report $(DEMO)/report --root $(DEMO)/data --is-wav \
+		--estimates model=$(DEMO)/estimates --mixture-estimates mixture --quiet
+	@$(MAKE) --no-print-directory screenshot DEMO=$(DEMO)
+
+# screenshots of the demo's listening page with headless Chromium (skipped, with a note, without it)
+CHROMIUM = $(shell command -v chromium || command -v chromium-browser)
+SHOT = $(CHROMIUM) --headless --disable-gpu --hide-scrollbars --mute-audio --window-size=1280,1500 \
+	$(if $(filter 0,$(shell id -u)),--no-sandbox)
+
+screenshot:
+	@if [ -z "$(CHROMIUM)" ]; then echo "note: no chromium; no screenshot of the listening page (make browser)" >&2; exit 0; fi; \
+	track=$$(ls "$(abspath $(DEMO))"/report/tracks/*.html | head -n 1); \
+	$(SHOT) --screenshot="$(abspath $(DEMO))/report-index.png" "file://$(abspath $(DEMO))/report/index.html" >/dev/null 2>&1 && \
+	$(SHOT) --virtual-time-budget=3000 --screenshot="$(abspath $(DEMO))/report-track.png" "file://$$track" >/dev/null 2>&1 && \
+	echo "screenshots: $(DEMO)/report-index.png $(DEMO)/report-track.png" || \
+	echo "note: chromium could not take the screenshots" >&2
 
 benchmark: install
 	$(BIN)/python benchmarks/separation.py

@@ -29,6 +29,8 @@ def evaluate_main(
     score_only: bool = False,
     progress: bool = True,
     baseline: bool = False,
+    report: Optional[str] = None,
+    report_wav: bool = False,
 ) -> int:
     """What ``eval.py`` runs: separate, score, aggregate; errors become one line on stderr.
 
@@ -37,14 +39,22 @@ def evaluate_main(
     ``estimates_only`` separates and scores nothing. With ``baseline``, the
     unprocessed mixture is scored too (in ``evaldir/mixture-baseline``) and
     the model's median SDR is compared with it. ``settings``: how to separate
-    (default :class:`~openunmix.separate.SeparationSettings`). The table goes to stdout,
-    progress and errors to stderr.
+    (default :class:`~openunmix.separate.SeparationSettings`). With ``report``,
+    the listening page of the tracks evaluated (the model, and the mixture
+    baseline with ``baseline``) is written into that folder (see
+    :func:`openunmix.compare.evaluation_report`; ``report_wav`` adds full wav
+    files). The table goes to stdout, progress and errors to stderr.
 
     Returns:
-        the exit status: 0 all done, 1 some tracks failed, 2 nothing could be
-        done (bad dataset, names, model or folders), 130 interrupted.
+        the exit status: 0 all done, 1 some tracks failed (or the listening
+        page could not be written), 2 nothing could be done (bad dataset,
+        names, model or folders), 130 interrupted.
     """
+    from ..compare import CompareError, check_report_folder
+
     try:
+        if report is not None:
+            check_report_folder(report)  # before hours of separation
         result = evaluate(
             root, None if score_only else model_dir, subset, is_wav, targets, outdir, evaldir, settings, cores,
             tracks, force, estimates_only, score_only, progress,
@@ -61,14 +71,37 @@ def evaluate_main(
                 tracks, progress,
             )
             print(format_comparison(result.summary, floor), flush=True)
-        return _finish(result.failed, total, f"{result.aggregated} tracks aggregated: "
-                       f"{Path(evaldir) / 'results.csv'}, {Path(evaldir) / 'sdr.png'}")
-    except (EvaluationError, ModelError, OSError) as err:
+        status = _finish(result.failed, total, f"{result.aggregated} tracks aggregated: "
+                         f"{Path(evaldir) / 'results.csv'}, {Path(evaldir) / 'sdr.png'}")
+        if report is not None:
+            scored = [t for t in result.tracks if t not in result.failed]
+            status = max(status, _write_report(report, report_wav, model_dir, root, subset, is_wav, outdir, evaldir,
+                                               baseline, scored, progress))
+        return status
+    except (EvaluationError, ModelError, CompareError, OSError) as err:
         error(str(err))
         return 2
     except KeyboardInterrupt:
         error("interrupted; run the same command again to resume")
         return 130
+
+
+def _write_report(report: str, wav: bool, model: Optional[str], root: str, subset: str, is_wav: bool, outdir: str,
+                  evaldir: str, baseline: bool, tracks: Sequence[str], progress: bool) -> int:
+    """Write the listening page of the tracks evaluated; returns 0, or 1 (one error line) when it cannot be written."""
+    from ..compare import CompareError, ReportSettings, evaluation_report
+
+    name = Path(str(model).rstrip("/\\")).name if model else Path(outdir).name
+    try:
+        index = evaluation_report(
+            evaldir, outdir, report, root, subset, is_wav, name or "model",
+            Path(evaldir) / "mixture-baseline" if baseline else None, tracks, ReportSettings(wav=wav), progress,
+        )
+    except (CompareError, EvaluationError, OSError) as err:
+        error(f"{err} (the listening page was not written)")
+        return 1
+    print(f"listening page: {index}", flush=True)
+    return 0
 
 
 def _finish(failed: Mapping[str, str], total: int, done: str) -> int:
@@ -106,6 +139,11 @@ def build_parser(prog: Optional[str] = None) -> ArgumentParser:
     mode.add_argument("--score-only", action="store_true", help="score the estimates already in OUTDIR; needs no model")
     p.add_argument("--baseline", action="store_true",
                    help="also score the unprocessed mixture and compare (EVALDIR/mixture-baseline)")
+    p.add_argument("--report", metavar="DIR", default=None,
+                   help="also write the listening page into DIR (DIR/index.html): tables, plots, and per track the "
+                        "mixture, references and estimates to play, with spectrograms and per-frame SDR curves")
+    p.add_argument("--report-wav", action="store_true",
+                   help="with --report: also full-length wav files beside the compressed audio (large)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -114,6 +152,10 @@ def evaluate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
     """``eval.py``: parse the command line and evaluate; returns the exit status."""
     p = build_parser(prog)
     a = p.parse_args(argv)
+    if a.report is not None and a.estimates_only:
+        p.error("argument --report: the listening page needs scores; not with --estimates-only")
+    if a.report_wav and a.report is None:
+        p.error("argument --report-wav: only with --report DIR")
     settings = separation_settings(p, a)
     if not a.score_only:
         print_licence_notice(a.model, a.models)
@@ -121,5 +163,5 @@ def evaluate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
         model_dir=None if a.score_only else a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
         outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,
         estimates_only=a.estimates_only, score_only=a.score_only, progress=not a.quiet,
-        baseline=a.baseline, settings=settings,
+        baseline=a.baseline, settings=settings, report=a.report, report_wav=a.report_wav,
     )

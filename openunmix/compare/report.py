@@ -1,0 +1,336 @@
+"""The listening page: a self-contained folder whose entry point is ``index.html``.
+
+Layout::
+
+    DIR/index.html                      the table, the paired tests with verdicts, the plots, the tracks
+    DIR/report.css, DIR/report.js       the page's style and its small script (no CDN)
+    DIR/report.json                     what the page shows (and the mark of a report folder)
+    DIR/plots/*.png                     boxplots.png, pairwise.png, tracks.png
+    DIR/tracks/<NNN-track>.html         one page per track
+    DIR/media/<NNN-track>/*.ogg|*.png   compressed audio and spectrograms (and *.wav when asked)
+
+The folder is built under a temporary name beside ``DIR`` (see
+:func:`openunmix.utils.temporary_prefix`) and renamed into place when
+complete: it appears complete or not at all. A ``DIR`` that holds an
+earlier report is replaced; any other non-empty ``DIR`` is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..evaluation.aggregate import nanmedian
+from ..utils import PathLike, remove_stale_temporaries, temporary_prefix
+from .media import FORMATS, AudioSources, TrackAudio, encode, read_estimate, read_track, spectrogram, write_spectrogram
+from .page import Curve, Player, TargetSection, index_html, track_html
+from .results import notes as comparison_notes
+from .results import render_plots, write_bytes
+from .run import Comparison, CompareSettings, compare_folders
+from .scores import CompareError
+from .table import table_targets
+
+MARKER = "report.json"
+GENERATOR = "openunmix.compare"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the listening page holds.
+
+    Attributes:
+        audio_format: the compressed audio the players load, ``ogg`` (Vorbis) or ``mp3``.
+        wav: also write full-length 16-bit wav files (large), linked beside each player.
+        spectrograms: draw a spectrogram under each player.
+        tracks: pages for these tracks only (None: every track).
+        title: the index page's title (default: the methods compared).
+    """
+
+    audio_format: str = "ogg"
+    wav: bool = False
+    spectrograms: bool = True
+    tracks: Optional[Tuple[str, ...]] = None
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if self.audio_format not in FORMATS:
+            raise ValueError(f"audio_format must be one of {', '.join(FORMATS)}, got {self.audio_format!r}")
+
+
+# ---------------------------------------------------------------------------
+# the folder
+
+
+def check_report_folder(path: PathLike) -> Path:
+    """Check that a report can be written at ``path``, before any work; nothing is created.
+
+    Raises:
+        CompareError: ``path`` is a file, a non-empty folder that is not a
+            report, or its parent cannot be created or written.
+    """
+    path = Path(path)
+    if path.is_symlink() or path.is_file():
+        raise CompareError(f"{path}: exists and is not a folder; choose another report folder")
+    if path.is_dir() and any(path.iterdir()) and not is_report(path):
+        raise CompareError(f"{path}: a folder that is not a report; choose another report folder or empty it")
+    probe = path.parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise CompareError(f"{path}: cannot write the report folder here ({probe} is not a writable folder)")
+    return path
+
+
+def is_report(path: PathLike) -> bool:
+    """Whether ``path`` is a report folder this module wrote."""
+    try:
+        return json.loads((Path(path) / MARKER).read_text()).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _publish(built: Path, dest: Path) -> None:
+    """Rename the finished folder onto ``dest``; an earlier report there is moved aside, then removed."""
+    old = None
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=temporary_prefix(dest.name)))
+        os.rmdir(old)
+        os.rename(dest, old)
+    os.rename(built, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(comparison: Comparison, dest: PathLike, sources: Optional[AudioSources] = None,
+                 settings: ReportSettings = ReportSettings(), plots: Optional[Dict[str, bytes]] = None,
+                 notes: Sequence[str] = (), progress: bool = False,
+                 musdb_tracks: Optional[Dict[str, object]] = None) -> Path:
+    """Write the listening page of a comparison into the folder ``dest``, atomically.
+
+    Args:
+        sources: where the audio is (None: no players, only scores and curves).
+        plots: ``{file name: PNG bytes}`` already rendered (see :func:`.results.render_plots`).
+        notes: one-line remarks for the index page (default: :func:`.results.notes`).
+        musdb_tracks: ``sources.musdb_tracks()`` when the caller listed them already.
+
+    Returns:
+        the path of ``index.html``.
+
+    Raises:
+        CompareError: an unusable folder, root, estimates folder, track name
+            or audio file; OSError: the folder cannot be written.
+    """
+    dest = check_report_folder(dest)
+    sources = sources or AudioSources()
+    sources.check({m.name for m in comparison.methods})
+    tracks = report_tracks(comparison, settings.tracks)
+    if musdb_tracks is None:
+        musdb_tracks = sources.musdb_tracks()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest.parent)
+    work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=temporary_prefix(dest.name)))
+    try:
+        os.chmod(work, 0o777 & ~_umask())
+        for name in ("report.css", "report.js"):
+            shutil.copyfile(STATIC / name, work / name)
+        rendered = plots if plots is not None else render_plots(comparison)
+        write_bytes({f"plots/{name}": data for name, data in rendered.items()}, work)
+        links = []
+        from tqdm import tqdm
+
+        for i, track in enumerate(tqdm(tracks, desc="listening page", unit="track", disable=not progress)):
+            slug = f"{i:03d}-{_safe(track)}"
+            page = _TrackWriter(comparison, sources, settings, work, slug).write(track, musdb_tracks.get(track))
+            links.append((track, f"tracks/{page.name}"))
+        index = index_html(comparison, links, [f"plots/{name}" for name in rendered],
+                           list(notes) if notes else comparison_notes(comparison), settings.title)
+        (work / "index.html").write_text(index, encoding="utf-8")
+        (work / MARKER).write_text(json.dumps(_summary(comparison, sources, settings, links), indent=2) + "\n")
+        _publish(work, dest)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return dest / "index.html"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _safe(name: str, length: int = 48) -> str:
+    """A file-name-safe version of ``name`` (letters, digits, ``.``, ``_``, ``-``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:length] or "x"
+
+
+def report_tracks(comparison: Comparison, names: Optional[Sequence[str]] = None) -> List[str]:
+    """The tracks that get a page: ``names`` (checked) or every track of the comparison, sorted.
+
+    Raises:
+        CompareError: a name without scores (the message lists some that have).
+    """
+    every = sorted(set(comparison.common) | set(comparison.partial))
+    if names is None:
+        return every
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        shown = ", ".join(repr(t) for t in every[:10]) + (", …" if len(every) > 10 else "")
+        raise CompareError(f"no scores for track {', '.join(repr(n) for n in unknown)} (tracks: {shown})")
+    return list(dict.fromkeys(names))
+
+
+def _summary(comparison: Comparison, sources: AudioSources, settings: ReportSettings,
+             links: Sequence[Tuple[str, str]]) -> Dict[str, object]:
+    return {
+        "generator": GENERATOR,
+        "methods": [m.name for m in comparison.methods],
+        "order": comparison.order,
+        "subset": comparison.settings.subset,
+        "tracks": [{"name": t, "page": link} for t, link in links],
+        "audio": {"root": str(sources.root) if sources.root else None, "format": settings.audio_format,
+                  "wav": settings.wav, "estimates": {k: str(v) for k, v in sources.estimates.items()}},
+    }
+
+
+# ---------------------------------------------------------------------------
+# one track page
+
+
+class _TrackWriter:
+    """Writes the media and the page of one track into the report being built."""
+
+    def __init__(self, comparison: Comparison, sources: AudioSources, settings: ReportSettings, work: Path,
+                 slug: str) -> None:
+        self.comparison, self.sources, self.settings = comparison, sources, settings
+        self.slug = slug
+        self.media = work / "media" / slug
+        self.page = work / "tracks" / f"{slug}.html"
+        self.top_db: Optional[float] = None
+        self.lengths: List[float] = []  # seconds of every stem encoded
+
+    def write(self, track: str, musdb_track: Optional[object]) -> Path:
+        comparison = self.comparison
+        targets = [t for t in table_targets(comparison.table)
+                   if any(t in m.tracks[track].frames for m in comparison.methods if track in m.tracks)]
+        audio = read_track(musdb_track, tuple(targets)) if musdb_track is not None else None
+        self.page.parent.mkdir(parents=True, exist_ok=True)
+        notes = []
+        missing = [m.name for m in comparison.methods if track not in m.tracks]
+        if missing:
+            notes.append(f"no scores from {', '.join(missing)} for this track")
+        if self.sources.root is not None and audio is None:
+            notes.append(f"not in {self.sources.root / self.sources.subset}: no mixture or reference players")
+        mixture = self._player("p-mixture", "mixture", "mixture", audio.mixture, audio.rate) if audio else None
+        sections = [self._section(track, j, target, audio, mixture) for j, target in enumerate(targets)]
+        duration = self._duration(track, audio)
+        html = track_html(track, duration, mixture, sections, notes,
+                          mixture_methods=sorted(self.sources.mixture_methods) if mixture else ())
+        self.page.write_text(html, encoding="utf-8")
+        return self.page
+
+    def _section(self, track: str, j: int, target: str, audio: Optional[TrackAudio],
+                 mixture: Optional[Player]) -> TargetSection:
+        reference = None
+        if audio is not None and target in audio.references:
+            reference = self._player(f"p-ref-{j}", "reference", f"reference.{_safe(target)}",
+                                     audio.references[target], audio.rate)
+        section = TargetSection(target, reference)
+        for k, name in enumerate(self.comparison.order):
+            method = self.comparison.method(name)
+            scores = method.tracks.get(track)
+            if scores is None or target not in scores.frames:
+                continue
+            curve = Curve(scores.times[target], scores.durations[target], scores.frames[target]["SDR"])
+            player = None
+            path = None if name in self.sources.mixture_methods else self.sources.estimate_path(name, track, target)
+            if path is not None:
+                x, rate = read_estimate(path)
+                player = self._player(f"p-{k}-{j}", name, f"{k}-{_safe(name, 24)}.{_safe(target)}", x, rate)
+            section.estimates.append((name, player, curve, nanmedian(curve.sdr)))
+        return section
+
+    def _player(self, player_id: str, label: str, stem: str, audio: np.ndarray, rate: float) -> Player:
+        """Encode one stem (and its spectrogram) into the track's media folder."""
+        fmt = self.settings.audio_format
+        self.media.mkdir(parents=True, exist_ok=True)
+        encode(self.media / f"{stem}.{fmt}", audio, rate, fmt)
+        prefix = f"../media/{self.slug}/{stem}"
+        wav = None
+        if self.settings.wav:
+            encode(self.media / f"{stem}.wav", audio, rate, "wav")
+            wav = f"{prefix}.wav"
+        image = None
+        if self.settings.spectrograms:
+            spec = spectrogram(audio, rate)
+            if self.top_db is None:  # the first stem is the mixture when there is one: every image on its scale
+                self.top_db = float(np.max(spec)) if spec.size else 0.0
+            write_spectrogram(self.media / f"{stem}.png", spec, self.top_db)
+            image = f"{prefix}.png"
+        self.lengths.append(audio.shape[-1] / rate)
+        return Player(player_id, label, f"{prefix}.{fmt}", wav, image)
+
+    def _duration(self, track: str, audio: Optional[TrackAudio]) -> float:
+        if audio is not None:
+            return audio.duration
+        if self.lengths:
+            return max(self.lengths)
+        ends = [m.tracks[track].end() for m in self.comparison.methods if track in m.tracks]
+        return max(ends) if ends else 0.0
+
+
+# ---------------------------------------------------------------------------
+# the page of one evaluation (eval.py --report)
+
+
+def evaluation_report(evaldir: PathLike, estimates_dir: PathLike, dest: PathLike, root: Optional[PathLike] = None,
+                      subset: str = "test", is_wav: bool = False, name: str = "model",
+                      baseline_dir: Optional[PathLike] = None, tracks: Optional[Sequence[str]] = None,
+                      settings: ReportSettings = ReportSettings(), progress: bool = False) -> Path:
+    """The listening page of one ``eval.py`` run: the model, and the mixture baseline when it was scored.
+
+    Args:
+        evaldir: the model's scores (``EVALDIR``).
+        estimates_dir: the model's estimates (``ESTIMATES/<subset>/<track>/<target>.wav``).
+        root: the MUSDB18 root with the mixtures and references.
+        name: the model's name on the page.
+        baseline_dir: the mixture baseline's scores (``EVALDIR/mixture-baseline``), or None.
+        tracks: only these tracks (None: every track scored).
+
+    Returns:
+        the path of ``index.html``.
+    """
+    check_report_folder(dest)
+    baseline = "mixture"
+    if name == baseline:
+        name = "model"
+    folders = [(name, evaldir)] + ([(baseline, baseline_dir)] if baseline_dir is not None else [])
+    comparison = compare_folders(folders, CompareSettings(subset=subset), minimum=1)
+    if tracks is not None:
+        keep = set(tracks)
+        comparison = _restricted(comparison, keep)
+    sources = AudioSources(Path(root) if root is not None else None, is_wav, subset, {name: Path(estimates_dir)},
+                           frozenset({baseline}) if baseline_dir is not None else frozenset())
+    title = settings.title or (f"{name} against the mixture baseline" if baseline_dir is not None else name)
+    return write_report(comparison, dest, sources, replace(settings, title=title), progress=progress)
+
+
+def _restricted(comparison: Comparison, keep: set) -> Comparison:
+    """The comparison of the same methods on the tracks in ``keep`` only."""
+    from .run import compare
+    from .scores import MethodScores
+
+    methods = [MethodScores(m.name, m.folder, {t: f for t, f in m.tracks.items() if t in keep},
+                            {t: g for t, g in m.global_sdr.items() if t in keep}) for m in comparison.methods]
+    if not any(m.tracks for m in methods):
+        raise CompareError("none of the tracks evaluated has scores")
+    return compare(methods, comparison.settings)
