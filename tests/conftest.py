@@ -133,3 +133,34 @@ def split_batch_rtol(rows: int, updates: int) -> float:
     max(1, updates) * rows * eps (1: the forward pass's own reductions, before any update).
     """
     return max(1, updates) * rows * FLOAT32_EPS
+
+
+# Tolerances of float comparisons between results computed along different paths (other kernels,
+# instruction sets, thread counts, processes, executors). `make test-numerics` runs the tests that use
+# them (marked `numerics`) under torch's default, AVX2 and AVX-512 kernels with 1 and 2 threads.
+FLOAT64_EPS = float(np.finfo(np.float64).eps)  # 2**-52
+
+
+def sum_rtol(*terms: int, eps: float = FLOAT32_EPS) -> float:
+    """Relative tolerance between two computations that differ only in the order of their sums.
+
+    A sum or dot product of N terms, taken in any order (the one a vector kernel, an instruction set or
+    a thread count picks), is within about N * eps of the exact one, relative to the size of its terms
+    (the classical bound for recursive summation). A chain of such reductions whose steps between do
+    not amplify (tanh, sigmoid, ReLU, batch norm with variances of order one) adds the bounds:
+    sum(terms) * eps, one argument per reduction of the chain.
+    """
+    return sum(terms) * eps
+
+
+def fft_round_trip_atol(n_fft: int, n_hop: int, scale: float) -> float:
+    """Absolute tolerance of a float32 STFT -> inverse STFT round trip of samples at most ``scale``.
+
+    Each FFT of n points rounds its outputs by about log2(n) * eps of the signal's size (one rounding per
+    butterfly stage), in whichever order MKL, pocketfft or an AVX2/AVX-512 kernel takes them; the round
+    trip takes two, and the overlap-add sums ceil(n_fft / n_hop) windowed frames into each sample:
+    (2 log2(n_fft) + ceil(n_fft / n_hop)) * eps * scale.
+    """
+    import math
+
+    return (2 * math.log2(n_fft) + math.ceil(n_fft / n_hop)) * FLOAT32_EPS * scale

@@ -27,6 +27,15 @@ from openunmix.data import (
 SR = 8000
 SOURCES = ("vocals", "drums", "bass", "other")
 
+# Float comparisons in this file.
+# - torch.equal / assert_array_equal: the same files read with the same seeds, epoch and index in one
+#   process, the same operations on the same values: equal bitwise by construction.
+# - Mixtures against sums of sources (atol 1e-6): float32 sums of n <= 4 sources of size <= 0.25 each
+#   (noise of +-0.2, gains up to 1.25), which the dataset and the test may take in another order or in
+#   float64: within n eps32 of the sum of their sizes (conftest.sum_rtol), 4 * 1.2e-7 * 1.0 = 4.8e-7
+#   (measured 1.2e-7). They are elementwise additions, correctly rounded on every CPU: no kernel,
+#   instruction set or thread count changes them.
+
 
 def write(path: Path, x: np.ndarray, rate: float = SR) -> Path:
     """Write ``(channels, samples)`` audio as float wav (exact round trip)."""
@@ -249,6 +258,7 @@ def test_musdb_stem_cache(tmp_path, monkeypatch):
     ds2 = MUSDBDataset(tmp_path, seq_duration=None, split="valid", valid_tracks=["S - stem"],
                        sample_rate=44100)
     mix, target = ds2[0]
+    # read from the same float wav at its own rate: equal bitwise (the tolerance is kept)
     np.testing.assert_allclose(target.numpy(), read(cache / "vocals.wav"), atol=1e-6)
 
 
@@ -265,7 +275,7 @@ def test_aligned_shapes_alignment_determinism(tmp_path):
     assert len(ds) == 6
     mix, target = ds[3]
     assert_item((mix, target), 2, SR // 2)
-    np.testing.assert_allclose(target.numpy(), 0.5 * mix.numpy(), atol=1e-7)
+    np.testing.assert_allclose(target.numpy(), 0.5 * mix.numpy(), atol=1e-7)  # halving is exact in float
     assert torch.equal(ds[3][0], mix)
     ds.set_epoch(1)
     assert not torch.equal(ds[3][0], mix)
@@ -293,6 +303,7 @@ def test_resampling_preserves_frequency_and_mono_to_stereo(tmp_path):
     assert_item(mono[0], 1, 22050)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("file_rate", [22050, 48000])
 def test_resampled_excerpt_equals_span_of_whole_resampled_file(tmp_path, file_rate):
     x = noise(0, 1.0, rate=file_rate)
@@ -303,6 +314,9 @@ def test_resampled_excerpt_equals_span_of_whole_resampled_file(tmp_path, file_ra
     for start in (0, 1234, 30000):
         part = data.read_excerpt(f, start, 10000, 44100, 2)
         ref = whole[:, start:start + 10000]
+        # soxr's HQ resampler is specified to 20 bits: two runs over the same samples with other context
+        # (processed in other blocks, by soxr's own SSE/AVX code) agree to ~2**-20 = 1e-6 of full scale
+        # (1.0); 1e-5 (measured 1.2e-7)
         np.testing.assert_allclose(part[:, :ref.shape[1]], ref, atol=1e-5)
         assert np.all(part[:, ref.shape[1]:] == 0)
 
@@ -330,6 +344,7 @@ def test_unaligned(tmp_path, monkeypatch):
     assert len(ds) == 2 * 5
     mix, target = ds[7]
     assert_item((mix, target), 2, SR // 2)
+    # 0.1 + 0.2 + target - target in float32: 4 eps32 of sizes <= 0.5, 2.4e-7 (and 0.1f + 0.2f = 0.3 + 4e-9)
     np.testing.assert_allclose((mix - target).numpy(), 0.3, atol=1e-6)
     assert torch.equal(ds[7][1], target)
     ds.set_epoch(2)

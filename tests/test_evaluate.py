@@ -55,14 +55,21 @@ def _read_csv(path):
 
 
 def _same_scores(a, b, tol=1e-5):
-    """Two score json files hold the same values up to float rounding (BLAS threads change the last digits)."""
+    """Two score json files hold the same values up to float rounding (BLAS threads change the last digits).
+
+    museval stores every frame's score rounded to 5 decimals: two float64 computations that differ only in
+    their rounding (other BLAS threads or processes; far below 1e-5 dB) can fall on the two sides of a
+    rounding boundary, one step of 1e-5 apart (measured: 1 value in 72 between a serial and a parallel
+    run), and such a step read back as floats is 1e-5 within an ulp of the scores (< 1e-13 for |x| < 100).
+    Hence a step plus 1e-12; the whole-track SDRs are stored unrounded and differ by ~1e-14.
+    """
     def same(x, y):
         if isinstance(x, dict):
             return isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
         if isinstance(x, list):
             return isinstance(y, list) and len(x) == len(y) and all(same(u, v) for u, v in zip(x, y))
         if isinstance(x, float) and isinstance(y, (int, float)):
-            return math.isclose(x, y, rel_tol=tol, abs_tol=tol) or (math.isnan(x) and math.isnan(y))
+            return math.isclose(x, y, rel_tol=tol, abs_tol=tol + 1e-12) or (math.isnan(x) and math.isnan(y))
         return x == y
     return same(json.loads(Path(a).read_text()), json.loads(Path(b).read_text()))
 
@@ -124,6 +131,8 @@ def test_report_matches_museval_evalstore(setup):
     _, rows = _read_csv(setup["ev"] / "results.csv")
     for target, row in rows.items():
         for metric in METRICS:
+            # medians of the same stored values (ours and pandas' may differ by an ulp in how they average
+            # the two middle ones), then our csv's 6 decimals: 5e-7 at most; abs 1e-5
             assert row[metric] == pytest.approx(expected[target][metric], abs=1e-5)
 
 
@@ -136,10 +145,12 @@ def test_global_sdr_is_computed_over_the_whole_track(setup):
             ref = track.targets[source].audio.T
             est, _ = sf.read(str(setup["est"] / "test" / track.name / f"{source}.wav"), always_2d=True)
             hand = 10 * np.log10((np.sum(ref ** 2) + 1e-7) / (np.sum((ref - est.T) ** 2) + 1e-7))
+            # the same float32 samples (the estimate is a float wav) summed in float64 over 264600 samples,
+            # maybe in another order: 264600 eps64 = 6e-11 relative each, 2 * 4.3 * 6e-11 = 5e-10 dB at most
             assert stored[source] == pytest.approx(hand, abs=1e-6)
             per_track[source].append(hand)
     _, rows = _read_csv(setup["ev"] / "results.csv")
-    for source in SOURCES:
+    for source in SOURCES:  # the csv's 6 decimals: 5e-7
         assert rows[source]["global_SDR"] == pytest.approx(np.mean(per_track[source]), abs=1e-5)
 
 
@@ -154,6 +165,8 @@ def test_score_only_in_parallel_needs_no_model_and_matches_serial(setup):
     header, parallel = _read_csv(other / "results.csv")
     assert (header, parallel.keys()) == (_read_csv(setup["ev"] / "results.csv")[0], _read_csv(setup["ev"] / "results.csv")[1].keys())
     for target, row in _read_csv(setup["ev"] / "results.csv")[1].items():
+        # medians and means of frame scores at most one stored step (1e-5) apart, then 6 decimals (5e-7
+        # each): 1.1e-5 at most; 1e-4
         assert all(math.isclose(row[k], parallel[target][k], rel_tol=1e-4, abs_tol=1e-4) for k in row)
 
 
@@ -199,6 +212,8 @@ GLOBAL = {"a": {"vocals": 1.0, "drums": 4.0}, "b": {"vocals": 2.0}, "c": {"vocal
 
 
 def _same(a, b):
+    # medians and means of a few small integers and halves: exact in float64 in any order (abs 1e-9 leaves
+    # room for an ulp where pandas averages the two middle values otherwise)
     return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=1e-9)
 
 
@@ -223,6 +238,7 @@ def test_summarize_hand_computed():
         assert all(_same(summary[target][k], v) for k, v in row.items()), (target, summary[target])
 
 
+@pytest.mark.numerics
 def test_summarize_agrees_with_museval_evalstore():
     store = museval.EvalStore(frames_agg="median", tracks_agg="median")
     for track, targets in FRAMES.items():
@@ -275,8 +291,11 @@ def test_score_track_and_mixture_baseline(setup):
     stored = read_track_scores(evd / "test" / f"{name}.json")
     for target in SOURCES:
         for metric in METRICS:
+            # stored rounded to 5 decimals (half a step: 5e-6) from a float64 computation of the same scores,
+            # whose rounding may differ (far below a step; other BLAS threads): within a step, 1e-5
             np.testing.assert_allclose(scores.frames[target][metric], stored[target][metric], atol=1e-5)
-    # with the mixture as both estimates the two whole-track SDRs are opposite
+    # with the mixture as both estimates the two whole-track SDRs are opposite, but for the eps 1e-7 in
+    # their sums (not rounding)
     assert scores.global_sdr["vocals"] == pytest.approx(-scores.global_sdr["accompaniment"], abs=1e-3)
     with pytest.raises(EvaluationError, match="at least two"):
         score_track(track, {"vocals": mix, "residual": mix})
@@ -364,6 +383,7 @@ def test_baseline_flag_compares_with_the_mixture(setup):
     # the comparison row: target, model SDR, mixture SDR, gain (the results row has more cells)
     row = next(cells for cells in map(str.split, proc.stdout.splitlines()) if cells[:1] == ["vocals"] and len(cells) == 4)
     gain = float(row[3])
+    # the table prints 2 decimals (0.005) from the same values as the csv's 6 decimals (2 * 5e-7)
     assert gain == pytest.approx(model["vocals"]["SDR"] - floor["vocals"]["SDR"], abs=0.01)
 
 

@@ -6,7 +6,20 @@ import torch
 
 norbert = pytest.importorskip("norbert")
 
+from conftest import FLOAT32_EPS  # noqa: E402
 from openunmix import filtering  # noqa: E402
+
+# against norbert (numpy), float32 against float64, TorchScript against eager: checked under each kernel
+# and thread count (make test-numerics)
+pytestmark = pytest.mark.numerics
+
+# The tolerance against norbert. Both run in float64, where rounding (sums over <= 30 frames, 2x2 and
+# 3x3 inversions of C_x = sum_j v_j R_j + sqrt(eps) I, whose condition numbers are <= 2.1e3 for these
+# inputs) moves the result by ~30 * 2.1e3 * eps64 = 1.4e-11 at most. What remains is the regulariser:
+# without a softmask our initial estimates are not divided by the mixture's scale max(1, max|x| / 10) as
+# norbert's are, and the EM is scale-invariant except for sqrt(eps) I and the eps in its weights, so the
+# two differ by up to sqrt(eps64) * cond(C_x) = 1.5e-8 * 2.1e3 = 3e-5 relative (measured 1.3e-8).
+NORBERT_RTOL = 1e-4
 
 
 def _inputs(shape, seed):
@@ -32,7 +45,7 @@ def test_wiener_matches_norbert(shape, iterations, softmask, residual):
     got = filtering.wiener(torch.from_numpy(v), torch.from_numpy(x), iterations, softmask, residual)
     assert got.dtype == torch.complex128
     assert got.shape == expected.shape
-    assert _rel_err(got.numpy(), expected) < 1e-4
+    assert _rel_err(got.numpy(), expected) < NORBERT_RTOL
 
 
 def test_wiener_large_mixture_scaling_matches_norbert():
@@ -40,13 +53,15 @@ def test_wiener_large_mixture_scaling_matches_norbert():
     x = x * 100.0  # exercises the max_abs rescaling
     expected = norbert.wiener(v.copy() * 100, x.copy(), 2)
     got = filtering.wiener(torch.from_numpy(v * 100), torch.from_numpy(x), 2)
-    assert _rel_err(got.numpy(), expected) < 1e-4
+    assert _rel_err(got.numpy(), expected) < NORBERT_RTOL
 
 
 def test_residual_model_matches_norbert():
     v, x = _inputs((10, 12, 2, 2), seed=1)
     expected = norbert.contrib.residual_model(v.copy(), x.copy(), alpha=2)
     got = filtering.residual_model(torch.from_numpy(v), torch.from_numpy(x), alpha=2)
+    # float64 sums over 10 frames and 2 sources and one division: ~12 eps64 = 2.7e-15 relative; 1e-10 is far
+    # above any summation order's effect (measured 1e-16) and far below a formula difference
     assert _rel_err(got.numpy(), expected) < 1e-10
 
 
@@ -55,6 +70,8 @@ def test_ratio_mask_with_logit_compression():
     mask = v / (np.finfo(np.float64).eps + v.sum(-1, keepdims=True))
     compressed = 1.0 / (1.0 + np.exp(-15.0 * (mask - 0.3)))
     got = filtering.ratio_mask(torch.from_numpy(v), torch.from_numpy(x), logit=0.3).numpy()
+    # float64, elementwise: a sum of 2 sources, a division, and exp (a few ulp in torch's and numpy's
+    # kernels) whose error the slope 15 amplifies by at most 15/4: ~20 eps64 = 4e-15 relative; rtol 1e-12
     np.testing.assert_allclose(got, compressed * x[..., None], rtol=1e-12)
     plain = filtering.ratio_mask(torch.from_numpy(v), torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(plain, norbert.softmask(v, x.copy()), rtol=1e-12)
@@ -64,15 +81,20 @@ def test_alpha_exponent():
     v, x = _inputs((6, 5, 2, 3), seed=4)
     expected = norbert.wiener(v.copy() ** 2, x.copy(), 1)
     got = filtering.wiener(torch.from_numpy(v), torch.from_numpy(x), 1, alpha=2.0)
-    assert _rel_err(got.numpy(), expected) < 1e-4
+    assert _rel_err(got.numpy(), expected) < NORBERT_RTOL
 
 
 def test_float32_close_to_float64_and_finite_on_silence():
     v, x = _inputs((20, 30, 2, 3), seed=5)
     ref = filtering.wiener(torch.from_numpy(v), torch.from_numpy(x), 1).numpy()
     got = filtering.wiener(torch.from_numpy(v).float(), torch.from_numpy(x).to(torch.complex64), 1).numpy()
-    assert _rel_err(got, ref) < 1e-3
+    # float32 regularises C_x with sqrt(eps32) = 3.5e-4 instead of sqrt(eps64) = 1.5e-8, on entries of order
+    # one (the mixture is scaled to |x| <= 10): ~3.5e-4 relative where the output is largest; its rounding
+    # (sums over 20 frames: 20 eps32 = 2.4e-6) is negligible beside it. The tolerance is 3 times the
+    # regulariser's share (measured 1.04e-4 under every kernel)
+    assert _rel_err(got, ref) < 3 * FLOAT32_EPS**0.5  # 1.04e-3
     zeros = filtering.wiener(torch.zeros(8, 9, 2, 2), torch.zeros(8, 9, 2, dtype=torch.complex64), 2, residual=True)
+    # exactly 0, not rounding: every estimate is a product with the silent mixture
     assert torch.isfinite(torch.view_as_real(zeros)).all() and zeros.abs().max() == 0
 
 
@@ -82,6 +104,9 @@ def test_bin_chunks_do_not_change_the_result(residual):
     v, x = torch.from_numpy(v), torch.from_numpy(x)
     whole = filtering.wiener(v, x, 2, residual=residual)
     chunked = filtering.wiener(v, x, 2, residual=residual, bin_chunk=5)
+    # every bin is filtered on its own (sums run over frames and sources, never bins): only the vector
+    # kernels' handling of the shorter chunks can differ, by a few eps64 per operation on values <= 11
+    # (~100 operations: 100 * 11 * eps64 = 2.4e-13); measured 1e-14
     assert torch.allclose(whole, chunked, rtol=1e-12, atol=1e-12)
 
 
@@ -120,4 +145,7 @@ def test_window_loop_compiles_with_torchscript_and_gives_the_same(channels):
     # window by window: each window is the filter on its frames alone
     whole = filtering.filter_windows(V, X, 1, True, 1.0, None, False, 5, None)
     one = filtering.wiener(V[1, ..., 5:10, :].permute(2, 1, 0, 3), X[1, ..., 5:10].permute(2, 1, 0), 1)
+    # the same operations on the same 5 frames, from memory laid out otherwise, which can change the order
+    # of the 5-frame sums: 5 eps32 = 6e-7 relative (conftest.sum_rtol); assert_close's float32 default
+    # (rtol 1.3e-6, atol 1e-5 on values of order 1-10) covers it
     torch.testing.assert_close(whole[1, ..., 5:10], one.permute(3, 2, 1, 0))

@@ -141,6 +141,8 @@ def test_first_use_downloads_then_works_offline_from_the_cache(tmp_path, publish
                         "--outdir", str(tmp_path / "sep2"), "--quiet"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
+    # two test.py runs on this machine with the same kernels, thread count, weights (the cached file is the
+    # downloaded one) and input: the same operations on the same values, the same samples
     assert np.array_equal(sf.read(str(tmp_path / "sep2" / "song" / "vocals.wav"))[0], first)
 
 

@@ -71,6 +71,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("precision", ["bfloat16", "int8"])
 def test_reduced_precision_close_to_float32(tmp_path, precision, one_thread):
     folder = make_model_folder(tmp_path / "model")
@@ -87,7 +88,12 @@ def test_reduced_precision_close_to_float32(tmp_path, precision, one_thread):
     assert got.dtype == torch.float32 and got.shape == ref.shape
     assert torch.isfinite(got).all()
     rel = float((got - ref).norm() / ref.norm())
-    assert 0 < rel < 0.02  # changed (the option does something), but only a little
+    # changed (the option does something), but only a little. A bound on the quantization, not on float32
+    # rounding (1e-6 here, on any kernel): bfloat16 keeps 8 bits (u = 2**-8 per rounding, measured 1.8e-3
+    # with native and with emulated bfloat16 kernels); int8 rounds weights and activations to 255 and 127
+    # steps, products accumulate exactly in int32 (7-bit activations: AVX2's 16-bit pair sums cannot
+    # saturate), so its error, 1.55e-2 here, is the same on every x86 CPU
+    assert 0 < rel < 0.02
     # the float32 separator's models are untouched
     assert next(ref_sep.target_models["vocals"].parameters()).dtype == torch.float32
 
@@ -102,6 +108,7 @@ def test_precision_flag_end_to_end(tmp_path):
         assert r.returncode == 0, r.stderr
         outs[precision] = sf.read(str(tmp_path / precision / "song" / "vocals.wav"))[0]
     assert outs["int8"].shape == outs["float32"].shape
+    # int8's quantization (see test_reduced_precision_close_to_float32), not rounding: a quality bound
     assert np.abs(outs["int8"] - outs["float32"]).max() < 0.05 * np.abs(outs["float32"]).max()
     r = run_script("test.py", folder, "--input", mix, "--precision", "fp16")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: ") and "--precision" in r.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, run_script, split_batch_rtol, write_tone
+from conftest import ROOT, fft_round_trip_atol, run_script, split_batch_rtol, sum_rtol, write_tone
 from openunmix import losses
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
@@ -41,6 +41,7 @@ def _tiny_model(seed=0, **kw):
 # ---------------------------------------------------------------- model
 
 
+@pytest.mark.numerics
 def test_shapes_and_branch_parameter_names():
     m = _tiny_model()
     mag = torch.rand(3, 2, 129, 7)
@@ -60,13 +61,17 @@ def test_shapes_and_branch_parameter_names():
     full = out
     m.select_targets(["bass", "vocals"])
     assert m.targets == ["bass", "vocals"]
+    # the whole joint model runs either way (the bridges need every branch): the same operations in one
+    # process, equal bitwise (measured); assert_close's float32 default is kept
     torch.testing.assert_close(m(mag), full[..., [2, 0]])
     with pytest.raises(ValueError):
         m.select_targets(["piano"])
-    # TorchScript compiles it (for exports), with the same outputs
+    # TorchScript compiles it (for exports), with the same outputs: it calls the same ATen kernels and fuses
+    # nothing on the CPU, so they are equal bitwise (measured under every kernel); the default is kept
     torch.testing.assert_close(torch.jit.script(m)(mag), full[..., [2, 0]])
 
 
+@pytest.mark.numerics
 def test_bridges_average_encoders_and_skips():
     m = _tiny_model()
     mag = torch.rand(2, 2, 129, 6)
@@ -79,9 +84,12 @@ def test_bridges_average_encoders_and_skips():
         skips = [torch.cat([h, b.lstm(h_mean)[0]], -1) for h, b in zip(hs, branches)]
         skip = sum(skips) / 4
         by_hand = torch.stack([b.decode(skip, mag) for b in branches], -1)
+        # the model's own encode, lstm and decode; only the two means of 4 terms may be summed in another
+        # order: 4 eps32 = 4.8e-7 relative (conftest.sum_rtol), within assert_close's float32 default
+        # (rtol 1.3e-6); measured equal
         torch.testing.assert_close(out, by_hand)
         # the branches do not run alone: each target differs from its branch as a plain Open-Unmix
-        for i, b in enumerate(branches):
+        for i, b in enumerate(branches):  # they differ by 0.01 to 0.26, rounding by 1e-7
             assert not torch.allclose(out[..., i], b(mag))
         # changing only the drums branch changes the vocals estimate (both bridges carry it)
         branches[1].fc1.weight.mul_(-1.5)
@@ -112,8 +120,11 @@ def test_weighted_sdr_loss_by_hand():
     est = ref + 0.3 * err
     got = losses.weighted_sdr_loss(*(torch.from_numpy(a) for a in (est, ref, mix)))
     want = np.mean([_np_wsdr(est[b, c], ref[b, c], mix[b, c]) for b in range(2) for c in range(3)])
+    # float64 against numpy's float64: dot products of 500 samples (500 eps64 = 1.1e-13 relative each,
+    # in any order), a few of them per term of the mean: ~1e-12, well inside rel 1e-10
     assert float(got) == pytest.approx(want, rel=1e-10)
-    # the perfect estimate scores -1, its negation +1
+    # the perfect estimate scores -1, its negation +1. Not rounding: the regulariser EPS = 1e-8 beside
+    # <r, r> >= 400 moves each cosine by EPS / <r, r> <= 2.5e-11
     t = torch.from_numpy
     assert float(losses.weighted_sdr_loss(t(ref), t(ref), t(mix))) == pytest.approx(-1.0, abs=1e-9)
     assert float(losses.weighted_sdr_loss(-t(ref), t(ref), t(mix))) > 0.0
@@ -125,6 +136,7 @@ def test_groupings():
     assert (0, 1, 2) in xumx.source_groups(4) and (0, 1, 2, 3) not in xumx.source_groups(4)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("combination", [True, False])
 def test_multi_domain_loss_by_hand(combination):
     rng = np.random.default_rng(1)
@@ -143,11 +155,14 @@ def test_multi_domain_loss_by_hand(combination):
                  for b in range(2) for c in range(2)])
         for g in groups
     ])
+    # float64 throughout: means over <= 2 * 2 * 9 * 5 terms and dot products of 300 samples, a few eps64
+    # times that (~1e-13) in any order; rel 1e-10
     assert float(freq) == pytest.approx(f, rel=1e-10)
     assert float(time) == pytest.approx(t, rel=1e-10)
     assert float(total) == pytest.approx(f + 10.0 * t, rel=1e-10)
 
 
+@pytest.mark.numerics
 def test_masked_waveforms_use_the_mixture_phase():
     stft, istft = STFT(256, 64), ISTFT(256, 64)
     x = torch.randn(2, 2, 2000, dtype=torch.float64)
@@ -156,6 +171,8 @@ def test_masked_waveforms_use_the_mixture_phase():
     mags = torch.stack([X.abs(), 0.5 * X.abs()], -1)
     wav = losses.masked_waveforms(mags, X, istft, 2000)
     assert wav.shape == (2, 2, 2, 2000)
+    # float64 STFT round trips: (2 log2(256) + 4) eps64 |x| = 1.8e-14 for |x| <= 4 (as in
+    # conftest.fft_round_trip_atol), far inside assert_close's float64 default (1e-7)
     torch.testing.assert_close(wav[:, 0], x)
     torch.testing.assert_close(wav[:, 1], 0.5 * x)
 
@@ -177,10 +194,12 @@ def test_musdb_items_carry_every_target(musdb_root):
     for ds in (train, valid):
         x, y = ds[1 if ds is train else 0]
         assert y.shape == (4,) + tuple(x.shape)
-        # augmented sources, stacked in target order, sum to the mixture
-        torch.testing.assert_close(y.sum(0), x, atol=1e-6, rtol=0)
+        # augmented sources, stacked in target order, sum to the mixture: float32 sums of 4 sources, maybe
+        # in another order: 4 eps32 of the sum of their sizes (conftest.sum_rtol); measured equal
+        torch.testing.assert_close(y.sum(0), x, atol=sum_rtol(4) * float(y.abs().sum(0).max()), rtol=0)
     single_train, _ = load_datasets("musdb", musdb_root, target="drums", seq_duration=0.5, samples_per_track=2,
                                     is_wav=True)
+    # the same draws and augmentations read from the same files: equal bitwise; the default is kept
     torch.testing.assert_close(single_train[1][1], train[1][1][1])
 
 
@@ -221,6 +240,9 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path, musdb_root, trained):
     assert r.returncode == 0, r.stderr
     assert "resuming at epoch 2" in r.stdout
     a, b = _history(trained), _history(out)
+    # the same path: runs on this machine with the same kernels, thread count, data and per-epoch seeds,
+    # the resumed one from an exact copy of the weights and optimizer state, so the histories are equal
+    # bitwise (measured); the tolerance is kept
     np.testing.assert_allclose(b["train_loss_history"], a["train_loss_history"], rtol=1e-5)
     np.testing.assert_allclose(b["valid_loss_history"], a["valid_loss_history"], rtol=1e-5)
     # an Open-Unmix run cannot resume from it: no vocals.chkpnt there
@@ -240,11 +262,15 @@ def test_folder_separates_with_the_existing_scripts_and_api(tmp_path, musdb_root
     # the ratio mask splits the mixture: the four estimates sum back to it
     with torch.no_grad():
         est0 = load_separator(trained, filter=FilterSettings(niter=0))(audio[None])
-    torch.testing.assert_close(est0.sum(1)[0], audio, atol=1e-4, rtol=1e-4)
+    # the 4 masks sum to 1 within 4 eps32; each source is an STFT -> mask -> inverse STFT round trip
+    # (conftest.fft_round_trip_atol): 4 * 1.2e-6 + 2.4e-7 for |audio| <= 0.5
+    peak = float(audio.abs().max())
+    torch.testing.assert_close(est0.sum(1)[0], audio, atol=4 * fft_round_trip_atol(512, 256, peak) + sum_rtol(4) * peak,
+                               rtol=0)
     # a subset of targets: the joint model still runs whole, the residual is the rest
     sub = load_separator(trained, targets=["drums"], filter=FilterSettings(niter=0))
     assert sub.source_names == ["drums", "residual"]
-    with torch.no_grad():
+    with torch.no_grad():  # the same joint model on the same input: equal bitwise; the default is kept
         torch.testing.assert_close(sub.estimate_magnitudes(sub.complexnorm(sub.stft(audio[None]))),
                                    sep.estimate_magnitudes(sep.complexnorm(sep.stft(audio[None])))[..., [1]])
 
@@ -292,7 +318,10 @@ def test_torchrun_two_processes_follow_one(tmp_path, musdb_root, trained):
     assert b["world_size"] == 2
     # the tolerance of each value from the computation (conftest.split_batch_rtol): a batch of 4 excerpts
     # of 1 s at hop 256 reduces 4 * 173 frames; 2 tracks * 4 excerpts per epoch make 2 steps of 4, so
-    # epoch e's training loss is measured after at most 2e - 1 updates, its validation loss after 2e
+    # epoch e's training loss is measured after at most 2e - 1 updates, its validation loss after 2e.
+    # The loss's one longer reduction, the Gram matrix of the magnitude errors over all 4 * 2 * 257 * 173
+    # values, is summed in float64 (xumx._Gram): as a float32 product it was off by 4e-4 on MKL's SSE4.2
+    # path (make test-numerics), the Zen 3 failure of issue 17
     rows, steps = 4 * (1 + 44100 // 256), 2 * 4 // 4
     for e, (got, want) in enumerate(zip(b["train_loss_history"], a["train_loss_history"]), start=1):
         assert got == pytest.approx(want, rel=split_batch_rtol(rows, e * steps - 1)), ("train", e)
