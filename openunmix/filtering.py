@@ -350,14 +350,16 @@ def _wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bo
         v = v**alpha
     if residual:
         v = residual_model(v, x, alpha if softmask else 1.0)
-    # the initial estimates are linear in x: start from the scaled mixture, and the
-    # filter scales its output back (the EM is not scale-invariant: eps)
+    # the EM is not scale-invariant (eps): it starts from estimates of the mixture scaled by 1 / scale,
+    # and the filter scales its output back. The ratio mask is linear in x: it starts from the scaled
+    # mixture; the magnitudes with the mixture phase are scaled themselves, as norbert does.
     xs = x / scale if scale != 1.0 else x
     if softmask:
         y = ratio_mask(v, xs, logit, eps)
     else:
         # mixture phase; sgn(0) = 0 keeps silent bins silent (norbert's exp(i*angle(0)) = 1 would not)
-        y = v.to(x.real.dtype) * torch.sgn(xs).unsqueeze(-1)
+        vs = v / scale if scale != 1.0 else v
+        y = vs.to(x.real.dtype) * torch.sgn(xs).unsqueeze(-1)
     if iterations == 0:
         out.copy_(y)
     elif x.shape[-1] == 2:
