@@ -53,8 +53,12 @@ $(STAMP): pyproject.toml
 
 install: ffmpeg browser $(STAMP)
 
+# The suite on both cores: two pytest workers (each test file runs whole in one of them, so its fixtures
+# are built once), one torch thread per process. The tests' models are tiny and gain nothing from a second
+# thread, and two processes spinning two threads each on two cores slow each other tens of times over.
+# Thread counts and kernels are varied where they matter, in test-numerics.
 test: install
-	$(BIN)/python -m pytest -q tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # The numerically sensitive tests (marked `numerics`) again under torch's other CPU kernels and thread
 # counts: CI and colleagues run on Intel Xeon (AVX-512), AMD Zen 3 (AVX2) and Zen 4, so a tolerance must
