@@ -70,8 +70,8 @@ def export_model(
                 why = "joint models of several targets cannot be exported yet" if caps.joint else "not exportable"
                 raise ExportError(f"{model}: '{target}' is a {architectures.describe(target_model)} ({why})")
             onnx_files[target] = f"{target}.onnx"
-            export_onnx(target_model, tmp / onnx_files[target], fp16=fp16,
-                        metadata={"target": target, **settings})
+            export_onnx(target_model, tmp / onnx_files[target], separator.nb_channels, separator.n_fft // 2 + 1,
+                        fp16=fp16, metadata={"target": target, **settings})
         export_separator(separator, tmp / SEPARATOR_FILE)
         save_json(tmp / INFO_FILE, export_info(separator, str(model), fp16, onnx_files))
         os.chmod(tmp, 0o777 & ~_umask())

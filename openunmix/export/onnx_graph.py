@@ -13,8 +13,8 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
+from torch import nn
 
-from ..model import OpenUnmix
 from ..utils import PathLike
 from .errors import ExportError, first_line
 
@@ -36,7 +36,7 @@ def require_onnx() -> Any:
     return onnx
 
 
-def export_onnx(model: OpenUnmix, path: PathLike, fp16: bool = False,
+def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: int, fp16: bool = False,
                 metadata: Optional[Dict[str, str]] = None) -> None:
     """Write one target model as an ONNX graph.
 
@@ -44,7 +44,9 @@ def export_onnx(model: OpenUnmix, path: PathLike, fp16: bool = False,
     ``target_magnitude`` of the same shape (float32, dynamic batch and frames).
 
     Args:
-        model: the target model (evaluation mode, on any device; exported on CPU).
+        model: a single-target model whose architecture says it is exportable (evaluation mode, on
+            any device; exported on CPU).
+        nb_channels, nb_bins: the channels and STFT bins (``n_fft // 2 + 1``) of its input.
         fp16: store the weights as float16 (inputs, outputs and arithmetic stay float32).
         metadata: strings stored as the graph's metadata properties.
 
@@ -53,7 +55,7 @@ def export_onnx(model: OpenUnmix, path: PathLike, fp16: bool = False,
     """
     onnx = require_onnx()
     model = model.cpu().eval()
-    example = torch.rand(2, model.nb_channels, model.nb_output_bins, 9)
+    example = torch.rand(2, nb_channels, nb_bins, 9)
     axes = {0: "batch", 3: "frames"}
     try:
         with warnings.catch_warnings():  # the legacy exporter's deprecation and LSTM batch notes

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
+from ..architectures import DEFAULT as DEFAULT_ARCHITECTURE
+
 
 class TrainingError(Exception):
     """Training cannot go on; the message (one line) says why."""
@@ -85,5 +87,5 @@ class TrainConfig:
     amp: bool = False
     quiet: bool = False
     dataset_options: Dict[str, Any] = field(default_factory=dict)
-    architecture: str = "umx"
+    architecture: str = DEFAULT_ARCHITECTURE
     architecture_options: Dict[str, Any] = field(default_factory=dict)
