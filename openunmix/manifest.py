@@ -35,13 +35,15 @@ except ImportError:  # pragma: no cover
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[int]:
-    """An append-only descriptor of ``path`` (created if missing) under an exclusive lock.
+    """A descriptor of ``path`` (created if missing; writes append) under an exclusive lock.
 
     When the file was replaced (compacted) while waiting for the lock, the
-    new file is opened and locked instead.
+    new file is opened and locked instead. POSIX locks belong to the process
+    and go when it closes *any* descriptor of the file: while locked, the
+    file is read through this descriptor only.
     """
     while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, file_mode())
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, file_mode())
         try:
             if fcntl is not None:
                 fcntl.lockf(fd, fcntl.LOCK_EX)
@@ -55,6 +57,28 @@ def _locked(path: Path) -> Iterator[int]:
                 return
         finally:
             os.close(fd)  # releases the lock
+
+
+def _read_all(fd: int) -> bytes:
+    chunks, offset = [], 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _records(data: bytes) -> List[Dict[str, Any]]:
+    """The records of a manifest's bytes; the piece after the last newline is a line still being written."""
+    return _parse(data.decode(errors="replace").split("\n")[:-1])
+
+
+def _latest(records: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    latest: Dict[str, Dict[str, Any]] = {}
+    for record in records:
+        latest[record["folder"]] = record
+    return latest
 
 
 def _parse(lines: Sequence[str]) -> List[Dict[str, Any]]:
@@ -91,18 +115,14 @@ class Manifest:
     def records(self) -> List[Dict[str, Any]]:
         """Every complete record, in file order (none when there is no manifest)."""
         try:
-            text = self.path.read_text()
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return []
-        lines = text.split("\n")
-        return _parse(lines[:-1])  # the piece after the last newline is a line still being written
+        return _records(data)
 
     def latest(self) -> Dict[str, Dict[str, Any]]:
         """The last record of each output folder, in the order the folders first appear."""
-        latest: Dict[str, Dict[str, Any]] = {}
-        for record in self.records():
-            latest[record["folder"]] = record
-        return latest
+        return _latest(self.records())
 
     def compact(self, order: Sequence[str] = ()) -> None:
         """Keep only the latest record per folder: the folders of ``order`` first, in that order, then the others.
@@ -111,8 +131,8 @@ class Manifest:
         """
         if not self.path.exists():
             return
-        with _locked(self.path):
-            latest = self.latest()
+        with _locked(self.path) as fd:
+            latest = _latest(_records(_read_all(fd)))
             rank = {folder: i for i, folder in enumerate(order)}
             folders = sorted(latest, key=lambda f: (0, rank[f]) if f in rank else (1, 0))  # stable: first seen
             with atomic_path(self.path) as tmp:
