@@ -141,7 +141,8 @@ def _baseline_targets(result: Any, outdir: str, subset: str) -> List[str]:
 
 def _pending_note(result: Any, shard: Shard) -> str:
     done = len(result.tracks) - len(result.pending) - len(result.failed)
-    return (f"share {shard}: {len(result.share)} tracks; {done} of {len(result.tracks)} tracks scored so far. The "
+    mine = f"{len(result.share)} track{'s' if len(result.share) != 1 else ''}"
+    return (f"share {shard} ({mine}) finished; {done} of {len(result.tracks)} tracks scored so far. The "
             "table is written by the task that finds every track scored; after a failure, the same command with "
             "--score-only and without --shard aggregates what is there")
 
