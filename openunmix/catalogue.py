@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -227,13 +226,6 @@ class CatalogueProgress:
         postfix = f"{audio / hours:.2f} h audio/h" if hours > 0 and audio > 0 else "h audio/h: -"
         self.bar.set_postfix_str(postfix + (f", {failed} failed" if failed else ""), refresh=False)
         self.bar.refresh()
-
-    def write(self, line: str) -> None:
-        """A line above the bar."""
-        if self.bar.disable:
-            print(line, file=sys.stderr, flush=True)
-        else:
-            self.bar.write(line, file=sys.stderr)
 
     def close(self) -> None:
         self._stop.set()
