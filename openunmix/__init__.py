@@ -13,6 +13,9 @@ Modules:
     download    -- verified, cached downloads of model files
     hub         -- models by name or folder: pretrained(), load_separator()
     separate    -- separation of files and tensors of any length in bounded memory
+    catalogue   -- lists of files on many processes: shares, resume, the manifest's records
+    sharding    -- Shard (K/N, SLURM arrays, torchrun ranks) and the length-balanced split
+    manifest    -- OUTDIR/manifest.jsonl, appended to by many processes
     stream      -- (package) StreamingSeparator: block-by-block separation with causal models, fixed
                    latency; its online filter; the pipe behind `python -m openunmix.stream`
     export      -- (package) ONNX target models, TorchScript separator, export.json (`python -m openunmix.export`)
@@ -22,7 +25,7 @@ Modules:
     architectures -- (package) the registry of model types and one module per architecture (umx, ...;
                    plug-ins via OPENUNMIX_ARCHITECTURES): building, folder format, training part, capabilities
     losses      -- loss pieces any architecture may use: magnitude MSE, weighted SDR
-    distributed -- torchrun process groups, global batch norm, mixed precision
+    distributed -- torchrun process groups, barriers, global batch norm, mixed precision
     evaluation  -- MUSDB18 evaluation: museval scoring, SiSEC-style aggregation, reports
     demo        -- the synthetic MUSDB-layout dataset of `make demo` (package)
     cli         -- what the command-line scripts share

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from datetime import timedelta
+from typing import Any, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -25,8 +26,17 @@ class Context:
     device: torch.device
 
 
-def setup(use_cuda: bool = True) -> Context:
-    """Join the process group when started by ``torchrun`` with several processes."""
+def setup(use_cuda: bool = True, backend: Optional[str] = None, timeout: Optional[timedelta] = None) -> Context:
+    """Join the process group when started by ``torchrun`` with several processes.
+
+    Args:
+        use_cuda: one GPU per process (``LOCAL_RANK``) when there are GPUs.
+        backend: of the process group; default NCCL on GPUs and gloo on CPUs.
+            Separation and evaluation, which only wait for each other and
+            exchange a few Python objects, use gloo everywhere.
+        timeout: how long a collective (e.g. a barrier) waits for the other
+            processes (default: torch's, 30 minutes).
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -38,7 +48,8 @@ def setup(use_cuda: bool = True) -> Context:
     else:
         device = torch.device("cpu")
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cuda else "gloo", rank=rank, world_size=world)
+        more = {} if timeout is None else {"timeout": timeout}
+        dist.init_process_group(backend=backend or ("nccl" if cuda else "gloo"), rank=rank, world_size=world, **more)
     return Context(rank=rank, world_size=world, local_rank=local_rank, device=device)
 
 
@@ -46,6 +57,30 @@ def cleanup() -> None:
     """Leave the process group (safe to call when none was joined)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def barrier(ctx: Context) -> None:
+    """Wait until every process gets here (nothing to wait for when alone)."""
+    if ctx.world_size > 1:
+        dist.barrier()
+
+
+def broadcast_object(obj: Any, ctx: Context) -> Any:
+    """Rank 0's ``obj`` (picklable) in every process."""
+    if ctx.world_size == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_objects(obj: Any, ctx: Context) -> Optional[List[Any]]:
+    """Every process's ``obj`` (picklable), in rank order, on rank 0; None on the others."""
+    if ctx.world_size == 1:
+        return [obj]
+    out: Optional[List[Any]] = [None] * ctx.world_size if ctx.rank == 0 else None
+    dist.gather_object(obj, out, dst=0)
+    return out
 
 
 class _AllReduceSum(torch.autograd.Function):

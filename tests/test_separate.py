@@ -94,4 +94,4 @@ def test_inputs_with_the_same_name_get_their_own_folders(tmp_path):
     two = write_tone(tmp_path / "b" / "song.wav", seed=2)
     r = run_script("test.py", model, "--input", one, two, "--outdir", tmp_path / "sep", "--quiet")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["a_song.wav", "b_song.wav"]
+    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["a_song.wav", "b_song.wav", "manifest.jsonl"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
+from datetime import timedelta
+from typing import Optional, Tuple
 
 from .argtypes import nonnegative_float, nonnegative_int, number, positive_float
 from ..filtering import FilterSettings
 from ..hub import DEFAULT_MODEL, licence_notice
 from ..precision import PRECISIONS
 from ..separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings
+from ..sharding import Shard
 
 
 def error(message: str) -> None:
@@ -101,3 +103,48 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>
         parser.error(f"--{err}")
+
+
+# how long a process under torchrun waits for the others at the end: a share may take days, and
+# resumed runs leave some processes little to do
+SHARE_WAIT = timedelta(days=7)
+
+
+def shard_spec(text: str) -> Shard:
+    """An argparse ``type``: ``K/N``, share K of N (counted from 1)."""
+    try:
+        return Shard.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_shard_arguments(parser: argparse.ArgumentParser, what: str = "inputs") -> None:
+    """``--shard K/N``: the share of a job array (:func:`job_shard` reads it)."""
+    parser.add_argument("--shard", type=shard_spec, default=None, metavar="K/N",
+                        help=f"do only share K of N of the {what} (balanced by audio length), e.g. one task of a job "
+                             f"array; default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set, else all "
+                             f"(1/1 takes all {what} in a SLURM array too). Under torchrun the processes divide "
+                             "their share among themselves")
+
+
+def job_shard(parser: argparse.ArgumentParser, args: argparse.Namespace,
+              what: str = "input") -> Tuple[Shard, Optional[str]]:
+    """The share of ``--shard`` or of the SLURM array this process runs in, and a note saying where a share
+    that does not come from the command line comes from (``parser.error`` on bad SLURM variables)."""
+    if args.shard is not None:
+        return args.shard, None
+    try:
+        shard = Shard.from_environment()
+    except ValueError as err:
+        parser.error(f"argument --shard: {err}")
+    if shard is None or shard.whole:
+        return Shard(), None
+    return shard, f"share {shard} from the SLURM array (SLURM_ARRAY_TASK_ID); --shard 1/1 takes every {what}"
+
+
+def join_processes(use_cuda: bool):
+    """This process's place under ``torchrun`` (a gloo process group; one GPU per process where there are
+    GPUs): :func:`openunmix.distributed.setup`. Alone, rank 0 of 1."""
+    from ..distributed import setup
+
+    return setup(use_cuda, backend="gloo", timeout=SHARE_WAIT)

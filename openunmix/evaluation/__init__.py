@@ -14,7 +14,8 @@ The steps can run apart (separation on a GPU machine, scoring on CPUs):
   (NaN frames ignored), then the median over tracks, per target and metric,
   and the mean over tracks of the whole-track SDR;
 * :mod:`.report` -- text tables, ``results.csv`` and ``sdr.png``;
-* :mod:`.run` -- :func:`evaluate` drives all of it for a dataset (what ``eval.py`` runs).
+* :mod:`.run` -- :func:`evaluate` drives all of it for a dataset (what ``eval.py`` runs), alone or as
+  one of many processes (``torchrun``, job arrays: :func:`share_tracks`).
 
 Nothing here prints errors: problems raise :class:`EvaluationError` (one line).
 """
@@ -25,7 +26,7 @@ from .aggregate import (
 )
 from .estimates import SUBTYPE, load_estimates, separate_array, separate_track, separate_tracks
 from .report import format_comparison, format_table, plot_sdr, write_csv, write_report
-from .run import EvaluationResult, evaluate, evaluate_mixture_baseline, separate_dataset
+from .run import EvaluationResult, evaluate, evaluate_mixture_baseline, separate_dataset, share_tracks
 from .scoring import (
     EPS, METRICS, WINDOW, Frames, ScoreJob, TrackScores, fit_estimate, frames_from_museval, global_sdr, score_track,
     score_tracks,
@@ -42,6 +43,6 @@ __all__ = [
     "evaluate_mixture_baseline", "fit_estimate", "format_comparison", "format_table", "frames_from_museval",
     "global_sdr", "global_sdr_path", "has_estimates", "is_scored", "list_tracks", "load_estimates", "load_results",
     "nanmedian", "order_targets", "plot_sdr", "read_global_sdr", "read_track_scores", "scorable", "score_track",
-    "score_tracks", "scores_path", "separate_array", "separate_dataset", "separate_track", "separate_tracks",
+    "score_tracks", "scores_path", "separate_array", "separate_dataset", "separate_track", "separate_tracks", "share_tracks",
     "summarize", "track_medians", "write_csv", "write_report",
 ]

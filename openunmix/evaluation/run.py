@@ -4,21 +4,40 @@
 problems that stop it raise one-line exceptions (:class:`~.tracks.EvaluationError`,
 :class:`~openunmix.utils.ModelError`, ``OSError``), problems of single tracks
 are returned per track. Printing is left to the caller (``eval.py``).
+
+Many processes can share an evaluation: the ``torchrun`` processes of one
+run (``ctx``) and the tasks of a job array (``shard``). Each separates and
+scores its share of the tracks (balanced by duration,
+:mod:`openunmix.sharding`); under ``torchrun``, rank 0 waits for the others,
+learns their failures and aggregates every track. A task of a job array
+aggregates when it finds every track scored, so the last task to finish
+writes the table; otherwise (a track failed elsewhere) scoring only the
+estimates on disk (``score_only``, no shard) aggregates afterwards.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import torch
+
+from ..distributed import Context, gather_objects
 from ..separate import SeparationSettings
+from ..sharding import Shard, share_of
 from ..utils import PathLike
 from .aggregate import Summary
 from .estimates import separate_tracks
 from .report import write_report
 from .scoring import score_tracks
-from .tracks import EvaluationError, check_scorable, check_target_names, check_writable, list_tracks, scorable
+from .tracks import (
+    EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder, is_scored, list_tracks,
+    scorable,
+)
+
+ALONE = Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))  # one process, no torchrun
 
 
 @dataclass(frozen=True)
@@ -33,12 +52,17 @@ class EvaluationResult:
             :func:`~.aggregate.summarize`); None when only estimates were
             written, or when no track could be scored.
         aggregated: number of tracks in ``summary``.
+        share: the tracks this process separated and scored (all of them when alone).
+        pending: tracks that other tasks of a job array have not scored yet;
+            ``summary`` is None while there are any.
     """
 
     tracks: Tuple[str, ...]
     failed: Dict[str, str] = field(default_factory=dict)
     summary: Optional[Summary] = None
     aggregated: int = 0
+    share: Tuple[str, ...] = ()
+    pending: Tuple[str, ...] = ()
 
 
 def separate_dataset(
@@ -86,6 +110,8 @@ def evaluate(
     estimates_only: bool = False,
     score_only: bool = False,
     progress: bool = True,
+    shard: Shard = Shard(),
+    ctx: Context = ALONE,
 ) -> EvaluationResult:
     """Separate the tracks of a subset with a model, score the estimates, write the report.
 
@@ -106,9 +132,15 @@ def evaluate(
         tracks: only these tracks (None: all).
         estimates_only: separate and write the estimates, score nothing.
         score_only: score the estimates already in ``estimates_dir``.
+        shard: this task's share of a job array (default: every track).
+        ctx: this process's place under ``torchrun``
+            (:func:`openunmix.distributed.setup`); every process must call
+            this function. The processes divide the task's share.
 
     Returns:
-        the tracks selected, those that failed, and the summary.
+        the tracks selected, those that failed (on rank 0: in every process),
+        and the summary (None on the other ranks, and in a task of a job
+        array while other tasks' tracks are not scored yet: see ``pending``).
 
     Raises:
         EvaluationError: unusable dataset, unknown track or target names,
@@ -116,6 +148,7 @@ def evaluate(
     """
     selected = list_tracks(root, subset, is_wav, tracks)
     names = tuple(t.name for t in selected)
+    mine = share_tracks(selected, shard.within(ctx.rank, ctx.world_size))
     sources: Optional[List[str]] = None
     if score_only:
         if not Path(estimates_dir).is_dir():
@@ -125,26 +158,95 @@ def evaluate(
         check_writable(estimates_dir, "estimates")
     if not estimates_only:
         check_writable(evaldir, "evaluation")
+    if not score_only and model is None:
+        raise EvaluationError("a model is needed to separate the tracks (or score only the estimates on disk)")
+    display = None
+    if ctx.world_size > 1 and ctx.rank == 0 and progress:  # one display for the tracks of every process
+        shown = {t.name for r in range(ctx.world_size) for t in share_tracks(selected, shard.within(r, ctx.world_size))}
+        display = _TrackProgress([t for t in selected if t.name in shown], estimates_dir, evaldir, estimates_only)
+    own_bars = progress and ctx.world_size == 1
     separated: List[str] = []
     failed: Dict[str, str] = {}
-    if not score_only:
-        if model is None:
-            raise EvaluationError("a model is needed to separate the tracks (or score only the estimates on disk)")
-        separated, failed, sources = separate_dataset(
-            model, selected, estimates_dir, targets, settings, force, for_scoring=not estimates_only,
-            progress=progress,
-        )
+    try:
+        if not score_only:
+            separated, failed, sources = separate_dataset(
+                model, mine, estimates_dir, targets, settings, force, for_scoring=not estimates_only,
+                progress=own_bars,
+            )
+        if not estimates_only:
+            todo = [t for t in mine if t.name not in failed]
+            failed.update(score_tracks(todo, evaldir, estimates_dir, sources, cores, force, redo=separated,
+                                       progress=own_bars))
+        everyone = gather_objects(failed, ctx)  # rank 0 waits for every process here
+    finally:
+        if display is not None:
+            display.close()
+    share = tuple(t.name for t in mine)
+    if ctx.rank != 0:
+        return EvaluationResult(names, failed, share=share)
+    failed = {name: message for part in everyone or [] for name, message in part.items()}
     if estimates_only:
-        return EvaluationResult(names, failed)
-    todo = [t for t in selected if t.name not in failed]
-    failed.update(score_tracks(todo, evaldir, estimates_dir, sources, cores, force, redo=separated, progress=progress))
+        return EvaluationResult(names, failed, share=share)
+    pending = tuple(n for n in names if n not in failed and not is_scored(evaldir, subset, n))
+    if pending:  # other tasks of a job array are still at work (or failed there)
+        return EvaluationResult(names, failed, share=share, pending=pending)
     try:
         summary, count = write_report(evaldir, subset, names)
     except EvaluationError:
         if failed:  # nothing scored: the per-track errors say why
-            return EvaluationResult(names, failed)
+            return EvaluationResult(names, failed, share=share)
         raise
-    return EvaluationResult(names, failed, summary, count)
+    return EvaluationResult(names, failed, summary, count, share=share)
+
+
+def share_tracks(tracks: Sequence[Any], shard: Shard) -> List[Any]:
+    """The musdb tracks of ``shard``, balanced by duration (:func:`openunmix.sharding.share_of`), in list order."""
+    return [tracks[i] for i in share_of([float(getattr(t, "duration", 0.0) or 0.0) for t in tracks], shard)]
+
+
+class _TrackProgress:
+    """Rank 0's display of every process's tracks under ``torchrun``, polled from the folders they write."""
+
+    def __init__(self, tracks: Sequence[Any], estimates_dir: PathLike, evaldir: PathLike, estimates_only: bool,
+                 poll: float = 2.0):
+        from tqdm import tqdm
+
+        self.tracks = list(tracks)
+        self.estimates_dir, self.evaldir, self.estimates_only = estimates_dir, evaldir, estimates_only
+        self.bar = tqdm(total=len(self.tracks), unit="track", desc="separated" if estimates_only else "scored",
+                        dynamic_ncols=True)
+        self._stop = threading.Event()
+        self._poll = poll
+        self._update()
+        self._thread = threading.Thread(target=self._follow, name="evaluation-progress", daemon=True)
+        self._thread.start()
+
+    def _separated(self, track: Any) -> bool:
+        folder = estimates_folder(self.estimates_dir, track.subset, track.name)
+        try:
+            names = [p.name for p in folder.iterdir()]
+        except OSError:
+            return False
+        return any(n.endswith(".wav") and not n.startswith(".") for n in names) and not any(".tmp-" in n for n in names)
+
+    def _update(self) -> None:
+        separated = sum(self._separated(t) for t in self.tracks)
+        if self.estimates_only:
+            self.bar.n = separated
+        else:
+            self.bar.n = sum(is_scored(self.evaldir, t.subset, t.name) for t in self.tracks)
+            self.bar.set_postfix_str(f"{separated} separated", refresh=False)
+        self.bar.refresh()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self._poll):
+            self._update()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._update()
+        self.bar.close()
 
 
 def evaluate_mixture_baseline(
@@ -157,12 +259,16 @@ def evaluate_mixture_baseline(
     force: bool = False,
     tracks: Optional[Sequence[str]] = None,
     progress: bool = False,
-) -> Summary:
+    shard: Shard = Shard(),
+    ctx: Context = ALONE,
+) -> Optional[Summary]:
     """Score the unprocessed mixture as the estimate of each target: the floor a model must beat.
 
     Writes the per-track files, ``results.csv`` and ``sdr.png`` under
     ``evaldir`` (keep it apart from the model's) and returns the summary (see
-    :func:`~.aggregate.summarize`).
+    :func:`~.aggregate.summarize`). With ``shard`` and ``ctx`` as in
+    :func:`evaluate`, each process scores its share; the summary comes back on
+    rank 0 once every track is scored, None otherwise.
 
     Raises:
         EvaluationError: unusable dataset or targets, or a track that failed.
@@ -170,8 +276,16 @@ def evaluate_mixture_baseline(
     check_scorable(list(targets))
     selected = list_tracks(root, subset, is_wav, tracks)
     check_writable(evaldir, "evaluation")
-    failed = score_tracks(selected, evaldir, None, list(targets), cores, force, progress=progress)
+    mine = share_tracks(selected, shard.within(ctx.rank, ctx.world_size))
+    failed = score_tracks(mine, evaldir, None, list(targets), cores, force,
+                          progress=progress and ctx.world_size == 1)
+    everyone = gather_objects(failed, ctx)
+    if ctx.rank != 0:
+        return None
+    failed = {name: message for part in everyone or [] for name, message in part.items()}
     if failed:
         raise EvaluationError(next(iter(failed.values())))
+    if any(not is_scored(evaldir, subset, t.name) for t in selected):
+        return None  # other tasks of a job array are still at work
     summary, _ = write_report(evaldir, subset, [t.name for t in selected], "mixture as the estimate")
     return summary
