@@ -16,15 +16,15 @@ Sources (all optional; the page plays whatever is available):
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterator, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
 from ..audio import AudioError
 from ..audio import load as load_audio
+from ..evaluation.scoring import cached_sources
 from ..evaluation.tracks import EvaluationError, first_line, list_tracks
 from ..utils import PathLike
 from .scores import CompareError
@@ -120,7 +120,7 @@ def read_track(track: Any, targets: Tuple[str, ...]) -> TrackAudio:
     """
     if getattr(track, "is_wav", False):
         return _read_wav_track(track, targets)
-    with _cached_sources(track):
+    with cached_sources(track):
         try:
             mixture = np.ascontiguousarray(track.audio.T, dtype=np.float32)
             refs = {t: np.ascontiguousarray(track.targets[t].audio.T, dtype=np.float32)
@@ -143,18 +143,6 @@ def _read_wav_track(track: Any, targets: Tuple[str, ...]) -> TrackAudio:
             if parts:
                 refs[target] = np.ascontiguousarray(np.sum(parts, axis=0), dtype=np.float32)
     return TrackAudio(rate, mixture, refs)
-
-
-@contextmanager
-def _cached_sources(track: Any) -> Iterator[None]:
-    """Keep each decoded source of a musdb track while its targets (sums of sources) are read."""
-    try:
-        for source in track.sources.values():
-            source.audio = source.audio
-        yield
-    finally:
-        for source in track.sources.values():
-            source.audio = None
 
 
 def read_estimate(path: PathLike) -> Tuple[np.ndarray, float]:

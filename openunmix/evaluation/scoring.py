@@ -104,7 +104,7 @@ def fit_estimate(estimate: np.ndarray, channels: int, samples: int, name: str = 
 
 
 @contextmanager
-def _cached_sources(track: Any) -> Iterator[None]:
+def cached_sources(track: Any) -> Iterator[None]:
     """Decode each source of a musdb track once (musdb decodes on every access otherwise)."""
     try:
         for source in track.sources.values():
@@ -159,7 +159,7 @@ def score_track(track: Any, estimates: Mapping[str, np.ndarray], evaldir: Option
     if len(names) < 2:
         missing = [t for t in scorable(list(estimates)) if t not in names]
         raise EvaluationError(f"{track.path}: no reference for {', '.join(missing)} (missing source files)")
-    with _cached_sources(track):
+    with cached_sources(track):
         try:
             refs = {t: np.ascontiguousarray(track.targets[t].audio.T, dtype=np.float64) for t in names}
         except Exception as err:  # stempeg/ffmpeg failures come in several types
