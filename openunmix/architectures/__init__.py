@@ -41,11 +41,13 @@ from torch import nn
 
 from ..modelfolder import ModelConfig
 from ..utils import ModelError, PathLike
-from .base import Architecture, ArchitectureError, Capabilities, Spectrogram, TrainingOption, TrainingPart
+from .base import (Architecture, ArchitectureError, Capabilities, MagnitudeTargetPart, Spectrogram, TrainingOption,
+                   TrainingPart)
 
-__all__ = ["Architecture", "ArchitectureError", "Capabilities", "Spectrogram", "TrainingOption", "TrainingPart",
-           "FolderModel", "register", "get", "names", "all_architectures", "default", "folder_models",
-           "remaining_files_owner", "list_targets", "load_target_models", "of_model", "capabilities", "describe", "ENV_PLUGINS", "ENTRY_POINT_GROUP",
+__all__ = ["Architecture", "ArchitectureError", "Capabilities", "MagnitudeTargetPart", "Spectrogram", "TrainingOption",
+           "TrainingPart", "FolderModel", "register", "get", "names", "all_architectures", "default",
+           "folder_models", "remaining_files_owner", "list_targets", "load_target_models", "of_model",
+           "capabilities", "describe", "ENV_PLUGINS", "ENTRY_POINT_GROUP",
            "DEFAULT"]
 
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"

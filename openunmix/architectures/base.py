@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import losses
 from ..modelfolder import ModelConfig, peek_json
 from ..transforms import STFT, ComplexNorm
 from ..utils import ModelError, PathLike
@@ -221,6 +222,47 @@ class TrainingPart:
              extra: Dict[str, Any]) -> None:
         """Write the model's files into ``out`` (``extra``: arguments and history for the json)."""
         raise NotImplementedError
+
+
+class MagnitudeTargetPart(TrainingPart):
+    """The training part of a model of one target that maps the mixture's magnitude to the target's:
+    MSE between estimated and true magnitudes ``(batch, channels, bins, frames)``.
+
+    Subclasses give :attr:`name`, :meth:`new_model`, :meth:`model_from_arch`,
+    :meth:`load_folder` and :meth:`save`; ``stem`` defaults to the target.
+
+    Args:
+        target: the target.
+        n_fft, n_hop, nb_channels: the run's STFT and channels.
+    """
+
+    loss_label = "MSE"
+    log_scale = True  # the loss is positive: log-scaled plot
+
+    def __init__(self, target: str, n_fft: int, n_hop: int, nb_channels: int):
+        self.target = target
+        self.stem = target
+        self.spec = Spectrogram(n_fft, n_hop, mono=nb_channels == 1)
+
+    def to(self, device: torch.device) -> "MagnitudeTargetPart":
+        self.spec = self.spec.to(device)
+        return self
+
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
+        """The mixture's and the target's magnitudes ``(batch, channels, bins, frames)``.
+
+        Args:
+            x, y: mixture and target waveforms ``(batch, channels, samples)``.
+        """
+        return self.spec(x), self.spec(y)
+
+    def loss(self, estimate: torch.Tensor, reference: Any) -> torch.Tensor:
+        """MSE of ``(batch, channels, bins, frames)`` magnitudes."""
+        return losses.magnitude_mse(estimate, reference)
+
+    def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
+        """Sum of squared errors of ``(batch, channels, bins, frames)`` magnitudes and number of values."""
+        return torch.sum((estimate - reference) ** 2).double().cpu(), reference.numel()
 
 
 class Architecture:

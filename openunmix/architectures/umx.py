@@ -25,13 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import losses
 from ..model import OpenUnmix
 from ..modelfolder import (ModelConfig, flatten, load_state, read_json, read_separator_json,
                            save_model_files, state_dict_from_file, stft_settings)
 from ..utils import ModelError, PathLike, setting_number
 from . import ArchitectureError, register
-from .base import Architecture, Capabilities, Spectrogram, TrainingPart
+from .base import Architecture, Capabilities, MagnitudeTargetPart, TrainingPart
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalog import ModelEntry
@@ -234,7 +233,7 @@ def checkpoint_settings(model: nn.Module) -> Dict[str, Any]:
     }
 
 
-class UMXPart(TrainingPart):
+class UMXPart(MagnitudeTargetPart):
     """Open-Unmix's training part: one target, MSE between estimated and true magnitudes.
 
     Args:
@@ -243,17 +242,6 @@ class UMXPart(TrainingPart):
     """
 
     name = NAME
-    loss_label = "MSE"
-    log_scale = True  # the loss is positive: log-scaled plot
-
-    def __init__(self, target: str, n_fft: int, n_hop: int, nb_channels: int):
-        self.target = target
-        self.stem = target
-        self.spec = Spectrogram(n_fft, n_hop, mono=nb_channels == 1)
-
-    def to(self, device: torch.device) -> "UMXPart":
-        self.spec = self.spec.to(device)
-        return self
 
     def new_model(self, config: ModelConfig, input_mean: Optional[np.ndarray],
                   input_scale: Optional[np.ndarray]) -> nn.Module:
@@ -272,25 +260,6 @@ class UMXPart(TrainingPart):
         model = build_model(config)
         load_state(model, state, f"{model_dir}/{self.target}.pth", "its json")
         return model, (config.n_fft, config.n_hop, config.nb_channels)
-
-    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
-        """``(model input, loss reference)`` of a batch: the mixture's and the target's magnitudes.
-
-        Args:
-            x, y: mixture and target waveforms ``(batch, channels, samples)``.
-
-        Returns:
-            two magnitudes ``(batch, channels, bins, frames)``.
-        """
-        return self.spec(x), self.spec(y)
-
-    def loss(self, estimate: torch.Tensor, reference: Any) -> torch.Tensor:
-        """MSE of ``(batch, channels, bins, frames)`` magnitudes."""
-        return losses.magnitude_mse(estimate, reference)
-
-    def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
-        """Sum of squared errors of ``(batch, channels, bins, frames)`` magnitudes and number of values."""
-        return torch.sum((estimate - reference) ** 2).double().cpu(), reference.numel()
 
     def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
              extra: Dict[str, Any]) -> None:

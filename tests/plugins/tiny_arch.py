@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from openunmix import architectures, losses
-from openunmix.architectures import (Architecture, Capabilities, Spectrogram, TrainingOption, TrainingPart,
-                                     register)
+from openunmix import architectures
+from openunmix.architectures import (Architecture, Capabilities, MagnitudeTargetPart, TrainingOption,
+                                     TrainingPart, register)
 from openunmix.model import frozen
 from openunmix.modelfolder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                    state_dict_from_file, stft_settings)
@@ -77,22 +77,16 @@ def load_gain_model(model_dir: Path, target: str) -> Tuple[BinGain, ModelConfig]
     return model, _config(target, sample_rate, n_fft, n_hop, nb_channels)
 
 
-class GainPart(TrainingPart):
-    """Training part: MSE between the gained mixture magnitude and the target magnitude."""
+class GainPart(MagnitudeTargetPart):
+    """Training part: MSE between the gained mixture magnitude and the target magnitude (the shared
+    magnitude part of single-target models; only the model and its files are this architecture's)."""
 
     name = NAME
-    loss_label = "MSE"
-    log_scale = True
 
     def __init__(self, target: str, n_fft: int, n_hop: int, nb_channels: int, gain_init: float):
-        self.target = target
+        super().__init__(target, n_fft, n_hop, nb_channels)
         self.stem = f"{target}{SUFFIX}"
         self.gain_init = gain_init
-        self.spec = Spectrogram(n_fft, n_hop, mono=nb_channels == 1)
-
-    def to(self, device: torch.device) -> "GainPart":
-        self.spec = self.spec.to(device)
-        return self
 
     def new_model(self, config: ModelConfig, input_mean: Optional[np.ndarray],
                   input_scale: Optional[np.ndarray]) -> nn.Module:
@@ -108,18 +102,6 @@ class GainPart(TrainingPart):
     def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
         model, config = load_gain_model(Path(model_dir), self.target)
         return model, (config.n_fft, config.n_hop, config.nb_channels)
-
-    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
-        """Magnitudes ``(batch, channels, bins, frames)`` of mixture and target ``(batch, channels, samples)``."""
-        return self.spec(x), self.spec(y)
-
-    def loss(self, estimate: torch.Tensor, reference: Any) -> torch.Tensor:
-        """MSE of ``(batch, channels, bins, frames)`` magnitudes."""
-        return losses.magnitude_mse(estimate, reference)
-
-    def valid_sums(self, estimate: torch.Tensor, reference: Any) -> Tuple[torch.Tensor, int]:
-        """Sum of squared errors of ``(batch, channels, bins, frames)`` magnitudes and number of values."""
-        return torch.sum((estimate - reference) ** 2).double().cpu(), reference.numel()
 
     def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
              extra: Dict[str, Any]) -> None:
