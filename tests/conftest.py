@@ -1,5 +1,7 @@
 """Shared fixtures: tiny model folders and generated audio files on disk."""
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +166,23 @@ def fft_round_trip_atol(n_fft: int, n_hop: int, scale: float) -> float:
     import math
 
     return (2 * math.log2(n_fft) + math.ceil(n_fft / n_hop)) * FLOAT32_EPS * scale
+
+
+def same_scores(a, b, tol=1e-5):
+    """Two score json files hold the same values up to float rounding (BLAS threads change the last digits).
+
+    museval stores every frame's score rounded to 5 decimals: two float64 computations that differ only in
+    their rounding (other BLAS threads or processes; far below 1e-5 dB) can fall on the two sides of a
+    rounding boundary, one step of 1e-5 apart (measured: 1 value in 72 between a serial and a parallel
+    run), and such a step read back as floats is 1e-5 within an ulp of the scores (< 1e-13 for |x| < 100).
+    Hence a step plus 1e-12; the whole-track SDRs are stored unrounded and differ by ~1e-14.
+    """
+    def same(x, y):
+        if isinstance(x, dict):
+            return isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+        if isinstance(x, list):
+            return isinstance(y, list) and len(x) == len(y) and all(same(u, v) for u, v in zip(x, y))
+        if isinstance(x, float) and isinstance(y, (int, float)):
+            return math.isclose(x, y, rel_tol=tol, abs_tol=tol + 1e-12) or (math.isnan(x) and math.isnan(y))
+        return x == y
+    return same(json.loads(Path(a).read_text()), json.loads(Path(b).read_text()))

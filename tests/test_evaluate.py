@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import make_model_folder, run_script
+from conftest import make_model_folder, run_script, same_scores
 from openunmix.commands.evaluate import evaluate_main
 from openunmix.demo import generate_dataset
 from openunmix.evaluation.aggregate import nanmedian, read_track_scores, summarize, track_medians
@@ -52,26 +52,6 @@ def _read_csv(path):
     header = lines[0].split(",")
     return header, {cells[0]: dict(zip(header[1:], map(float, cells[1:])))
                     for cells in (line.split(",") for line in lines[1:])}
-
-
-def _same_scores(a, b, tol=1e-5):
-    """Two score json files hold the same values up to float rounding (BLAS threads change the last digits).
-
-    museval stores every frame's score rounded to 5 decimals: two float64 computations that differ only in
-    their rounding (other BLAS threads or processes; far below 1e-5 dB) can fall on the two sides of a
-    rounding boundary, one step of 1e-5 apart (measured: 1 value in 72 between a serial and a parallel
-    run), and such a step read back as floats is 1e-5 within an ulp of the scores (< 1e-13 for |x| < 100).
-    Hence a step plus 1e-12; the whole-track SDRs are stored unrounded and differ by ~1e-14.
-    """
-    def same(x, y):
-        if isinstance(x, dict):
-            return isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
-        if isinstance(x, list):
-            return isinstance(y, list) and len(x) == len(y) and all(same(u, v) for u, v in zip(x, y))
-        if isinstance(x, float) and isinstance(y, (int, float)):
-            return math.isclose(x, y, rel_tol=tol, abs_tol=tol + 1e-12) or (math.isnan(x) and math.isnan(y))
-        return x == y
-    return same(json.loads(Path(a).read_text()), json.loads(Path(b).read_text()))
 
 
 def _mtimes(paths):
@@ -161,7 +141,7 @@ def test_score_only_in_parallel_needs_no_model_and_matches_serial(setup):
     assert proc.returncode == 0, proc.stderr
     for name in setup["names"]:
         for rel in (Path("test") / f"{name}.json", Path("global_sdr") / "test" / f"{name}.json"):
-            assert _same_scores(other / rel, setup["ev"] / rel)
+            assert same_scores(other / rel, setup["ev"] / rel)
     header, parallel = _read_csv(other / "results.csv")
     assert (header, parallel.keys()) == (_read_csv(setup["ev"] / "results.csv")[0], _read_csv(setup["ev"] / "results.csv")[1].keys())
     for target, row in _read_csv(setup["ev"] / "results.csv")[1].items():
@@ -181,12 +161,12 @@ def test_resume_skips_done_tracks_and_force_redoes(setup, capsys):
                   settings=SeparationSettings(filter=FilterSettings(niter=1), use_cuda=False), progress=False)
     assert evaluate_main(str(setup["model"]), **kwargs) == 0
     assert _mtimes(wavs + [first]) == {k: v for k, v in before.items() if k != str(second)}  # nothing redone
-    assert _same_scores(second, setup["ev"] / "test" / second.name)  # the missing one rescored
+    assert same_scores(second, setup["ev"] / "test" / second.name)  # the missing one rescored
     rescored = _mtimes([second])
     assert evaluate_main(None, score_only=True, force=True, **kwargs) == 0  # --force: both again
     after = _mtimes([first, second])
     assert after[str(first)] > before[str(first)] and after[str(second)] > rescored[str(second)]
-    assert _same_scores(first, setup["ev"] / "test" / first.name)
+    assert same_scores(first, setup["ev"] / "test" / first.name)
     assert _mtimes(wavs) == {k: v for k, v in before.items() if k.endswith(".wav")}  # score-only separates nothing
     assert "vocals" in capsys.readouterr().out
 

@@ -8,7 +8,6 @@ change the last digits between processes.
 """
 
 import json
-import math
 import multiprocessing
 import os
 import signal
@@ -22,7 +21,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import ROOT, make_model_folder, write_tone
+from conftest import ROOT, make_model_folder, same_scores, write_tone
 from openunmix.commands.evaluate import evaluate_main
 from openunmix.commands.separate import separate_command
 from openunmix.demo import generate_dataset
@@ -234,7 +233,7 @@ def test_eval_torchrun_and_shards_match_one_process(tmp_path):
         assert _same_audio(tmp_path / f"est{other}", tmp_path / "est1")
         for name in names:
             for rel in (Path("test") / f"{name}.json", Path("global_sdr") / "test" / f"{name}.json"):
-                assert _same_scores(tmp_path / f"ev{other}" / rel, tmp_path / "ev1" / rel)
+                assert same_scores(tmp_path / f"ev{other}" / rel, tmp_path / "ev1" / rel)
         assert _csv(tmp_path / f"ev{other}" / "results.csv") == pytest.approx(_csv(tmp_path / "ev1" / "results.csv"),
                                                                               abs=1e-5)
 
@@ -244,13 +243,3 @@ def _csv(path):
     return [float(v) for row in rows for v in row[1:]]
 
 
-def _same_scores(a, b, tol=1e-5):
-    def same(x, y):
-        if isinstance(x, dict):
-            return isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
-        if isinstance(x, list):
-            return isinstance(y, list) and len(x) == len(y) and all(same(u, v) for u, v in zip(x, y))
-        if isinstance(x, float) and isinstance(y, (int, float)):
-            return math.isclose(x, y, rel_tol=tol, abs_tol=tol) or (math.isnan(x) and math.isnan(y))
-        return x == y
-    return same(json.loads(Path(a).read_text()), json.loads(Path(b).read_text()))
