@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
-from ..demo import dataset_size, generate_dataset
+from ..demo import VARIETIES, dataset_size, generate_dataset
 from .argtypes import ArgumentParser, nonnegative_int, number, positive_float
 from .common import error
 
@@ -22,6 +22,11 @@ def build_parser(prog: str = "python -m openunmix.demo") -> ArgumentParser:
     p.add_argument("--nb-test", type=nonnegative_int, default=2, help="test tracks (default: 2)")
     p.add_argument("--duration", type=positive_float, default=20.0, help="seconds per track (default: 20)")
     p.add_argument("--rate", type=number(int, 8000), default=44100, help="sample rate in Hz (default: 44100)")
+    p.add_argument(
+        "--variety", choices=VARIETIES, default="demo",
+        help="demo: the tracks of 'make demo' (default); wide: more voices, instruments, tempi and levels, "
+        "with test tracks in other keys and at other vocal levels than train/valid",
+    )
     return p
 
 
@@ -44,6 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             nb_test=args.nb_test,
             duration=args.duration,
             rate=args.rate,
+            variety=args.variety,
         )
         size = dataset_size(root, args.nb_train, args.nb_valid, args.nb_test)
     except OSError as err:
@@ -54,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(
         f"{n_tracks} tracks ({args.nb_train} train, {args.nb_valid} valid, {args.nb_test} test) "
         f"of {args.duration:g} s at {args.rate} Hz, {n_tracks * args.duration / 60:.1f} min of audio, "
-        f"{size / 1e6:.1f} MB, seed {args.seed}"
+        f"{size / 1e6:.1f} MB, seed {args.seed}, variety {args.variety}"
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from pathlib import Path
@@ -11,6 +12,9 @@ import numpy as np
 
 from ..utils import atomic_path, remove_stale_temporaries
 from .tracks import SOURCES, synthesize_track, track_folder, track_name, track_rng
+from .variety import check_variety
+
+SETTINGS_FILE = "dataset.json"  # the arguments a dataset was written with, at its root
 
 
 def write_wav(path: Union[str, Path], audio: np.ndarray, rate: int) -> None:
@@ -50,11 +54,16 @@ def generate_dataset(
     nb_test: int = 2,
     duration: float = 20.0,
     rate: int = 44100,
+    variety: str = "demo",
 ) -> Path:
     """Write the demo dataset under ``root`` and return ``root`` as a Path.
 
     Training and validation tracks go to ``root/train``, test tracks to
-    ``root/test``; ``root/valid_tracks.txt`` lists the validation track names.
+    ``root/test``; ``root/valid_tracks.txt`` lists the validation track names
+    and ``root/dataset.json`` the arguments (seed, counts, duration, rate,
+    variety).  ``variety`` is ``'demo'`` (the tracks of ``make demo``) or
+    ``'wide'`` (more varied, with held-out keys and vocal levels in the test
+    split; see :mod:`openunmix.demo.variety`).
     Existing files of the same names are overwritten; temporary files that
     killed runs left in the track folders are removed.
     """
@@ -68,6 +77,7 @@ def generate_dataset(
         raise ValueError(f"rate must be an integer of at least 8000 Hz, got {rate!r}")
     if round(duration * rate) < 1:
         raise ValueError(f"duration {duration!r} s is shorter than one sample at {rate} Hz")
+    check_variety(variety)
 
     root = Path(root)
     for split, count in counts.items():
@@ -75,12 +85,18 @@ def generate_dataset(
             folder = track_folder(root, split, index)
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(folder)
-            audio = synthesize_track(track_rng(seed, split, index), duration, int(rate))
+            audio = synthesize_track(track_rng(seed, split, index), duration, int(rate), variety, split)
             for name, x in audio.items():
                 write_wav(folder / f"{name}.wav", x, int(rate))
     root.mkdir(parents=True, exist_ok=True)
     names = [track_name("valid", i) for i in range(int(nb_valid))]
     (root / "valid_tracks.txt").write_text("".join(f"{name}\n" for name in names))
+    settings = dict(
+        generator="openunmix.demo", seed=int(seed), nb_train=int(nb_train), nb_valid=int(nb_valid),
+        nb_test=int(nb_test), duration=float(duration), rate=int(rate), variety=variety,
+    )
+    with atomic_path(root / SETTINGS_FILE) as tmp:
+        Path(tmp).write_text(json.dumps(settings, indent=2) + "\n")
     return root
 
 

@@ -1,13 +1,16 @@
-"""The accompaniment of a demo track: drums, bass, and pads or keys (``other``).
+"""The accompaniment of a demo track: drums, bass, and pads, keys or other chord instruments (``other``).
 
 Each ``render_*`` function returns ``(2, samples + tail)`` float64 audio for a
-:class:`~.song.Song`, drawn from the generator it is given.
+:class:`~.song.Song`, drawn from the generator it is given.  ``song.variety``
+selects the sounds: the demo set (one drum kit family, a plucked bass, pads or
+keys) or the wide one (kits with wider tuning, decay and room; sine, saw or
+plucked bass; pad, keys, pluck, organ or brass), rendered by the same code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Tuple
+from dataclasses import dataclass, fields
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -79,19 +82,27 @@ def _hat(rng: np.random.Generator, rate: int, kit: _Kit, open_: bool) -> np.ndar
     return 0.35 * x * np.minimum(t / 0.0005, 1.0)
 
 
+# kit parameter ranges per variety, drawn uniformly in the order of _Kit's fields
+_KIT_RANGES: Dict[str, Dict[str, Tuple[float, float]]] = {
+    "demo": dict(
+        kick_f0=(110.0, 170.0), kick_f1=(42.0, 58.0), kick_sweep=(0.02, 0.045), kick_decay=(0.12, 0.25),
+        snare_f=(165.0, 240.0), snare_decay=(0.05, 0.1), snare_tone=(0.3, 0.7), hat_decay=(0.012, 0.025),
+    ),
+    "wide": dict(
+        kick_f0=(80.0, 220.0), kick_f1=(36.0, 72.0), kick_sweep=(0.01, 0.08), kick_decay=(0.07, 0.5),
+        snare_f=(130.0, 330.0), snare_decay=(0.03, 0.22), snare_tone=(0.1, 0.9), hat_decay=(0.006, 0.05),
+    ),
+}
+
+
 def render_drums(song: Song, rng: np.random.Generator) -> np.ndarray:
     """Kick on 1 and 3 (with variations), snare on 2 and 4, hats on eighths: ``(2, samples)``."""
     rate = song.rate
-    kit = _Kit(
-        kick_f0=rng.uniform(110.0, 170.0),
-        kick_f1=rng.uniform(42.0, 58.0),
-        kick_sweep=rng.uniform(0.02, 0.045),
-        kick_decay=rng.uniform(0.12, 0.25),
-        snare_f=rng.uniform(165.0, 240.0),
-        snare_decay=rng.uniform(0.05, 0.1),
-        snare_tone=rng.uniform(0.3, 0.7),
-        hat_decay=rng.uniform(0.012, 0.025),
-    )
+    ranges = _KIT_RANGES[song.variety]
+    kit = _Kit(**{f.name: rng.uniform(*ranges[f.name]) for f in fields(_Kit)})
+    rt60, wet = 0.3, 0.15
+    if song.variety == "wide":  # from a dry booth to a live hall
+        rt60, wet = float(rng.uniform(0.12, 0.9)), float(rng.uniform(0.04, 0.3))
     kicks = _KICK_PATTERNS[int(rng.integers(len(_KICK_PATTERNS)))]
     kicks_alt = _KICK_PATTERNS[int(rng.integers(len(_KICK_PATTERNS)))]
     sixteenth_hats = bool(rng.random() < 0.3)
@@ -127,7 +138,7 @@ def render_drums(song: Song, rng: np.random.Generator) -> np.ndarray:
             else:
                 x, pan = _hat(rng, rate, kit, kind == "open"), hat_pan
             dsp.add_at(out, int(round(time * rate)), dsp.pan(vel * x, pan))
-    return dsp.room(out, rng, rate, rt60=0.3, wet=0.15)
+    return dsp.room(out, rng, rate, rt60=rt60, wet=wet)
 
 
 # ---------------------------------------------------------------------------
@@ -143,16 +154,36 @@ def _bass_midi(midi: int) -> int:
     return midi
 
 
+def _bass_sound(rng: np.random.Generator, variety: str) -> Tuple[np.ndarray, float, float, float]:
+    """``(tables, tone_decay, decay, gate)``: a dull and a bright wavetable ``(2, size + 1)``, how fast
+    the bright attack fades to the dull tone, the note decay (s) and the fraction of its length a note is held.
+
+    The demo bass is plucked; the wide one is sine-ish, saw-ish or plucked, with wider ranges.
+    """
+    timbre = "pluck" if variety == "demo" else ("sine", "saw", "pluck")[int(rng.integers(3))]
+    if timbre == "sine":
+        dull, bright = dsp.wavetable([1.0, 0.04]), dsp.wavetable([1.0, 0.15, 0.04])
+        tone_decay, decay = rng.uniform(0.02, 0.06), rng.uniform(1.0, 4.0)
+    elif timbre == "saw":
+        k = np.arange(1, 17)
+        dull = dsp.wavetable(k**-1.0 * np.exp(-k / rng.uniform(3.0, 7.0)))
+        bright = dsp.wavetable(k ** -rng.uniform(0.9, 1.2))
+        tone_decay, decay = rng.uniform(0.08, 0.4), rng.uniform(0.8, 3.0)
+    else:  # pluck: (slope of the bright harmonics, tone decay, decay) ranges per variety
+        slope, tone, fall = ((1.4, 1.9), (0.05, 0.12), (0.6, 1.5)) if variety == "demo" else (
+            (1.2, 2.0), (0.03, 0.15), (0.3, 1.5))
+        k = np.arange(1, 9)
+        dull, bright = dsp.wavetable([1.0, 0.22, 0.05]), dsp.wavetable(k ** -rng.uniform(*slope))
+        tone_decay, decay = rng.uniform(*tone), rng.uniform(*fall)
+    gate = rng.uniform(*((0.8, 0.95) if variety == "demo" else (0.5, 0.98)))
+    return np.stack([dull, bright]), tone_decay, decay, gate
+
+
 def render_bass(song: Song, rng: np.random.Generator) -> np.ndarray:
-    """Plucked harmonic bass on the chord roots, one rhythm per track: ``(2, samples)``."""
+    """Harmonic bass on the chord roots, one rhythm per track: ``(2, samples)``."""
     rate = song.rate
     rhythm = _BASS_RHYTHMS[int(rng.integers(len(_BASS_RHYTHMS)))]
-    k = np.arange(1, 9)
-    dull, bright = dsp.wavetable([1.0, 0.22, 0.05]), dsp.wavetable(k ** -rng.uniform(1.4, 1.9))
-    tables = np.stack([dull, bright])
-    tone_decay = rng.uniform(0.05, 0.12)
-    decay = rng.uniform(0.6, 1.5)
-    gate = rng.uniform(0.8, 0.95)
+    tables, tone_decay, decay, gate = _bass_sound(rng, song.variety)
     eighth = song.beat / 2.0
 
     out = np.zeros(song.n_samples + int(TAIL_S * rate))
@@ -175,12 +206,36 @@ def render_bass(song: Song, rng: np.random.Generator) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# other: pads or keys
+# other: pads, keys, plucks, organs, brass
 
 
-def render_other(song: Song, rng: np.random.Generator) -> np.ndarray:
-    """Chords as sustained detuned pads or rhythmic keys, spread in stereo: ``(2, samples)``."""
-    rate = song.rate
+@dataclass(frozen=True)
+class _Patch:
+    """A chord instrument, fixed for a track (times in s).
+
+    ``tables`` is one wavetable ``(size + 1,)`` or two ``(2, size + 1)``; with two
+    each note crossfades from the second to the first with time constant
+    ``tone_decay`` (bright to dull for keys and plucks, dull to bright for brass).
+    """
+
+    tables: np.ndarray
+    rhythm: Tuple[Tuple[int, int], ...]  # (start, length) in eighth notes of a bar
+    attack: float
+    release: float
+    decay: float
+    gate: float  # fraction of a rhythm step a note is held
+    accent: bool  # off-beat notes at 0.8 of the velocity
+    tone_decay: float
+    cents: float  # detune of the two oscillators of each tone
+    spread: float
+    centre: float
+    low: int  # voicings sit in [low, low + 12)
+    rt60: float
+    wet: float
+
+
+def _demo_patch(rng: np.random.Generator) -> _Patch:
+    """Pads or keys of the demo variety."""
     pad = bool(rng.random() < 0.5)
     k = np.arange(1, 11)
     if pad:
@@ -192,30 +247,74 @@ def render_other(song: Song, rng: np.random.Generator) -> np.ndarray:
     attack = rng.uniform(0.15, 0.4) if pad else 0.003
     release = rng.uniform(0.15, 0.25) if pad else 0.04
     decay = np.inf if pad else rng.uniform(0.4, 0.9)
-    tone_decay = rng.uniform(0.1, 0.3)
-    cents = rng.uniform(4.0, 10.0)
-    spread = rng.uniform(0.2, 0.5)
-    centre = rng.uniform(-0.25, 0.25)
-    low = int(rng.integers(52, 57))  # voicings sit in [low, low + 12)
+    return _Patch(
+        tables=tables, rhythm=rhythm, attack=attack, release=release, decay=decay,
+        gate=1.0 if pad else 0.9, accent=not pad,
+        tone_decay=rng.uniform(0.1, 0.3), cents=rng.uniform(4.0, 10.0), spread=rng.uniform(0.2, 0.5),
+        centre=rng.uniform(-0.25, 0.25), low=int(rng.integers(52, 57)),
+        rt60=0.5 if pad else 0.35, wet=0.2,
+    )
+
+
+_WIDE_INSTRUMENTS = ("pad", "keys", "pluck", "organ", "brass")
+
+
+def _wide_patch(rng: np.random.Generator) -> _Patch:
+    """One of the wide variety's chord instruments: pad, keys, pluck, organ or brass."""
+    kind = _WIDE_INSTRUMENTS[int(rng.integers(len(_WIDE_INSTRUMENTS)))]
+    k = np.arange(1, 17)
+    sustained = (((0, 8),),) + _KEYS_RHYTHMS[-1:]  # whole bars, half bars
+    rhythms = sustained if kind == "pad" else _KEYS_RHYTHMS + sustained
+    rhythm = rhythms[int(rng.integers(len(rhythms)))]
+    if kind == "pad":  # soft detuned saw, slow attack
+        tables = dsp.wavetable(k ** -1.3 * np.exp(-k / rng.uniform(2.0, 8.0)))
+        attack, release, decay, gate = rng.uniform(0.1, 0.6), rng.uniform(0.15, 0.4), np.inf, 1.0
+    elif kind == "keys":  # bright attack fading to a dull tone
+        tables = np.stack([dsp.wavetable([1.0, 0.3, 0.08]), dsp.wavetable(k[:10] ** -rng.uniform(0.8, 1.6))])
+        attack, release, decay, gate = 0.003, rng.uniform(0.03, 0.08), rng.uniform(0.3, 1.2), 0.9
+    elif kind == "pluck":  # very bright, fast-fading, short notes
+        tables = np.stack([dsp.wavetable([1.0, 0.15]), dsp.wavetable(k ** -rng.uniform(0.7, 1.1))])
+        attack, release, decay, gate = 0.002, 0.05, rng.uniform(0.12, 0.5), 0.9
+    elif kind == "organ":  # drawbars: a few harmonics at random levels, no decay
+        tables = dsp.wavetable(rng.uniform(0.2, 1.0, 8) * np.array([1, 1, 1, 1, 0, 1, 0, 1]))
+        attack, release, decay, gate = 0.01, rng.uniform(0.03, 0.08), np.inf, 0.95
+    else:  # brass: dull onset swelling to a bright saw
+        tables = np.stack([dsp.wavetable(k ** -rng.uniform(0.9, 1.2)), dsp.wavetable([1.0, 0.4, 0.15])])
+        attack, release, decay, gate = rng.uniform(0.03, 0.08), rng.uniform(0.08, 0.15), rng.uniform(1.5, 4.0), 0.85
+    long_tail = kind in ("pad", "organ")
+    return _Patch(
+        tables=tables, rhythm=rhythm, attack=attack, release=release, decay=decay, gate=gate,
+        accent=kind != "pad", tone_decay=rng.uniform(0.02, 0.1) if kind == "pluck" else rng.uniform(0.05, 0.3),
+        cents=rng.uniform(0.5, 3.0) if kind == "organ" else rng.uniform(3.0, 14.0),
+        spread=rng.uniform(0.0, 0.7), centre=rng.uniform(-0.4, 0.4), low=int(rng.integers(45, 63)),
+        rt60=rng.uniform(0.4, 0.9) if long_tail else rng.uniform(0.2, 0.6), wet=rng.uniform(0.08, 0.3),
+    )
+
+
+def render_other(song: Song, rng: np.random.Generator) -> np.ndarray:
+    """Chords on a pad, keys or (wide variety) another instrument, spread in stereo: ``(2, samples)``."""
+    rate = song.rate
+    patch = _wide_patch(rng) if song.variety == "wide" else _demo_patch(rng)
+    low = patch.low
     eighth = song.beat / 2.0
 
     out = np.zeros((2, song.n_samples + int(TAIL_S * rate)))
     for bar in range(song.n_bars):
         tones = [low + (pc - low) % 12 for pc in song.chord(bar)]
-        for start, length in rhythm:
-            hold = length * eighth * (1.0 if pad else 0.9)
-            n = int((hold + 5.0 * release) * rate)
-            env = dsp.envelope(n, rate, attack, hold, release, decay)
-            brightness = np.exp(-np.arange(n) / (tone_decay * rate))
-            vel = rng.uniform(0.85, 1.0) * (1.0 if pad or start % 2 == 0 else 0.8)
+        for start, length in patch.rhythm:
+            hold = length * eighth * patch.gate
+            n = int((hold + 5.0 * patch.release) * rate)
+            env = dsp.envelope(n, rate, patch.attack, hold, patch.release, patch.decay)
+            brightness = np.exp(-np.arange(n) / (patch.tone_decay * rate))
+            vel = rng.uniform(0.85, 1.0) * (1.0 if not patch.accent or start % 2 == 0 else 0.8)
             # all oscillators of the chord at once: each tone twice, detuned down and up
             detune = np.tile([-1.0, 1.0], len(tones))
             spots = np.repeat(0.5 + 0.5 * np.arange(len(tones)) / max(len(tones) - 1, 1), 2)
-            freqs = dsp.midi_to_hz(np.repeat(tones, 2) + detune * cents / 100.0)
-            x = dsp.osc(tables, freqs, n, rate, rng.random(freqs.size))  # ([2,] oscillators, n)
-            if not pad:  # keys: bright attack fading to a duller tone
+            freqs = dsp.midi_to_hz(np.repeat(tones, 2) + detune * patch.cents / 100.0)
+            x = dsp.osc(patch.tables, freqs, n, rate, rng.random(freqs.size))  # ([2,] oscillators, n)
+            if patch.tables.ndim == 2:  # crossfade from the second table to the first
                 x = x[0] + (x[1] - x[0]) * brightness
-            stereo = dsp.pan_gains(centre + spread * detune * spots) @ x  # (2, n)
+            stereo = dsp.pan_gains(patch.centre + patch.spread * detune * spots) @ x  # (2, n)
             onset = int(round((bar * song.bar + start * eighth) * rate))
             dsp.add_at(out, onset, stereo * (vel * env))
-    return dsp.room(out, rng, rate, rt60=0.5 if pad else 0.35, wet=0.2)
+    return dsp.room(out, rng, rate, rt60=patch.rt60, wet=patch.wet)

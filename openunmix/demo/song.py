@@ -1,12 +1,16 @@
-"""The musical frame of a demo track: tempo, key, mode and a four-chord progression."""
+"""The musical frame of a demo track: tempo, key, mode and a four-chord progression.
+
+The ranges they are drawn from depend on the variety and split (:mod:`.variety`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
+
+from .variety import Ranges, track_ranges
 
 # scale degrees as semitones above the tonic
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -30,6 +34,7 @@ class Song:
     tonic: int  # pitch class of the key, 0 = C
     scale: Tuple[int, ...]  # semitones above the tonic
     chords: Tuple[Tuple[int, ...], ...]  # pitch classes, root first; one chord per bar
+    variety: str = "demo"  # which timbres the renderers draw from (see :mod:`.variety`)
 
     @property
     def beat(self) -> float:
@@ -51,12 +56,18 @@ class Song:
         return self.chords[bar % len(self.chords)]
 
 
-def plan_song(rng: np.random.Generator, duration: float, rate: int) -> Song:
-    """Draw tempo (90-130 bpm), key, mode and a four-chord progression."""
-    minor = bool(rng.random() < 0.4)
+def plan_song(rng: np.random.Generator, duration: float, rate: int, ranges: Optional[Ranges] = None) -> Song:
+    """Draw tempo, key, mode and a four-chord progression within ``ranges``.
+
+    ``ranges`` defaults to the demo variety's: 90-130 bpm, any tonic, minor with
+    probability 0.4.
+    """
+    ranges = track_ranges() if ranges is None else ranges
+    minor = bool(rng.random() < ranges.minor_probability)
     scale = _MINOR if minor else _MAJOR
     progressions = _PROGRESSIONS_MINOR if minor else _PROGRESSIONS_MAJOR
-    tonic = int(rng.integers(12))
+    # with all 12 tonics this is the draw ``rng.integers(12)``, value for value
+    tonic = int(ranges.tonics[int(rng.integers(len(ranges.tonics)))])
     degrees = progressions[int(rng.integers(len(progressions)))]
     n_tones = 4 if rng.random() < 0.3 else 3  # triads or seventh chords
     chords = tuple(
@@ -65,8 +76,9 @@ def plan_song(rng: np.random.Generator, duration: float, rate: int) -> Song:
     return Song(
         rate=rate,
         n_samples=int(round(duration * rate)),
-        bpm=float(rng.integers(90, 131)),
+        bpm=float(rng.integers(ranges.bpm[0], ranges.bpm[1] + 1)),
         tonic=tonic,
         scale=scale,
         chords=chords,
+        variety=ranges.variety,
     )

@@ -11,6 +11,7 @@ import numpy as np
 from ..data.sources import MUSDB_SOURCES
 from .instruments import render_bass, render_drums, render_other
 from .song import plan_song
+from .variety import Ranges, track_ranges
 from .voice import render_vocals
 
 # the stems, in the order their generators are drawn (part of what makes a track reproducible)
@@ -19,18 +20,19 @@ SPLITS: Tuple[str, ...] = ("train", "valid", "test")  # valid tracks are stored 
 _SPLIT_CODES = {split: code for code, split in enumerate(SPLITS)}
 
 
-def _balance(stems: Dict[str, np.ndarray], rng: np.random.Generator) -> Dict[str, float]:
-    """Gains that set realistic relative levels and a mixture peak of 0.6-0.85.
+def _balance(stems: Dict[str, np.ndarray], rng: np.random.Generator, ranges: Ranges) -> Dict[str, float]:
+    """Gains that set relative levels within ``ranges`` and a mixture peak in ``ranges.peak``.
 
     ``stems`` maps source names to contiguous ``(2, samples)`` arrays.  Drums,
-    bass and other get levels within a few dB of each other; the vocals get
-    about the energy of the whole accompaniment (-2 to +1 dB).
+    bass and other get levels against unit energy (demo: within a few dB of each
+    other); the vocals get a level against the energy of the whole accompaniment
+    (demo: -2 to +1 dB).
     """
     energy = {name: float(np.vdot(x, x)) for name, x in stems.items()}
     levels_db = {
-        "drums": rng.uniform(-1.0, 1.0),
-        "bass": rng.uniform(-3.5, -0.5),
-        "other": rng.uniform(-5.0, -1.0),
+        "drums": rng.uniform(*ranges.drums_db),
+        "bass": rng.uniform(*ranges.bass_db),
+        "other": rng.uniform(*ranges.other_db),
     }
     gains = {}
     for name, db in levels_db.items():
@@ -39,21 +41,24 @@ def _balance(stems: Dict[str, np.ndarray], rng: np.random.Generator) -> Dict[str
     accompaniment = sum(
         gains[a] * gains[b] * float(np.vdot(stems[a], stems[b])) for a in levels_db for b in levels_db
     )
-    vocal_db = rng.uniform(-2.0, 1.0)
+    vocal_db = rng.uniform(*ranges.vocals_db)
     gains["vocals"] = 0.0
     if energy["vocals"] > 0:
         gains["vocals"] = math.sqrt(max(accompaniment, 0.0) / energy["vocals"]) * 10.0 ** (vocal_db / 20.0)
     mixture = sum(gains[name] * stems[name] for name in SOURCES)
     peaks = [float(np.max(np.abs(mixture)))]
     peaks += [gains[name] * float(np.max(np.abs(stems[name]))) for name in SOURCES]
-    scale = rng.uniform(0.6, 0.85) / max(peaks) if max(peaks) > 0 else 1.0
+    scale = rng.uniform(*ranges.peak) / max(peaks) if max(peaks) > 0 else 1.0
     return {name: gains[name] * scale for name in SOURCES}
 
 
 def synthesize_track(
-    rng: np.random.Generator, duration: float, rate: int = 44100
+    rng: np.random.Generator, duration: float, rate: int = 44100, variety: str = "demo", split: str = "train"
 ) -> Dict[str, np.ndarray]:
-    """Synthesize one track.
+    """Synthesize one track of ``split`` in ``variety`` (``'demo'`` or ``'wide'``, see :mod:`.variety`).
+
+    The demo variety ignores ``split``; in the wide one test tracks differ from
+    train and valid tracks in key and vocal level.
 
     Returns a dict with ``'mixture'`` and the four stems ``'vocals'``, ``'drums'``,
     ``'bass'``, ``'other'``; each a float32 array ``(2, samples)`` with
@@ -62,7 +67,8 @@ def synthesize_track(
     """
     if not round(duration * rate) >= 1:
         raise ValueError(f"duration {duration!r} s is shorter than one sample at {rate} Hz")
-    song = plan_song(rng, duration, rate)
+    ranges = track_ranges(variety, split)
+    song = plan_song(rng, duration, rate, ranges)
     renderers = {
         "vocals": render_vocals,
         "drums": render_drums,
@@ -79,7 +85,7 @@ def synthesize_track(
         x = np.ascontiguousarray(renderers[name](song, children[name])[:, :n])
         x[:, n - m :] *= np.linspace(1.0, 0.0, m)  # fade out the cut at the end
         stems[name] = x
-    gains = _balance(stems, children["mix"])
+    gains = _balance(stems, children["mix"], ranges)
     out = {name: (stems[name] * gains[name]).astype(np.float32) for name in SOURCES}
     mixture = out["vocals"].astype(np.float64)
     for name in SOURCES[1:]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 
@@ -21,6 +21,32 @@ _VOWELS = (
     (320.0, 2300.0, 3000.0),
     (520.0, 900.0, 2450.0),
     (350.0, 800.0, 2300.0),
+)
+# two more vowel sets of the wide variety: (ae, uh, er, ih, aw) and (i, ih, eh, a, oo, u)
+_VOWELS_OPEN = (
+    (660.0, 1700.0, 2400.0),
+    (640.0, 1190.0, 2390.0),
+    (490.0, 1350.0, 1690.0),
+    (390.0, 1990.0, 2550.0),
+    (570.0, 840.0, 2410.0),
+)
+_VOWELS_MIXED = (
+    (280.0, 2250.0, 2900.0),
+    (400.0, 1920.0, 2560.0),
+    (550.0, 1770.0, 2490.0),
+    (730.0, 1090.0, 2440.0),
+    (440.0, 1020.0, 2240.0),
+    (300.0, 870.0, 2240.0),
+)
+_VOWEL_SETS = (_VOWELS, _VOWELS_OPEN, _VOWELS_MIXED)
+# wide variety voice types: (lowest, highest) melody centre as MIDI, formant scale range
+_VOICE_TYPES = (
+    ((43, 48), (0.84, 0.94)),  # bass
+    ((48, 53), (0.88, 0.98)),  # baritone
+    ((53, 59), (0.93, 1.03)),  # tenor
+    ((58, 63), (1.0, 1.1)),  # alto
+    ((62, 67), (1.04, 1.14)),  # mezzo-soprano
+    ((66, 72), (1.1, 1.24)),  # soprano
 )
 _FORMANT_BW = (90.0, 110.0, 170.0)
 _FORMANT_GAIN = (1.0, 0.55, 0.3)
@@ -47,6 +73,8 @@ class _Voice:
     formant_scale: float
     tilt: float
     breath: float
+    vowels: Tuple[Tuple[float, float, float], ...] = _VOWELS  # formants of the vowels sung
+    bandwidth: float = 1.0  # scale of the formant bandwidths
 
 
 def _plan_melody(song: Song, rng: np.random.Generator, voice: _Voice) -> List[List[_Note]]:
@@ -80,7 +108,7 @@ def _plan_melody(song: Song, rng: np.random.Generator, voice: _Voice) -> List[Li
                     start=(pos + used) * beat,
                     dur=dur * beat,
                     midi=float(prev),
-                    vowel=int(rng.integers(len(_VOWELS))),
+                    vowel=int(rng.integers(len(voice.vowels))),
                     vel=float(rng.uniform(0.75, 1.0)),
                 )
             )
@@ -125,7 +153,7 @@ def _sing_phrase(notes: List[_Note], rng: np.random.Generator, rate: int, voice:
 
     # formant tracks (3, n) at a control rate, smoothed across syllables
     hop = 32
-    vowels = np.array(_VOWELS)[[nt.vowel for nt in notes]] * voice.formant_scale  # (notes, 3)
+    vowels = np.array(voice.vowels)[[nt.vowel for nt in notes]] * voice.formant_scale  # (notes, 3)
     formants = dsp.smooth(vowels[idx[::hop]].T, max(2, int(0.06 * rate / hop)))
     f0c = f0[::hop]
     limit = min(6000.0, 0.45 * rate)
@@ -133,7 +161,7 @@ def _sing_phrase(notes: List[_Note], rng: np.random.Generator, rate: int, voice:
     k = np.arange(1, n_harm + 1)[:, None]
     fk = k * f0c[None, :]  # (harmonics, frames)
     env = 0.02 + sum(
-        g / (1.0 + ((fk - formants[i][None, :]) / (0.5 * bw)) ** 2)
+        g / (1.0 + ((fk - formants[i][None, :]) / (0.5 * bw * voice.bandwidth)) ** 2)
         for i, (bw, g) in enumerate(zip(_FORMANT_BW, _FORMANT_GAIN))
     )
     weights = env * k ** -voice.tilt * np.clip((limit - fk) / 400.0, 0.0, 1.0)
@@ -161,11 +189,10 @@ def _sing_phrase(notes: List[_Note], rng: np.random.Generator, rate: int, voice:
     return x * amp
 
 
-def render_vocals(song: Song, rng: np.random.Generator) -> np.ndarray:
-    """Sung phrases with silent pauses between them, centred: ``(2, samples)``."""
-    rate = song.rate
+def _demo_voice(rng: np.random.Generator) -> _Voice:
+    """A singer of the demo variety: one of two registers, the five vowels a, e, i, o, u."""
     high = rng.random() < 0.5
-    voice = _Voice(
+    return _Voice(
         centre=int(rng.integers(63, 69) if high else rng.integers(55, 61)),
         vib_rate=float(rng.uniform(5.0, 6.0)),
         vib_depth=float(rng.uniform(0.2, 0.45)),
@@ -173,6 +200,31 @@ def render_vocals(song: Song, rng: np.random.Generator) -> np.ndarray:
         tilt=float(rng.uniform(0.9, 1.3)),
         breath=float(rng.uniform(0.006, 0.02)),
     )
+
+
+def _wide_voice(rng: np.random.Generator) -> _Voice:
+    """A singer of the wide variety: one of six voice types (bass to soprano), one of three vowel sets,
+    vibrato 4-7.5 Hz and 0.05-0.9 semitones, from clear (0.005) to breathy (0.08)."""
+    (low, high), (f_low, f_high) = _VOICE_TYPES[int(rng.integers(len(_VOICE_TYPES)))]
+    return _Voice(
+        centre=int(rng.integers(low, high + 1)),
+        vib_rate=float(rng.uniform(4.0, 7.5)),
+        vib_depth=float(rng.uniform(0.05, 0.9)),
+        formant_scale=float(rng.uniform(f_low, f_high)),
+        tilt=float(rng.uniform(0.7, 1.7)),
+        breath=float(np.exp(rng.uniform(np.log(0.005), np.log(0.08)))),
+        vowels=_VOWEL_SETS[int(rng.integers(len(_VOWEL_SETS)))],
+        bandwidth=float(rng.uniform(0.7, 1.6)),
+    )
+
+
+def render_vocals(song: Song, rng: np.random.Generator) -> np.ndarray:
+    """Sung phrases with silent pauses between them, centred: ``(2, samples)``.
+
+    The singer is drawn per track from the demo or the wide set (``song.variety``).
+    """
+    rate = song.rate
+    voice = _wide_voice(rng) if song.variety == "wide" else _demo_voice(rng)
     out = np.zeros(song.n_samples + int(TAIL_S * rate))
     for notes in _plan_melody(song, rng, voice):
         dsp.add_at(out, int(round(notes[0].start * rate)), _sing_phrase(notes, rng, rate, voice))

@@ -1,0 +1,123 @@
+"""Tests for the demo dataset's ``variety`` setting (openunmix.demo.variety): the default path is
+unchanged, the wide one is deterministic and holds test keys and vocal levels out of train/valid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from openunmix import demo
+from openunmix.commands.demo import main as demo_main
+from openunmix.demo.song import plan_song
+
+RATE = 44100
+
+# sha256 of the float32 bytes of mixture, vocals, drums, bass, other (in that order) of the tracks
+# ("train", 0), ("valid", 0), ("test", 0), ("train", 3) of seed 7, 2 s at 44100 Hz, computed with
+# synthesize_track at commit 17e22b5, before the variety setting existed (x86-64, numpy of the
+# project's venv).  Another CPU or numpy build may round sin/exp differently and change it.
+DEMO_DIGEST = "ab482084845f1c407d3a2327ec9e298464b829425247a61dad211a1e65f83f62"
+
+
+def _digest(tracks) -> str:
+    h = hashlib.sha256()
+    for audio in tracks:
+        for name in ("mixture",) + demo.SOURCES:
+            h.update(np.ascontiguousarray(audio[name], dtype="<f4").tobytes())
+    return h.hexdigest()
+
+
+def _track(split: str, index: int, variety: str, seed: int = 7, duration: float = 2.0):
+    return demo.synthesize_track(demo.track_rng(seed, split, index), duration, RATE, variety, split)
+
+
+def test_demo_variety_is_unchanged():
+    keys = (("train", 0), ("valid", 0), ("test", 0), ("train", 3))
+    assert _digest(_track(split, i, "demo") for split, i in keys) == DEMO_DIGEST
+    # the default of synthesize_track is the demo variety, whatever the split
+    default = demo.synthesize_track(demo.track_rng(7, "test", 0), 2.0, RATE)
+    np.testing.assert_array_equal(default["mixture"], _track("test", 0, "demo")["mixture"])
+
+
+@pytest.fixture(scope="module")
+def wide():
+    return {key: _track(*key, "wide", duration=3.0) for key in (("train", 0), ("valid", 0), ("test", 0), ("test", 1))}
+
+
+def test_wide_is_deterministic_and_differs_from_demo(wide):
+    again = _track("train", 0, "wide", duration=3.0)
+    for name in ("mixture",) + demo.SOURCES:
+        assert again[name].dtype == np.float32 and again[name].shape == (2, 3 * RATE)
+        np.testing.assert_array_equal(again[name], wide["train", 0][name])
+        assert np.all(np.isfinite(again[name]))
+    assert not np.array_equal(_track("train", 0, "demo", duration=3.0)["mixture"], wide["train", 0]["mixture"])
+
+
+def test_wide_mixture_is_sum_of_stems_and_levels_in_range(wide):
+    for (split, _), audio in wide.items():
+        ranges = demo.track_ranges("wide", split)
+        stems = {name: audio[name].astype(np.float64) for name in demo.SOURCES}
+        np.testing.assert_allclose(audio["mixture"], sum(stems.values()), rtol=0, atol=1e-6)
+        assert np.max(np.abs(audio["mixture"])) <= ranges.peak[1] + 1e-6
+        energy = {name: np.sum(x**2) for name, x in stems.items()}
+        accompaniment = np.sum((stems["drums"] + stems["bass"] + stems["other"]) ** 2)
+        vocals_db = 10 * np.log10(energy["vocals"] / accompaniment)
+        assert ranges.vocals_db[0] - 0.01 < vocals_db < ranges.vocals_db[1] + 0.01
+        # drums, bass and other are set against unit energy: their ratios follow from the ranges
+        bass_vs_drums = 10 * np.log10(energy["bass"] / energy["drums"])
+        other_vs_drums = 10 * np.log10(energy["other"] / energy["drums"])
+        assert ranges.bass_db[0] - ranges.drums_db[1] - 0.01 < bass_vs_drums < ranges.bass_db[1] - ranges.drums_db[0] + 0.01
+        assert ranges.other_db[0] - ranges.drums_db[1] - 0.01 < other_vs_drums < ranges.other_db[1] - ranges.drums_db[0] + 0.01
+
+
+def test_wide_test_split_is_held_out():
+    train, test = demo.track_ranges("wide", "train"), demo.track_ranges("wide", "test")
+    assert demo.track_ranges("wide", "valid") == train
+    assert set(train.tonics).isdisjoint(test.tonics) and set(train.tonics) | set(test.tonics) == set(range(12))
+    assert test.vocals_db[0] < train.vocals_db[0] and test.vocals_db[1] < train.vocals_db[1]
+    assert train.bpm == test.bpm == (70, 170)
+    # the song is the first thing drawn from a track's generator: these are the tracks' keys
+    tonics = {
+        split: {plan_song(demo.track_rng(42, split, i), 1.0, RATE, demo.track_ranges("wide", split)).tonic
+                for i in range(60)}
+        for split in demo.SPLITS
+    }
+    assert tonics["train"] | tonics["valid"] <= set(train.tonics)
+    assert tonics["test"] <= set(test.tonics)
+    assert len(tonics["train"]) == 6 and len(tonics["test"]) == 6
+    # the demo variety draws every key in every split
+    assert demo.track_ranges("demo", "test") == demo.track_ranges("demo", "train")
+
+
+def test_bad_variety_or_split():
+    with pytest.raises(ValueError):
+        demo.track_ranges("loud", "train")
+    with pytest.raises(ValueError):
+        demo.track_ranges("wide", "eval")
+    with pytest.raises(ValueError):
+        demo.generate_dataset("unused", variety="loud")
+
+
+def test_dataset_json(tmp_path):
+    root = demo.generate_dataset(tmp_path / "d", seed=3, nb_train=1, nb_valid=0, nb_test=1, duration=0.5,
+                                 variety="wide")
+    settings = json.loads((root / "dataset.json").read_text())
+    assert settings["variety"] == "wide" and settings["seed"] == 3
+    assert (settings["nb_train"], settings["nb_valid"], settings["nb_test"]) == (1, 0, 1)
+    assert settings["duration"] == 0.5 and settings["rate"] == RATE
+
+
+def test_cli_variety(tmp_path, capsys):
+    assert demo_main(["--root", str(tmp_path / "w"), "--nb-train", "0", "--nb-valid", "0", "--nb-test", "1",
+                      "--duration", "0.5", "--variety", "wide"]) == 0
+    assert "variety wide" in capsys.readouterr().out
+    assert json.loads((tmp_path / "w" / "dataset.json").read_text())["variety"] == "wide"
+    with pytest.raises(SystemExit) as info:
+        demo_main(["--root", str(tmp_path / "x"), "--variety", "hard"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--variety" in err[0]
+    assert not (tmp_path / "x").exists()
