@@ -185,11 +185,21 @@ def mean_over_processes(value: torch.Tensor, ctx: Context) -> float:
     return float(v) / ctx.world_size
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX), as oneDNN reports it."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def amp_dtype(enabled: bool, device: torch.device) -> Optional[torch.dtype]:
-    """Autocast dtype for ``--amp``: bf16 where the GPU supports it, else fp16; None on CPU."""
-    if not enabled or device.type != "cuda":
+    """Autocast dtype for ``--amp``: bf16 where the GPU or CPU supports it, fp16 on other GPUs, else None."""
+    if not enabled:
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
 
 
 def make_grad_scaler(enabled: bool, device: torch.device):

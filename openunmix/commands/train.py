@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from .. import architectures
 from ..data import dataset_names
 from ..training import ONE_LINE_ERRORS, TrainConfig, TrainingInterrupted, train
+from ..training.recipes import DEFAULT_RECIPE, RECIPES, recipe
+from ..training.schedule import SCHEDULES
 from .argtypes import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, number, positive_float,
                        positive_int)
 from .common import error
@@ -75,23 +77,34 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
                    help=f"resume from DIR/{default.file_stem}.chkpnt" + (f" ({'; '.join(others)})" if others else ""))
     _option_flags(p, archs)
 
-    t = p.add_argument_group("training")
+    t = p.add_argument_group("training (defaults: the recipe's)")
+    t.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
+                   help="the settings of this group start from a named recipe; flags given win (default: "
+                        "%(default)s; 'upstream': upstream open-unmix 1.3.0's, 'v1': this program's before 2026-12)")
     t.add_argument("--epochs", type=positive_int, default=1000)
-    t.add_argument("--patience", type=positive_int, default=20, help="early stopping: epochs without improvement")
-    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int, default=16,
+    t.add_argument("--patience", type=positive_int, help="early stopping: validations without improvement")
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int,
                    help="global batch size (split over torchrun processes)")
-    t.add_argument("--lr", type=positive_float, default=1e-3)
-    t.add_argument("--lr-decay-patience", type=positive_int, default=80, help="epochs without improvement before the lr decays")
-    t.add_argument("--lr-decay-gamma", type=fraction, default=0.3, help="lr decay factor")
-    t.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
+    t.add_argument("--lr", type=positive_float)
+    t.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help="plateau: decay on validation plateaus; cosine / onecycle: over --lr-horizon steps")
+    t.add_argument("--warmup-steps", type=nonnegative_int, help="steps of linear learning-rate warm-up")
+    t.add_argument("--lr-horizon", type=positive_int, default=None, metavar="STEPS",
+                   help="steps of cosine / one-cycle decay (default: all steps of --epochs epochs)")
+    t.add_argument("--lr-decay-patience", type=positive_int, help="plateau: validations without improvement before the lr decays")
+    t.add_argument("--lr-decay-gamma", type=fraction, help="plateau: lr decay factor")
+    t.add_argument("--weight-decay", type=nonnegative_float)
     t.add_argument("--seed", type=nonnegative_int, default=1)
-    t.add_argument("--seq-dur", type=positive_float, default=5.0, help="seconds per training excerpt")
-    t.add_argument("--samples-per-track", type=positive_int, default=64, help="excerpts per track and epoch")
+    t.add_argument("--seq-dur", type=positive_float, help="seconds per training excerpt")
+    t.add_argument("--samples-per-track", type=positive_int, help="excerpts per track and epoch")
+    t.add_argument("--valid-every", type=positive_int, help="validate every N epochs (and after the last)")
     t.add_argument("--valid-chunk-dur", type=positive_float, default=30.0,
                    help="validation tracks are processed in chunks of this many seconds")
     t.add_argument("--nb-workers", type=nonnegative_int, default=0, help="data loader worker processes")
     t.add_argument("--no-cuda", action="store_true")
-    t.add_argument("--amp", action="store_true", help="mixed precision on GPU (bf16 where supported, else fp16)")
+    t.add_argument("--amp", action="store_true",
+                   help="mixed precision: bf16 autocast on GPUs that have it (else fp16) and on CPUs with bf16 units")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model's training forward pass")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
     m = p.add_argument_group("model")
@@ -109,7 +122,8 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
     d.add_argument("--subset", default=None, help="musdb: subset holding train and valid tracks (default: train)")
     d.add_argument("--valid-tracks", nargs="+", default=None, metavar="NAME",
                    help="musdb: validation track names (default: ROOT/valid_tracks.txt, else musdb's split)")
-    d.add_argument("--random-track-mix", action="store_true", help="mix sources from random tracks")
+    d.add_argument("--random-track-mix", action=argparse.BooleanOptionalAction,
+                   help="mix sources from random tracks (default: the recipe's)")
     d.add_argument("--source-augmentations", nargs="*", default=None, metavar="AUG",
                    help="per-source augmentations (default: gain channelswap)")
     d.add_argument("--input-file", default=None, help="aligned: mixture file name")
@@ -132,6 +146,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         error(str(err))
         sys.exit(2)
     p = build_parser(archs)
+    known, _ = p.parse_known_args(argv)  # the recipe first: it sets the other flags' defaults
+    p.set_defaults(**recipe(known.recipe))
     a = p.parse_args(argv)
     # each flag's own range is checked by its type; here, what depends on two flags
     if a.nhop > a.nfft:
@@ -146,7 +162,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         p.error(str(err))
     options = {
         "is_wav": a.is_wav, "subset": a.subset, "valid_tracks": a.valid_tracks,
-        "random_track_mix": a.random_track_mix or None, "source_augmentations": a.source_augmentations,
+        "random_track_mix": a.random_track_mix, "source_augmentations": a.source_augmentations,
         "input_file": a.input_file, "output_file": a.output_file, "interferences": a.interferences,
         "target_file": a.target_file, "interferer_files": a.interferer_files, "ext": a.ext,
         "silence_missing_targets": a.silence_missing or None, "short_tracks": a.short_tracks,
@@ -155,7 +171,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         root=a.root, output=a.output, dataset=a.dataset, target=a.target, epochs=a.epochs,
         patience=a.patience, batch_size=a.batch_size, seq_dur=a.seq_dur, lr=a.lr,
         weight_decay=a.weight_decay, lr_decay_patience=a.lr_decay_patience,
-        lr_decay_gamma=a.lr_decay_gamma, seed=a.seed, nfft=a.nfft, nhop=a.nhop,
+        lr_decay_gamma=a.lr_decay_gamma, lr_schedule=a.lr_schedule, warmup_steps=a.warmup_steps,
+        lr_horizon=a.lr_horizon, valid_every=a.valid_every, compile=a.compile, recipe=a.recipe, seed=a.seed, nfft=a.nfft, nhop=a.nhop,
         bandwidth=a.bandwidth, nb_channels=a.nb_channels, sample_rate=a.sample_rate,
         hidden_size=a.hidden_size, nb_layers=a.nb_layers, unidirectional=a.unidirectional,
         samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,

@@ -53,7 +53,14 @@ class TrainConfig:
     ``dataset_options`` are the layout's own options (:mod:`openunmix.data`),
     ``architecture_options`` the architecture's (its declared
     :class:`~openunmix.architectures.TrainingOption` s; missing ones take
-    their defaults). Both are stored with the other arguments under ``args``
+    their defaults). ``lr_schedule``, ``warmup_steps`` and ``lr_horizon``
+    (in optimizer steps; None: every step of ``epochs`` epochs) shape the
+    learning rate (:mod:`.schedule`); ``valid_every`` validates every that
+    many epochs (and after the last), and ``patience`` and
+    ``lr_decay_patience`` count validations; ``compile`` runs the model's
+    training forward pass through :func:`torch.compile`; ``amp`` trains
+    under bfloat16 autocast on CPUs with bfloat16 units and on GPUs (fp16
+    where a GPU lacks bf16). Both option dicts are stored with the other arguments under ``args``
     in the run's json.
     """
 
@@ -69,6 +76,12 @@ class TrainConfig:
     weight_decay: float = 1e-5
     lr_decay_patience: int = 80
     lr_decay_gamma: float = 0.3
+    lr_schedule: str = "plateau"
+    warmup_steps: int = 0
+    lr_horizon: Optional[int] = None
+    valid_every: int = 1
+    compile: bool = False  # noqa: A003 (the flag's name)
+    recipe: str = "default"  # the recipe the command line started from (recorded in the json)
     seed: int = 1
     nfft: int = 4096
     nhop: int = 1024

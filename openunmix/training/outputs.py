@@ -13,7 +13,7 @@ import signal
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import numpy as np
 
@@ -66,6 +66,7 @@ def run_info(cfg: TrainConfig, options: Mapping[str, Any], state: Mapping[str, A
         "data_wait_history": state.get("data_wait_history", []),
         "valid_time_history": state.get("valid_time_history", []),
         "lr_history": state["lr_history"],
+        "steps": state.get("step", 0),
         "world_size": world_size,
     }
 
@@ -90,9 +91,12 @@ def read_checkpoint(path: Path) -> Dict[str, Any]:
     return chk
 
 
-def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: int, target: str,
+def plot_losses(path: Path, train: List[float], valid: List[Optional[float]], best_epoch: int, target: str,
                 ylabel: str = "MSE", log_scale: bool = True) -> None:
-    """Save the loss curves as a png, atomically (log-scaled y axis: for positive losses only)."""
+    """Save the loss curves as a png, atomically (log-scaled y axis: for positive losses only).
+
+    ``valid`` holds None for epochs that were not validated (``valid_every`` > 1).
+    """
     # a Figure without pyplot: no global figure state and no switch of the caller's matplotlib backend
     from matplotlib.figure import Figure
 
@@ -100,7 +104,8 @@ def plot_losses(path: Path, train: List[float], valid: List[float], best_epoch: 
     ax = fig.subplots()
     epochs = np.arange(1, len(train) + 1)
     ax.plot(epochs, train, label="train")
-    ax.plot(epochs, valid, label="valid")
+    checked = [i for i, v in enumerate(valid) if v is not None]
+    ax.plot(epochs[checked], [valid[i] for i in checked], label="valid", marker="." if len(checked) < len(valid) else None)
     if best_epoch:
         ax.axvline(best_epoch, color="gray", linestyle=":", label=f"best ({best_epoch})")
     ax.set_xlabel("epoch")

@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from ..utils import bandwidth_to_max_bin, make_output_folder, remove_stale_tempo
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader
 from .outputs import plot_losses, read_checkpoint, run_info, save_checkpoint, sigint_deferred
+from .schedule import LRSchedule
 from .statistics import dataset_statistics
 
 
@@ -37,10 +38,19 @@ class Trainer:
     Every name the settings give (architecture and its options, dataset
     layout and target, model folder, checkpoint) is checked before any work
     starts and before anything is written.
+
+    ``on_step``, when given, is called after every optimizer step with the
+    trainer and the number of steps taken so far in the run; when it returns
+    True the run stops there, before the epoch's validation (the last
+    finished epoch stays saved). It is how a caller watches a run (e.g.
+    ``benchmarks/time_to_quality.py`` takes copies of the weights at points in
+    time); it must not draw random numbers, or the run changes.
     """
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, on_step: Optional[Callable[["Trainer", int], bool]] = None):
         self.cfg = cfg
+        self.on_step = on_step
+        self.stopped = False
         arch = architectures.get(cfg.architecture)
         self.options = arch.check_options(cfg.architecture_options)
         self.part = arch.training_part(cfg.target, cfg.nfft, cfg.nhop, cfg.nb_channels, self.options)
@@ -91,8 +101,9 @@ class Trainer:
         self.model = model.to(self.device)
         self.net = dist_utils.wrap_model(self.model, self.ctx)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, factor=cfg.lr_decay_gamma, patience=cfg.lr_decay_patience, cooldown=10
+        self.scheduler = LRSchedule(
+            self.optimizer, cfg.lr_schedule, cfg.lr, cfg.warmup_steps, self._horizon(), cfg.lr_decay_gamma,
+            cfg.lr_decay_patience,
         )
         self.es = EarlyStopping(patience=cfg.patience)
         self.best_state = _copy_state(self.model)
@@ -106,10 +117,19 @@ class Trainer:
             self.best_state = chk["best_model"]
         self.scaler = dist_utils.make_grad_scaler(cfg.amp, self.device)
         self.amp_dtype = dist_utils.amp_dtype(cfg.amp, self.device)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
         if cfg.amp and self.amp_dtype is None:
-            self.log("--amp has no effect on the CPU: training in float32")
+            self.log("--amp has no effect on this CPU (no bfloat16 units): training in float32")
         elif self.amp_dtype is not None:
             self.log(f"mixed precision: {str(self.amp_dtype).replace('torch.', '')} autocast, STFT in float32")
+
+    def _horizon(self) -> int:
+        """Steps over which a cosine or one-cycle schedule decays: ``lr_horizon``, or all epochs' steps."""
+        if self.cfg.lr_horizon is not None:
+            return self.cfg.lr_horizon
+        per_epoch = len(self.train_ds) // self.ctx.world_size // self.local_batch
+        return max(1, self.cfg.epochs * per_epoch)
 
     def _starting_point(self) -> Tuple[Any, Any]:
         """``(checkpoint, model)`` to resume or fine-tune from (``(None, None)`` for a new model)."""
@@ -198,6 +218,7 @@ class Trainer:
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.before_step()
             with torch.no_grad():
                 X, Y = self.part.prepare(x, y)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
@@ -220,6 +241,9 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / count:.4g}")
+            if self.on_step is not None and self.on_step(self, self.scheduler.step_count):
+                self.stopped = True
+                break
             asked = time.perf_counter()
         if bar is not None:
             bar.close()
@@ -271,7 +295,9 @@ class Trainer:
                         self.state["valid_loss_history"], self.state["best_epoch"], stem,
                         ylabel=self.part.loss_label, log_scale=self.part.log_scale)
 
-    def _record(self, epoch: int, train_loss: float, valid_loss: float, elapsed: float, t_valid: float) -> None:
+    def _record(self, epoch: int, train_loss: float, valid_loss: Optional[float], elapsed: float,
+                t_valid: float) -> None:
+        """Append one epoch to the histories (``valid_loss`` None: the epoch was not validated)."""
         self.state["epoch"] = epoch
         self.state["train_loss_history"].append(train_loss)
         self.state["valid_loss_history"].append(valid_loss)
@@ -279,6 +305,7 @@ class Trainer:
         self.state.setdefault("data_wait_history", []).append(self.data_wait)
         self.state.setdefault("valid_time_history", []).append(t_valid)
         self.state["lr_history"].append(self.optimizer.param_groups[0]["lr"])
+        self.state["step"] = self.scheduler.step_count
 
     def run(self) -> int:
         """Build, then train until ``epochs`` or early stopping; returns 0."""
@@ -296,28 +323,36 @@ class Trainer:
         for epoch in range(start, cfg.epochs + 1):
             t0 = time.time()
             train_loss = self.train_epoch(epoch)
-            t_valid = time.time()
-            valid_loss = self.validate()
-            t_valid = time.time() - t_valid
-            if not math.isfinite(valid_loss):
-                raise TrainingError(
-                    f"validation loss became {valid_loss} in epoch {epoch}; stopped, the last good checkpoint is kept in {self.out}"
-                )
-            self.scheduler.step(valid_loss)
-            stop = self.es.step(valid_loss)
-            if self.es.num_bad_epochs == 0:
-                self.state["best_epoch"] = epoch
-                self.best_state = _copy_state(self.model)
+            if self.stopped:
+                self.log(f"stopped in epoch {epoch} after {self.scheduler.step_count} steps")
+                break
+            valid_loss, t_valid = None, 0.0
+            if epoch % cfg.valid_every == 0 or epoch == cfg.epochs:
+                t_valid = time.time()
+                valid_loss = self.validate()
+                t_valid = time.time() - t_valid
+                if not math.isfinite(valid_loss):
+                    raise TrainingError(
+                        f"validation loss became {valid_loss} in epoch {epoch}; stopped, the last good checkpoint is kept in {self.out}"
+                    )
+            stop = False
+            if valid_loss is not None:
+                self.scheduler.after_validation(valid_loss)
+                stop = self.es.step(valid_loss)
+                if self.es.num_bad_epochs == 0:
+                    self.state["best_epoch"] = epoch
+                    self.best_state = _copy_state(self.model)
             elapsed = time.time() - t0
             self._record(epoch, train_loss, valid_loss, elapsed, t_valid)
             self.save()
+            shown = "-" if valid_loss is None else f"{valid_loss:.6g}"
             self.log(
-                f"epoch {epoch:4d}  train {train_loss:.6g}  valid {valid_loss:.6g}  "
+                f"epoch {epoch:4d}  train {train_loss:.6g}  valid {shown}  "
                 f"best {self.es.best:.6g} (epoch {self.state['best_epoch']})  "
                 f"lr {self.optimizer.param_groups[0]['lr']:.3g}  {_seconds(elapsed)}"
             )
             if stop:
-                self.log(f"early stopping: no improvement for {cfg.patience} epochs")
+                self.log(f"early stopping: no improvement for {cfg.patience} validations")
                 break
         self.log(f"best model (epoch {self.state['best_epoch']}) saved in {self.out}/{self.part.stem}.pth")
         return 0

@@ -1,0 +1,358 @@
+#!/usr/bin/env python
+"""Time to quality: held-out SDR against training time and steps, for training recipes side by side.
+
+    python -m openunmix.demo --root /tmp/ttq-data --nb-train 40 --nb-valid 4 --nb-test 10 \\
+        --duration 16 --variety wide
+    python benchmarks/time_to_quality.py --root /tmp/ttq-data --budget 1200 --seeds 1 2 \\
+        --recipes v1 default --parallel 2 --out /tmp/ttq
+
+Each recipe is a named ``train.py`` recipe (``v1``, ``default``, ``upstream``)
+or ``LABEL=FLAGS``, train.py flags in one string, e.g.
+``"bs8=--recipe v1 --batch-size 8"``. Every (recipe, seed) run is a fresh
+process that trains the vocals model of ``train.py`` (its library,
+:class:`openunmix.training.Trainer`) under a budget of ``--budget``
+seconds and stops there. The clock starts before the run is built, so it
+includes the dataset statistics pass and any ``torch.compile``.
+
+``--clock cpu`` (the default) counts the CPU time of the training process,
+which runs on ``--threads`` threads (1 by default) and loads data in the
+process (``--nb-workers 0``): on a quiet machine that equals wall time, and
+it stays fair when ``--parallel`` runs share the machine (each then has a
+core of its own on a 2-core machine). ``--clock wall`` counts wall time;
+only meaningful one run at a time on a quiet machine.
+
+At each of ``--points`` (fractions of the budget) the run takes a copy of
+the weights; the clock stops while it does, and nothing of training (random
+streams, steps) changes. After training, each copy separates the test
+tracks of ``--root`` (``test/``, never trained on: see ``--variety wide`` of
+``python -m openunmix.demo`` for how they differ) into vocals and
+accompaniment (one EM iteration), and museval scores them (BSSEval v4, 1 s
+windows): the median over frames per track, then the median over tracks.
+
+Printed per recipe (the mean over seeds, and each seed): SDR at each point,
+the area under the SDR-time curve divided by the budget (the mean SDR over
+the budget, in dB), the SDR at 25 %, 50 % and 100 % of the budget, the
+time at which the recipe first reaches the first recipe's final SDR
+(linear interpolation between points; "-" if it never does), seconds per
+step, and the shares of the budget spent waiting for data and validating.
+Plots of vocals SDR against seconds and against steps are written to
+``--out``. Results are kept per run in ``--out``: running again with more
+recipes or seeds only trains what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET = "vocals"
+DEFAULT_POINTS = (0.125, 0.25, 0.5, 0.75, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# one run (a worker process)
+
+
+def _clock(kind: str):
+    return time.process_time if kind == "cpu" else time.perf_counter
+
+
+def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Train one recipe under the budget; returns the snapshots' times, steps and weights' scores."""
+    import torch
+
+    from openunmix.commands.train import parse_args
+    from openunmix.training import Trainer
+
+    torch.set_num_threads(spec["threads"])
+    flags = shlex.split(spec["flags"]) + ["--root", spec["root"], "--output", spec["outdir"], "--seed",
+                                          str(spec["seed"]), "--nb-workers", "0", "--quiet", "--no-cuda",
+                                          "--target", TARGET, "--is-wav"]
+    cfg = parse_args(flags)
+    budget = float(spec["budget"])
+    points = sorted(float(p) * budget for p in spec["points"])
+    clock = _clock(spec["clock"])
+    paused = 0.0
+    snapshots: List[Dict[str, Any]] = []
+    start = clock()
+
+    def on_step(trainer: Trainer, step: int) -> bool:
+        nonlocal paused
+        now = clock() - start - paused
+        while len(snapshots) < len(points) and now >= points[len(snapshots)]:
+            t0 = clock()
+            snapshots.append({
+                "seconds": points[len(snapshots)], "reached_at": now, "step": step,
+                "epoch": trainer.state["epoch"] + 1,
+                "weights": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+                "valid_seconds": sum(trainer.state.get("valid_time_history", [])),
+                "data_wait": sum(trainer.state.get("data_wait_history", [])) + trainer.data_wait,
+            })
+            paused += clock() - t0
+        return len(snapshots) == len(points)
+
+    trainer = Trainer(cfg, on_step=on_step)
+    with torch.random.fork_rng():
+        trainer.run()
+    if len(snapshots) < len(points):
+        raise SystemExit(f"{spec['label']}: training ended (epochs or early stopping) before the budget")
+    model = trainer.model
+    scores = score_snapshots(model, snapshots, trainer, spec)
+    for snap, score in zip(snapshots, scores):
+        snap.pop("weights")
+        snap.update(score)
+    return {"label": spec["label"], "flags": spec["flags"], "seed": spec["seed"], "budget": budget,
+            "clock": spec["clock"], "threads": spec["threads"], "points": snapshots,
+            "seconds_per_step": snapshots[-1]["reached_at"] / max(1, snapshots[-1]["step"]),
+            "batch_size": cfg.batch_size, "seq_dur": cfg.seq_dur}
+
+
+def _test_tracks(root: Path) -> List[Tuple[str, Any, Any, float]]:
+    """``(name, mixture, vocals, rate)`` of each test track, arrays ``(channels, samples)``."""
+    import soundfile as sf
+
+    tracks = []
+    for folder in sorted((root / "test").iterdir()):
+        if not (folder / "mixture.wav").is_file():
+            continue
+        mix, rate = sf.read(folder / "mixture.wav", dtype="float32", always_2d=True)
+        voc, _ = sf.read(folder / "vocals.wav", dtype="float32", always_2d=True)
+        tracks.append((folder.name, mix.T, voc.T, float(rate)))
+    if not tracks:
+        raise SystemExit(f"{root}/test: no test tracks")
+    return tracks
+
+
+def score_snapshots(model: Any, snapshots: Sequence[Dict[str, Any]], trainer: Any,
+                    spec: Dict[str, Any]) -> List[Dict[str, float]]:
+    """Vocals and accompaniment SDR (median over frames, then over tracks) of each snapshot."""
+    import museval
+    import numpy as np
+    import torch
+
+    from openunmix.evaluation.estimates import separate_array
+    from openunmix.filtering import FilterSettings
+    from openunmix.model import Separator
+
+    tracks = _test_tracks(Path(spec["root"]))
+    cfg = trainer.cfg
+    out = []
+    for snap in snapshots:
+        model.load_state_dict(snap["weights"])
+        model.eval()
+        sep = Separator({TARGET: model}, filter=FilterSettings(niter=1, residual=True),
+                        sample_rate=trainer.sample_rate, n_fft=cfg.nfft, n_hop=cfg.nhop,
+                        nb_channels=cfg.nb_channels).eval()
+        per_track = {"vocals": [], "accompaniment": []}
+        with torch.inference_mode():
+            for name, mix, voc, rate in tracks:
+                est = separate_array(sep, mix, rate, segment=30.0, overlap=4.0)  # (2, channels, samples)
+                refs = np.stack([voc, mix - voc])
+                win = int(rate)
+                sdr, _, _, _ = museval.evaluate(refs.transpose(0, 2, 1), est.transpose(0, 2, 1), win=win, hop=win)
+                per_track["vocals"].append(float(np.nanmedian(sdr[0])))
+                per_track["accompaniment"].append(float(np.nanmedian(sdr[1])))
+        out.append({k: float(np.median(v)) for k, v in per_track.items()})
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the runs and the report (the parent process)
+
+
+def parse_recipe(text: str) -> Tuple[str, str]:
+    """``'v1'`` -> ``('v1', '--recipe v1')``; ``'bs8=--batch-size 8'`` -> ``('bs8', '--batch-size 8')``."""
+    if "=" in text.split(" ")[0]:
+        label, flags = text.split("=", 1)
+        return label, flags
+    return text, f"--recipe {text}"
+
+
+def run_key(label: str, seed: int, args: argparse.Namespace) -> str:
+    return f"{label}-seed{seed}-{args.clock}{int(args.budget)}s-t{args.threads}"
+
+
+def launch(label: str, flags: str, seed: int, args: argparse.Namespace) -> Tuple[subprocess.Popen, Path]:
+    out = Path(args.out)
+    key = run_key(label, seed, args)
+    spec = {"label": label, "flags": flags, "seed": seed, "root": str(Path(args.root).resolve()),
+            "outdir": str(out / "models" / key), "budget": args.budget, "points": list(args.points),
+            "clock": args.clock, "threads": args.threads, "result": str(out / f"{key}.json")}
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
+               TORCHINDUCTOR_COMPILE_THREADS="1")
+    log = open(out / f"{key}.log", "w")
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    return proc, out / f"{key}.json"
+
+
+def run_all(jobs: List[Tuple[str, str, int]], args: argparse.Namespace) -> None:
+    pending = [j for j in jobs if not (Path(args.out) / f"{run_key(j[0], j[2], args)}.json").is_file()]
+    running: List[Tuple[subprocess.Popen, Tuple[str, str, int]]] = []
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            job = pending.pop(0)
+            print(f"training {job[0]} (seed {job[2]}): {job[1]}", flush=True)
+            running.append((launch(*job, args)[0], job))
+        time.sleep(2)
+        for proc, job in list(running):
+            if proc.poll() is not None:
+                running.remove((proc, job))
+                key = run_key(job[0], job[2], args)
+                if proc.returncode:
+                    print(f"{job[0]} (seed {job[2]}) failed: see {args.out}/{key}.log", flush=True)
+                else:
+                    print(f"{job[0]} (seed {job[2]}) done", flush=True)
+
+
+def interpolate_time(points: Sequence[Dict[str, Any]], level: float) -> Optional[float]:
+    """The first time the vocals SDR reaches ``level``, linear between points (None: never)."""
+    prev_t, prev_v = 0.0, -math.inf
+    for p in points:
+        t, v = p["seconds"], p["vocals"]
+        if v >= level:
+            if not math.isfinite(prev_v):
+                return t
+            return prev_t + (t - prev_t) * (level - prev_v) / (v - prev_v)
+        prev_t, prev_v = t, v
+    return None
+
+
+def auc(points: Sequence[Dict[str, Any]], budget: float) -> float:
+    """Mean vocals SDR over the budget: the trapezoid area under the curve from the first point, over its span."""
+    ts = [p["seconds"] for p in points]
+    vs = [p["vocals"] for p in points]
+    area = sum((ts[i + 1] - ts[i]) * (vs[i + 1] + vs[i]) / 2 for i in range(len(ts) - 1))
+    return area / (ts[-1] - ts[0]) if len(ts) > 1 else vs[0]
+
+
+def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
+    import numpy as np
+
+    budget = args.budget
+    labels = list(results)
+    first = labels[0]
+    reference = float(np.mean([r["points"][-1]["vocals"] for r in results[first]]))
+    print(f"\nvocals SDR (dB) on held-out tracks, budget {budget:.0f} s ({args.clock} clock, {args.threads} thread(s));"
+          f" 'reach' = time to {first}'s final {reference:.2f} dB")
+    header = (f"{'recipe':<14}{'seed':>5}" + "".join(f"{f'{100 * p:g}%':>7}" for p in args.points)
+              + f"{'AUC':>7}{'acc100%':>8}{'reach':>7}{'s/step':>7}{'steps':>6}{'wait':>6}{'valid':>6}")
+    print(header)
+    for label in labels:
+        rows = results[label]
+        for r in rows + ([None] if len(rows) > 1 else []):
+            if r is None:  # the mean over seeds
+                pts = [{"seconds": p["seconds"], "vocals": float(np.mean([x["points"][i]["vocals"] for x in rows])),
+                        "accompaniment": float(np.mean([x["points"][i]["accompaniment"] for x in rows])),
+                        "step": float(np.mean([x["points"][i]["step"] for x in rows])),
+                        "data_wait": float(np.mean([x["points"][i]["data_wait"] for x in rows])),
+                        "valid_seconds": float(np.mean([x["points"][i]["valid_seconds"] for x in rows]))}
+                       for i, p in enumerate(rows[0]["points"])]
+                seed = "mean"
+                sps = float(np.mean([x["seconds_per_step"] for x in rows]))
+            else:
+                pts, seed, sps = r["points"], str(r["seed"]), r["seconds_per_step"]
+            reach = interpolate_time(pts, reference)
+            last = pts[-1]
+            print(f"{label:<14}{seed:>5}" + "".join(f"{p['vocals']:7.2f}" for p in pts)
+                  + f"{auc(pts, budget):7.2f}{last['accompaniment']:8.2f}"
+                  + (f"{reach:7.0f}" if reach is not None else f"{'-':>7}")
+                  + f"{sps:7.2f}{last['step']:6.0f}{last['data_wait'] / budget:6.1%}{last['valid_seconds'] / budget:6.1%}")
+    print("\nAUC: mean vocals SDR over the points' span; wait / valid: shares of the budget "
+          "spent waiting for batches / validating (wall seconds over the budget)")
+    plot(results, args)
+
+
+def plot(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
+    colors = [f"C{i}" for i in range(10)]
+    for i, (label, rows) in enumerate(results.items()):
+        for j, r in enumerate(rows):
+            t = [p["seconds"] for p in r["points"]]
+            s = [p["step"] for p in r["points"]]
+            v = [p["vocals"] for p in r["points"]]
+            style = dict(color=colors[i % 10], marker="o", linestyle="-" if j == 0 else "--",
+                         label=f"{label} (seed {r['seed']})")
+            axes[0].plot(t, v, **style)
+            axes[1].plot(s, v, **style)
+    axes[0].set_xlabel(f"training seconds ({args.clock} clock)")
+    axes[1].set_xlabel("optimizer steps")
+    for ax in axes:
+        ax.set_ylabel("vocals SDR (dB), held-out tracks")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(args.out) / f"time_to_quality-{args.clock}{int(args.budget)}s.png"
+    fig.savefig(path, dpi=100)
+    print(f"plot: {path}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    if argv is None and len(sys.argv) > 2 and sys.argv[1] == "--worker":
+        spec = json.loads(sys.argv[2])
+        result = train_run(spec)
+        tmp = Path(spec["result"] + ".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        tmp.replace(spec["result"])
+        return
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", required=True, help="dataset root (musdb wav layout with train/ and test/)")
+    p.add_argument("--recipes", nargs="+", default=["v1", "default"],
+                   help="named recipes or LABEL=FLAGS; the first is the reference of 'reach'")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1])
+    p.add_argument("--budget", type=float, default=1200.0, help="seconds of training per run")
+    p.add_argument("--points", type=float, nargs="+", default=list(DEFAULT_POINTS),
+                   help="fractions of the budget at which weights are scored")
+    p.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--parallel", type=int, default=1, help="runs at once")
+    p.add_argument("--out", default="ttq-output", help="results, logs, models and plots")
+    args = p.parse_args(argv)
+    if not (Path(args.root) / "test").is_dir():
+        p.error(f"--root {args.root}: no test/ folder")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    recipes = [parse_recipe(r) for r in args.recipes]
+    jobs = [(label, flags, seed) for label, flags in recipes for seed in args.seeds]
+    t0 = time.time()
+    run_all(jobs, args)
+    results: Dict[str, List[Dict[str, Any]]] = {}
+    for label, flags, seed in jobs:
+        path = Path(args.out) / f"{run_key(label, seed, args)}.json"
+        if path.is_file():
+            results.setdefault(label, []).append(json.loads(path.read_text()))
+    if not results:
+        sys.exit("no run finished")
+    print(f"machine: {machine_line()}; runs took {time.time() - t0:.0f} s of wall time")
+    report(results, args)
+
+
+def machine_line() -> str:
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+if __name__ == "__main__":
+    main()
