@@ -10,7 +10,8 @@ Shapes (names used across the package):
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -152,6 +153,56 @@ class OpenUnmix(nn.Module):
         return self.decode(torch.cat([h, lstm_out], dim=-1), x)
 
 
+def _run_side_by_side(jobs: List[Any], run: Callable[[Any], None], workers: int, threads: int) -> None:
+    """``run(job)`` for every job on ``workers`` threads that share ``threads`` torch threads.
+
+    Each worker sets its own intra-op thread count, enters the caller's
+    grad and inference modes (both per thread), and takes the next job until
+    none is left or another worker failed; the first error is raised here
+    after every worker is joined. torch keeps the last count set in any
+    thread as the default of threads it starts later, so every worker sets
+    the caller's count back before it ends.
+    """
+    lock = threading.Lock()
+    pending = list(reversed(jobs))
+    errors: List[BaseException] = []
+    stop = threading.Event()
+    inference = torch.is_inference_mode_enabled()
+    grad = torch.is_grad_enabled()
+
+    def work(count: int) -> None:
+        torch.set_num_threads(count)
+        try:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                while not stop.is_set():
+                    with lock:
+                        if not pending:
+                            return
+                        job = pending.pop()
+                    run(job)
+        except BaseException as err:  # raised in the caller's thread
+            errors.append(err)
+            stop.set()
+        finally:
+            torch.set_num_threads(threads)
+
+    counts = [threads // workers + (1 if k < threads % workers else 0) for k in range(workers)]
+    pool = [threading.Thread(target=work, args=(max(1, c),), name=f"openunmix-target-{k}", daemon=True)
+            for k, c in enumerate(counts)]
+    try:
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    finally:  # also on KeyboardInterrupt in this thread: no new jobs, and the workers end before we do
+        stop.set()
+        for t in pool:
+            if t.is_alive():
+                t.join()
+    if errors:
+        raise errors[0]
+
+
 def residual_name(targets: List[str]) -> str:
     """Name of the residual source: ``accompaniment`` beside a lone vocals model."""
     return "accompaniment" if list(targets) == ["vocals"] else "residual"
@@ -172,6 +223,10 @@ class Separator(nn.Module):
             :attr:`filter`, with ``residual`` set for a single target (whose
             residual source is always added).
         sample_rate, n_fft, n_hop, nb_channels: the models' settings.
+        parallel_targets: run the target models side by side on the CPU
+            (:meth:`fill_magnitudes`): None (the default) when torch has two
+            or more threads and there are two or more models; True always;
+            False never. Kept as :attr:`parallel_targets` (settable).
     """
 
     def __init__(
@@ -182,9 +237,11 @@ class Separator(nn.Module):
         n_fft: int = 4096,
         n_hop: int = 1024,
         nb_channels: int = 2,
+        parallel_targets: Optional[bool] = None,
     ):
         super().__init__()
         self.target_models = nn.ModuleDict(dict(target_models))
+        self.parallel_targets = parallel_targets
         if not isinstance(filter, FilterSettings):
             raise TypeError(f"filter must be a FilterSettings, not {type(filter).__name__}")
         if len(self.targets) == 1 and not filter.residual:
@@ -232,19 +289,46 @@ class Separator(nn.Module):
     def fill_magnitudes(self, mag: torch.Tensor, V: torch.Tensor) -> None:
         """Write every target's magnitude into ``V``, running each model (joint or not) once.
 
+        The models run one after the other on torch's threads, or, on the
+        CPU with :attr:`parallel_targets` (by default when torch has ``k >= 2``
+        threads), side by side: ``min(k, models)`` worker threads (at least 2)
+        take the models in turn, and each runs its models on ``k / workers``
+        threads (torch's intra-op count is per thread). A batch-1 LSTM keeps
+        two threads poorly busy, two single-threaded models keep them busy
+        (see docs/performance.md). The workers are joined before this
+        returns or raises; the thread count of the calling thread does not
+        change. The result equals the sequential one up to float rounding
+        (bitwise where both run each model on the same number of threads).
+
         Args:
             mag: ``(batch, channels, bins, frames)``.
             V: ``(batch, channels, bins, frames, targets)``, filled in place.
         """
+        jobs = []
         j = 0
         for model in self.target_models.values():
+            width = len(getattr(model, "targets", None) or []) or 1
+            jobs.append((model, j, getattr(model, "targets", None) is not None))
+            j += width
+
+        def run(job: Tuple[nn.Module, int, bool]) -> None:
+            model, first, joint = job
             out = model(mag)
-            if getattr(model, "targets", None) is None:
-                V[..., j] = out
-                j += 1
+            if joint:
+                V[..., first : first + out.shape[-1]] = out
             else:
-                V[..., j : j + out.shape[-1]] = out
-                j += out.shape[-1]
+                V[..., first] = out
+
+        threads = torch.get_num_threads()
+        parallel = self.parallel_targets
+        if parallel is None:
+            parallel = threads >= 2
+        if (not parallel or len(jobs) < 2 or mag.device.type != "cpu"
+                or torch.is_autocast_enabled("cpu")):  # autocast is per thread: keep it in this one
+            for job in jobs:
+                run(job)
+            return
+        _run_side_by_side(jobs, run, min(len(jobs), max(2, threads)), threads)
 
     def filtered_windows(self, V: torch.Tensor, X: torch.Tensor) -> Iterator[Tuple[int, int, torch.Tensor]]:
         """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
