@@ -7,6 +7,8 @@ accuracy of segmented separation against whole-song separation.
     python benchmarks/separation.py --quality --model demo-output/model   # needs a trained model
     python benchmarks/separation.py --precision float32 bfloat16 int8 --durations 60
     python benchmarks/separation.py --compare-upstream    # ours and upstream open-unmix 1.3.0, same run
+    python benchmarks/separation.py --breakdown --durations 60 [--foreground] [--parallel-targets off]
+    python benchmarks/separation.py --compare-parallel --threads-list 1 2 --durations 60 --repeat 5
 
 Each run is a fresh `test.py` process (import, model load, read, separate,
 write): wall time and peak RSS of that process are printed. Run it with
@@ -67,13 +69,12 @@ def breakdown(args) -> None:
     """Where the time of one test.py run goes, step by step, in this process (after a warm-up run)."""
     import subprocess
 
-    import numpy as np
     import torch
 
     sys.path.insert(0, str(ROOT))
     from openunmix.filtering import FilterSettings
     from openunmix.hub import load_separator
-    from openunmix.separate import read_blocks, separate_blocks
+    from openunmix.separate import PipelineStats, separate_file
     from openunmix.transforms import OverlapAdd
 
     if args.threads:
@@ -92,15 +93,14 @@ def breakdown(args) -> None:
         steps = {}
         steps["python start"] = min(python_startup("pass") for _ in range(3))
         steps["import openunmix (torch)"] = min(python_startup("import openunmix.commands.separate") for _ in range(3)) - steps["python start"]
+        model_steps = ("STFT + magnitude", "target models", "Wiener filter", "inverse STFT (overlap-add)")
         for rep in range(2):  # the first run warms up (allocator, oneDNN kernels)
-            timers = dict.fromkeys(("load models", "read + resample", "STFT + magnitude", "target models",
-                                    "Wiener filter", "inverse STFT (overlap-add)", "cross-fade + write"), 0.0)
+            timers = dict.fromkeys(("load models",) + model_steps, 0.0)
             t = time.perf_counter()
             sep = load_separator(model, filter=FilterSettings(niter=args.niter[0]), precision=args.precision[0])
             timers["load models"] = time.perf_counter() - t
-            t = time.perf_counter()
-            blocks = list(read_blocks(song, sep.sample_rate, sep.nb_channels))
-            timers["read + resample"] = time.perf_counter() - t
+            if args.parallel_targets != "auto":
+                sep.parallel_targets = args.parallel_targets == "on"
 
             def timed_forward(audio):  # Separator.forward, step by step
                 t0 = time.perf_counter()
@@ -128,27 +128,76 @@ def breakdown(args) -> None:
                 timers["inverse STFT (overlap-add)"] += time.perf_counter() - t0
                 return out
 
-            forward = sep.forward
             sep.forward = timed_forward
-            t = time.perf_counter()
-            seg = int(args.segment[0] * sep.sample_rate)
-            ov = int(args.overlap[0] * sep.sample_rate)
-            with torch.inference_mode():
-                parts = list(separate_blocks(sep, blocks, seg, ov))
-            est = np.concatenate(parts, axis=-1)
-            for i in range(est.shape[0]):
-                sf.write(str(tmp / f"out{i}.wav"), est[i].T, int(sep.sample_rate))
-            total = time.perf_counter() - t
-            sep.forward = forward
-            timers["cross-fade + write"] = total - sum(timers[k] for k in ("STFT + magnitude", "target models",
-                                                                           "Wiener filter", "inverse STFT (overlap-add)"))
+            stats = PipelineStats()
+            separate_file(sep, song, tmp / "out", segment=args.segment[0], overlap=args.overlap[0],
+                          background=not args.foreground, stats=stats)
+            del sep.forward
+            rest = stats.total - sum(timers[k] for k in model_steps) - stats.input_wait - stats.output_wait
+            if args.foreground:
+                timers["read + resample"] = stats.read
+                timers["resample back + write"] = stats.write
+                rest -= stats.read + stats.write
+            else:
+                timers["waiting for input"] = stats.input_wait
+                timers["waiting for the writer"] = stats.output_wait
+            timers["cross-fade, segments, set-up"] = rest
         steps.update(timers)
     print(f"machine: {machine()}")
     print(f"{seconds:.0f} s song, niter {args.niter[0]}, {args.segment[0]:g} s segments with {args.overlap[0]:g} s "
-          f"overlap, precision {args.precision[0]}; in-process, second run")
+          f"overlap ({stats.segments} segments), precision {args.precision[0]}, "
+          f"{'foreground' if args.foreground else 'background'} reading and writing, "
+          f"parallel targets {args.parallel_targets}; in-process, second run")
     for name, value in steps.items():
-        print(f"{name:>28} {value:7.2f} s")
-    print(f"{'sum':>28} {sum(steps.values()):7.2f} s")
+        print(f"{name:>30} {value:7.2f} s")
+    print(f"{'sum':>30} {sum(steps.values()):7.2f} s")
+    if not args.foreground:
+        print(f"{'(background) read + resample':>30} {stats.read:7.2f} s  in the reading thread, while the models ran")
+        print(f"{'(background) resample + write':>30} {stats.write:7.2f} s  in the writing thread, while the models ran")
+
+
+def parallel_targets(args) -> None:
+    """The target models one after the other on k threads against side by side (one thread per worker)."""
+    import os
+
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from openunmix.filtering import FilterSettings
+    from openunmix.hub import load_separator
+    from openunmix.separate import segment_plan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else default_model_folder(tmp / "model")
+        sep = load_separator(model, filter=FilterSettings(niter=args.niter[0]), precision=args.precision[0])
+    rate = int(sep.sample_rate)
+    seconds = args.durations[0]
+    plan = segment_plan(int(seconds * rate), int(args.segment[0] * rate), int(args.overlap[0] * rate))
+    n = plan[0][1] - plan[0][0]  # the longest segment of the plan
+    x = torch.rand(1, sep.nb_channels, n) - 0.5
+    with torch.inference_mode():
+        mag = sep.complexnorm(sep.stft(x))
+    cores = len(os.sched_getaffinity(0))
+    print(f"machine: {machine()}; this process may use {cores} cores")
+    print(f"the target models of one {n / rate:.2f} s segment ({mag.shape[-1]} frames; the longest of a "
+          f"{seconds:g} s song's {len(plan)}), best of {args.repeat}, the variants interleaved")
+    print("(side by side at 1 thread runs 2 workers of 1 thread: 2 cores unless the process is bound to one)")
+    print(f"{'threads':>7} {'one after the other':>20} {'side by side':>13} {'workers x threads':>18} {'ratio':>6}")
+    for k in args.threads_list:
+        torch.set_num_threads(k)
+        times = {False: [], True: []}
+        for _ in range(max(2, args.repeat)):
+            for parallel in (False, True):
+                sep.parallel_targets = parallel
+                t = time.perf_counter()
+                with torch.inference_mode():
+                    sep.estimate_magnitudes(mag)
+                times[parallel].append(time.perf_counter() - t)
+        seq, par = min(times[False]), min(times[True])
+        workers = min(len(sep.target_models), max(2, k))
+        print(f"{k:>7} {seq:>19.3f}s {par:>12.3f}s {workers:>11} x {max(1, k // workers)}  {seq / par:>5.2f}x",
+              flush=True)
 
 
 def compare_upstream(args) -> None:
@@ -244,6 +293,14 @@ if __name__ == "__main__":
     p.add_argument("--upstream-venv", default="/tmp/upstream-venv")
     p.add_argument("--breakdown", action="store_true",
                    help="time each step of separating the first of --durations in this process")
+    p.add_argument("--foreground", action="store_true",
+                   help="--breakdown: read and write in the separating thread (as before issue 20)")
+    p.add_argument("--parallel-targets", choices=["auto", "on", "off"], default="auto",
+                   help="--breakdown: the separator's parallel_targets (auto: side by side at 2+ threads)")
+    p.add_argument("--compare-parallel", action="store_true",
+                   help="time the target models of one segment one after the other against side by side, "
+                        "at each of --threads-list (for 1 core, run under taskset -c 0)")
+    p.add_argument("--threads-list", type=int, nargs="+", default=[1, 2])
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
     p.add_argument("--quality-duration", type=float, default=120.0)
     a = p.parse_args()
@@ -253,6 +310,8 @@ if __name__ == "__main__":
         quality(a)
     elif a.breakdown:
         breakdown(a)
+    elif a.compare_parallel:
+        parallel_targets(a)
     elif a.compare_upstream:
         compare_upstream(a)
     else:
