@@ -35,7 +35,8 @@ TARGETS = ["vocals", "drums", "bass", "other"]
 
 def ours_command(model: Path, song: Path, outdir: Path, niter: int, segment: float, threads, precision: str):
     cmd = [sys.executable, str(ROOT / "test.py"), str(model), "--input", str(song), "--outdir", str(outdir),
-           "--niter", str(niter), "--segment", str(segment), "--quiet"]
+           "--niter", str(niter), "--segment", str(segment), "--quiet",
+           "--force"]  # repeated runs separate again instead of skipping what the manifest lists as done
     if threads:
         cmd += ["--threads", str(threads)]
     if precision != "float32":
