@@ -145,3 +145,28 @@ def test_target_models_side_by_side_equal_one_after_the_other(tmp_path):
     with pytest.raises(RuntimeError), torch.inference_mode():
         sep.estimate_magnitudes(mag[:, :, :100])
     assert not _pipeline_threads()
+
+
+def test_ctrl_c_during_separation_joins_the_threads_and_leaves_no_files(tmp_path, model_dir):
+    import signal
+    import time
+
+    song = write_tone(tmp_path / "long.wav", seconds=300.0)  # long enough to be caught while separating
+    out, folder = tmp_path / "sep", tmp_path / "sep" / "long"
+    # two threads: the target models side by side, besides the reading and writing threads
+    proc = subprocess.Popen([sys.executable, str(ROOT / "test.py"), str(model_dir), "--input", str(song),
+                             "--outdir", str(out), "--segment", "1", "--overlap", "0.1", "--threads", "2",
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not list(folder.glob(".*.tmp-*")):
+        time.sleep(0.01)
+    time.sleep(0.3)  # some segments in flight
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)  # no hang: every thread ends
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "error: interrupted" in err
+    assert not list(folder.iterdir())
