@@ -145,14 +145,15 @@ def breakdown(args) -> None:
             separate_file(sep, song, tmp / "out", segment=args.segment[0], overlap=args.overlap[0],
                           background=not args.foreground, stats=stats)
             del sep.forward
-            rest = stats.total - sum(timers[k] for k in model_steps) - stats.input_wait - stats.output_wait
-            if args.foreground:
+            rest = stats.total - sum(timers[k] for k in model_steps)
+            if args.foreground:  # reading inline is the wait for input
                 timers["read + resample"] = stats.read
                 timers["resample back + write"] = stats.write
                 rest -= stats.read + stats.write
             else:
                 timers["waiting for input"] = stats.input_wait
                 timers["waiting for the writer"] = stats.output_wait
+                rest -= stats.input_wait + stats.output_wait
             timers["cross-fade, segments, set-up"] = rest
         steps.update(timers)
     print(f"machine: {machine()}")
