@@ -113,6 +113,8 @@ def breakdown(args) -> None:
             timers["load models"] = time.perf_counter() - t
             if args.parallel_targets != "auto":
                 sep.parallel_targets = args.parallel_targets == "on"
+            if args.parallel_filter != "auto":
+                sep.parallel_filter = args.parallel_filter == "on"
 
             def timed_forward(audio):  # Separator.forward, step by step
                 t0 = time.perf_counter()
@@ -160,7 +162,7 @@ def breakdown(args) -> None:
     print(f"{seconds:.0f} s song, niter {args.niter[0]}, {args.segment[0]:g} s segments with {args.overlap[0]:g} s "
           f"overlap ({stats.segments} segments), precision {args.precision[0]}, "
           f"{'foreground' if args.foreground else 'background'} reading and writing, "
-          f"parallel targets {args.parallel_targets}; in-process, second run")
+          f"parallel targets {args.parallel_targets}, parallel filter {args.parallel_filter}; in-process, second run")
     for name, value in steps.items():
         print(f"{name:>30} {value:7.2f} s")
     print(f"{'sum':>30} {sum(steps.values()):7.2f} s")
@@ -190,27 +192,42 @@ def parallel_targets(args) -> None:
     n = plan[0][1] - plan[0][0]  # the longest segment of the plan
     x = torch.rand(1, sep.nb_channels, n) - 0.5
     with torch.inference_mode():
-        mag = sep.complexnorm(sep.stft(x))
+        X = sep.stft(x)
+        mag = sep.complexnorm(X)
+        V = sep.estimate_magnitudes(mag)
     cores = len(os.sched_getaffinity(0))
+
+    def target_models():
+        sep.estimate_magnitudes(mag)
+
+    def wiener_filter():
+        for _ in sep.filtered_windows(V, X):
+            pass
+
     print(f"machine: {machine()}; this process may use {cores} cores")
-    print(f"the target models of one {n / rate:.2f} s segment ({mag.shape[-1]} frames; the longest of a "
+    print(f"the target models and the Wiener filter of one {n / rate:.2f} s segment ({mag.shape[-1]} frames; the longest of a "
           f"{seconds:g} s song's {len(plan)}), best of {args.repeat}, the variants interleaved")
     print("(side by side at 1 thread runs 2 workers of 1 thread: 2 cores unless the process is bound to one)")
-    print(f"{'threads':>7} {'one after the other':>20} {'side by side':>13} {'workers x threads':>18} {'ratio':>6}")
+    print(f"{'step':>15} {'threads':>7} {'one after the other':>20} {'side by side':>13} {'workers x threads':>18} "
+          f"{'ratio':>6}")
+    spans = -(-X.shape[-1] // (sep.filter.wiener_win_len or X.shape[-1]))  # the filter's windows
     for k in args.threads_list:
         torch.set_num_threads(k)
-        times = {False: [], True: []}
-        for _ in range(max(2, args.repeat)):
-            for parallel in (False, True):
-                sep.parallel_targets = parallel
-                t = time.perf_counter()
-                with torch.inference_mode():
-                    sep.estimate_magnitudes(mag)
-                times[parallel].append(time.perf_counter() - t)
-        seq, par = min(times[False]), min(times[True])
-        workers = min(len(sep.target_models), max(2, k))
-        print(f"{k:>7} {seq:>19.3f}s {par:>12.3f}s {workers:>11} x {max(1, k // workers)}  {seq / par:>5.2f}x",
-              flush=True)
+        for step, fn, attr, jobs in (("target models", target_models, "parallel_targets", len(sep.target_models)),
+                                     ("Wiener filter", wiener_filter, "parallel_filter", spans)):
+            times = {False: [], True: []}
+            for _ in range(max(2, args.repeat)):
+                for parallel in (False, True):
+                    setattr(sep, attr, parallel)
+                    t = time.perf_counter()
+                    with torch.inference_mode():
+                        fn()
+                    times[parallel].append(time.perf_counter() - t)
+            setattr(sep, attr, None)
+            seq, par = min(times[False]), min(times[True])
+            workers = min(jobs, max(2, k))
+            print(f"{step:>15} {k:>7} {seq:>19.3f}s {par:>12.3f}s {workers:>11} x {max(1, k // workers)}  "
+                  f"{seq / par:>5.2f}x", flush=True)
 
 
 def compare_upstream(args) -> None:
@@ -310,6 +327,8 @@ if __name__ == "__main__":
                    help="--breakdown: read and write in the separating thread (as before issue 20)")
     p.add_argument("--parallel-targets", choices=["auto", "on", "off"], default="auto",
                    help="--breakdown: the separator's parallel_targets (auto: side by side at 2+ threads)")
+    p.add_argument("--parallel-filter", choices=["auto", "on", "off"], default="auto",
+                   help="--breakdown: the separator's parallel_filter (auto: windows side by side at 2+ threads)")
     p.add_argument("--compare-parallel", action="store_true",
                    help="time the target models of one segment one after the other against side by side, "
                         "at each of --threads-list (for 1 core, run under taskset -c 0)")

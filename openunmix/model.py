@@ -10,8 +10,7 @@ Shapes (names used across the package):
 from __future__ import annotations
 
 import dataclasses
-import threading
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .filtering import FilterSettings, filter_window, filter_windows, windows
+from .parallel import map_side_by_side
 from .transforms import ComplexNorm, OverlapAdd, make_filterbanks
 
 
@@ -153,56 +153,6 @@ class OpenUnmix(nn.Module):
         return self.decode(torch.cat([h, lstm_out], dim=-1), x)
 
 
-def _run_side_by_side(jobs: List[Any], run: Callable[[Any], None], workers: int, threads: int) -> None:
-    """``run(job)`` for every job on ``workers`` threads that share ``threads`` torch threads.
-
-    Each worker sets its own intra-op thread count, enters the caller's
-    grad and inference modes (both per thread), and takes the next job until
-    none is left or another worker failed; the first error is raised here
-    after every worker is joined. torch keeps the last count set in any
-    thread as the default of threads it starts later, so every worker sets
-    the caller's count back before it ends.
-    """
-    lock = threading.Lock()
-    pending = list(reversed(jobs))
-    errors: List[BaseException] = []
-    stop = threading.Event()
-    inference = torch.is_inference_mode_enabled()
-    grad = torch.is_grad_enabled()
-
-    def work(count: int) -> None:
-        torch.set_num_threads(count)
-        try:
-            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-                while not stop.is_set():
-                    with lock:
-                        if not pending:
-                            return
-                        job = pending.pop()
-                    run(job)
-        except BaseException as err:  # raised in the caller's thread
-            errors.append(err)
-            stop.set()
-        finally:
-            torch.set_num_threads(threads)
-
-    counts = [threads // workers + (1 if k < threads % workers else 0) for k in range(workers)]
-    pool = [threading.Thread(target=work, args=(max(1, c),), name=f"openunmix-target-{k}", daemon=True)
-            for k, c in enumerate(counts)]
-    try:
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-    finally:  # also on KeyboardInterrupt in this thread: no new jobs, and the workers end before we do
-        stop.set()
-        for t in pool:
-            if t.is_alive():
-                t.join()
-    if errors:
-        raise errors[0]
-
-
 def residual_name(targets: List[str]) -> str:
     """Name of the residual source: ``accompaniment`` beside a lone vocals model."""
     return "accompaniment" if list(targets) == ["vocals"] else "residual"
@@ -227,6 +177,8 @@ class Separator(nn.Module):
             (:meth:`fill_magnitudes`): None (the default) when torch has two
             or more threads and there are two or more models; True always;
             False never. Kept as :attr:`parallel_targets` (settable).
+        parallel_filter: Wiener-filter the windows side by side on the CPU
+            (:meth:`filtered_windows`), likewise. Kept as :attr:`parallel_filter`.
     """
 
     def __init__(
@@ -238,10 +190,12 @@ class Separator(nn.Module):
         n_hop: int = 1024,
         nb_channels: int = 2,
         parallel_targets: Optional[bool] = None,
+        parallel_filter: Optional[bool] = None,
     ):
         super().__init__()
         self.target_models = nn.ModuleDict(dict(target_models))
         self.parallel_targets = parallel_targets
+        self.parallel_filter = parallel_filter
         if not isinstance(filter, FilterSettings):
             raise TypeError(f"filter must be a FilterSettings, not {type(filter).__name__}")
         if len(self.targets) == 1 and not filter.residual:
@@ -293,7 +247,8 @@ class Separator(nn.Module):
         CPU with :attr:`parallel_targets` (by default when torch has ``k >= 2``
         threads), side by side: ``min(k, models)`` worker threads (at least 2)
         take the models in turn, and each runs its models on ``k / workers``
-        threads (torch's intra-op count is per thread). A batch-1 LSTM keeps
+        threads (torch's intra-op count is per thread;
+        :func:`~openunmix.parallel.map_side_by_side`). A batch-1 LSTM keeps
         two threads poorly busy, two single-threaded models keep them busy
         (see docs/performance.md). The workers are joined before this
         returns or raises; the thread count of the calling thread does not
@@ -307,31 +262,40 @@ class Separator(nn.Module):
         jobs = []
         j = 0
         for model in self.target_models.values():
-            width = len(getattr(model, "targets", None) or []) or 1
-            jobs.append((model, j, getattr(model, "targets", None) is not None))
-            j += width
+            joint = getattr(model, "targets", None) is not None
+            jobs.append((model, j, joint))
+            j += len(model.targets) if joint else 1
 
-        def run(job: Tuple[nn.Module, int, bool]) -> None:
-            model, first, joint = job
-            out = model(mag)
+        def run(job: Tuple[nn.Module, int, bool]) -> Tuple[torch.Tensor, int, bool]:
+            return job[0](mag), job[1], job[2]
+
+        workers = self._workers(self.parallel_targets, len(jobs), mag)
+        results = map(run, jobs) if workers < 2 else map_side_by_side(
+            run, jobs, workers, torch.get_num_threads(), name="openunmix-target")
+        for out, first, joint in results:
             if joint:
                 V[..., first : first + out.shape[-1]] = out
             else:
                 V[..., first] = out
 
+    @staticmethod
+    def _workers(setting: Optional[bool], jobs: int, x: torch.Tensor) -> int:
+        """Worker threads for ``jobs`` pieces of work on ``x``'s device (< 2: none, work in this thread)."""
         threads = torch.get_num_threads()
-        parallel = self.parallel_targets
-        if parallel is None:
-            parallel = threads >= 2
-        if (not parallel or len(jobs) < 2 or mag.device.type != "cpu"
-                or torch.is_autocast_enabled("cpu")):  # autocast is per thread: keep it in this one
-            for job in jobs:
-                run(job)
-            return
-        _run_side_by_side(jobs, run, min(len(jobs), max(2, threads)), threads)
+        parallel = threads >= 2 if setting is None else setting
+        if not parallel or jobs < 2 or x.device.type != "cpu" or torch.is_autocast_enabled("cpu"):
+            return 1  # autocast is per thread: keep it in this one
+        return min(jobs, max(2, threads))
 
     def filtered_windows(self, V: torch.Tensor, X: torch.Tensor) -> Iterator[Tuple[int, int, torch.Tensor]]:
         """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
+
+        With :attr:`parallel_filter` (by default when torch has ``k >= 2``
+        threads, on the CPU), ``min(k, windows)`` worker threads filter the
+        windows side by side on ``k / workers`` intra-op threads each
+        (:func:`~openunmix.parallel.map_side_by_side`); the windows are
+        still yielded in order, at most ``workers`` ahead. Each window's
+        filter is the same computation either way.
 
         Args:
             V: target magnitudes ``(batch, channels, bins, frames, targets)``.
@@ -341,9 +305,18 @@ class Separator(nn.Module):
             ``(item, first_frame, y)`` with ``y`` complex ``(sources, channels, bins, window frames)``.
         """
         f = self.filter
-        for item, start, end in windows(X.shape[0], X.shape[-1], f.wiener_win_len):
-            yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
-                                             f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
+
+        def run(span: Tuple[int, int, int]) -> Tuple[int, int, torch.Tensor]:
+            item, start, end = span
+            return item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
+                                              f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
+
+        spans = windows(X.shape[0], X.shape[-1], f.wiener_win_len)
+        workers = self._workers(self.parallel_filter, len(spans), X)
+        if workers < 2:
+            yield from map(run, spans)
+        else:
+            yield from map_side_by_side(run, spans, workers, torch.get_num_threads(), name="openunmix-filter")
 
     def filter_spectrum(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """Wiener-filter a batch, in windows of ``filter.wiener_win_len`` frames.

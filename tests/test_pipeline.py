@@ -118,13 +118,13 @@ def test_error_in_the_writing_thread_is_one_line_and_leaves_no_files(tmp_path, m
 @pytest.mark.numerics
 def test_target_models_side_by_side_equal_one_after_the_other(tmp_path):
     model = make_model_folder(tmp_path / "model", targets=("vocals", "drums", "bass"))
-    sep = load_separator(model, filter=FilterSettings(niter=1))
+    sep = load_separator(model, filter=FilterSettings(niter=1, wiener_win_len=50))  # 6 filter windows
     x = torch.from_numpy((np.random.default_rng(2).standard_normal((1, 2, 16000 * 2)) * 0.2).astype(np.float32))
     mag = sep.complexnorm(sep.stft(x))
     threads = torch.get_num_threads()
     results = {}
     for parallel in (False, True):
-        sep.parallel_targets = parallel
+        sep.parallel_targets = sep.parallel_filter = parallel
         with torch.inference_mode():
             results[parallel] = (sep.estimate_magnitudes(mag), sep(x))
         assert torch.get_num_threads() == threads  # the caller's thread count is kept
@@ -136,12 +136,13 @@ def test_target_models_side_by_side_equal_one_after_the_other(tmp_path):
     assert seen == [threads]  # and so is the count that threads started later take
     # the same models on the same input; only the thread count of each model's kernels may differ (the
     # caller's against one per worker), which reorders sums: fc1 (2 channels x 200 bins), the LSTM gates
-    # (16 inputs + 8 recurrent), fc2 (32), fc3 (16); the filter and the inverse STFT run alike in both
-    rtol = sum_rtol(400, 24, 32, 16)
+    # (16 inputs + 8 recurrent), fc2 (32), fc3 (16), and the filter's sums over a window's 50 frames (the
+    # statistics) and 5 sources (the mixture covariance); the inverse STFT runs alike in both
+    rtol = sum_rtol(400, 24, 32, 16, 50, 5)
     for a, b in zip(results[True], results[False]):
         torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * float(b.abs().max()))
     # an error in a worker is raised in the caller, after every worker is joined
-    sep.parallel_targets = True
+    sep.parallel_targets = sep.parallel_filter = True
     with pytest.raises(RuntimeError), torch.inference_mode():
         sep.estimate_magnitudes(mag[:, :, :100])
     assert not _pipeline_threads()
