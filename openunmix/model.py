@@ -10,6 +10,7 @@ Shapes (names used across the package):
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .filtering import FilterSettings, filter_window, filter_windows, windows
+from .filtering import FilterSettings, filter_window, filter_windows, wiener_bins, wiener_setup, windows
 from .parallel import map_side_by_side
 from .transforms import ComplexNorm, OverlapAdd, make_filterbanks
 
@@ -151,6 +152,32 @@ class OpenUnmix(nn.Module):
         h = self.encode(x)
         lstm_out, _ = self.lstm(h)
         return self.decode(torch.cat([h, lstm_out], dim=-1), x)
+
+
+class _Window:
+    """One filter window of :meth:`Separator.filtered_windows` run in chunks of bins: its
+    :func:`~openunmix.filtering.wiener_setup`, made once by whichever job comes first."""
+
+    def __init__(self, v: torch.Tensor, x: torch.Tensor, niter: int, residual: bool, bin_chunk: Optional[int]):
+        self.v, self.x = v, x  # (frames, bins, channels, targets), (frames, bins, channels)
+        self._args = (niter, residual, bin_chunk)
+        self._lock = threading.Lock()
+        self._setup: Optional[Tuple[float, torch.Tensor, List[Tuple[int, int]]]] = None
+
+    def setup(self) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
+        with self._lock:
+            if self._setup is None:
+                self._setup = wiener_setup(self.v, self.x, *self._args)
+            return self._setup
+
+    def release(self) -> torch.Tensor:
+        """The filtered window ``(frames, bins, channels, sources)``, no longer held here."""
+        with self._lock:
+            assert self._setup is not None
+            out = self._setup[1]
+            self._setup = None
+            self.v = self.x = None  # type: ignore[assignment]
+            return out
 
 
 def residual_name(targets: List[str]) -> str:
@@ -305,18 +332,37 @@ class Separator(nn.Module):
             ``(item, first_frame, y)`` with ``y`` complex ``(sources, channels, bins, window frames)``.
         """
         f = self.filter
-
-        def run(span: Tuple[int, int, int]) -> Tuple[int, int, torch.Tensor]:
-            item, start, end = span
-            return item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
-                                              f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
-
         spans = windows(X.shape[0], X.shape[-1], f.wiener_win_len)
-        workers = self._workers(self.parallel_filter, len(spans), X)
+        chunks = -(-X.shape[2] // f.bin_chunk) if f.bin_chunk else 1
+        workers = self._workers(self.parallel_filter, len(spans) * chunks, X)
         if workers < 2:
-            yield from map(run, spans)
-        else:
-            yield from map_side_by_side(run, spans, workers, torch.get_num_threads(), name="openunmix-filter")
+            for item, start, end in spans:
+                yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
+                                                 f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
+            return
+        # the windows' chunks of bins, as filter_window -> wiener cuts them, are the workers' jobs (many
+        # small ones keep two workers equally busy; a 977-frame segment has windows of 300, 300, 300, 77).
+        # A window's output is allocated by the first of its jobs and let go once yielded: about `workers`
+        # windows are held at a time, as many as one after the other would hold
+        jobs = []
+        for item, start, end in spans:
+            window = _Window(V[item, :, :, start:end].permute(2, 1, 0, 3), X[item, :, :, start:end].permute(2, 1, 0),
+                             f.niter, f.residual, f.bin_chunk)
+            for k in range(chunks):
+                jobs.append((item, start, window, k, k == chunks - 1))
+
+        def run(job: Tuple[int, int, "_Window", int, bool]) -> Tuple[int, int, "_Window", bool]:
+            item, start, window, k, last = job
+            scale, out, parts = window.setup()
+            b, e = parts[k]
+            wiener_bins(window.v, window.x, f.niter, f.softmask, f.residual, f.alpha, f.logit, scale, out, b, e)
+            return item, start, window, last
+
+        for item, start, window, last in map_side_by_side(run, jobs, workers, torch.get_num_threads(),
+                                                          name="openunmix-filter"):
+            if last:  # the window's chunks are all done (they come in order)
+                out = window.release()
+                yield item, start, out.permute(3, 2, 1, 0)
 
     def filter_spectrum(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """Wiener-filter a batch, in windows of ``filter.wiener_win_len`` frames.
