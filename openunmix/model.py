@@ -318,11 +318,13 @@ class Separator(nn.Module):
         """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
 
         With :attr:`parallel_filter` (by default when torch has ``k >= 2``
-        threads, on the CPU), ``min(k, windows)`` worker threads filter the
-        windows side by side on ``k / workers`` intra-op threads each
-        (:func:`~openunmix.parallel.map_side_by_side`); the windows are
-        still yielded in order, at most ``workers`` ahead. Each window's
-        filter is the same computation either way.
+        threads, on the CPU), ``min(k, chunks)`` worker threads filter the
+        windows' chunks of ``filter.bin_chunk`` bins side by side on
+        ``k / workers`` intra-op threads each
+        (:func:`~openunmix.parallel.map_side_by_side`,
+        :func:`~openunmix.filtering.wiener_bins`); the windows are still
+        yielded in order, and about ``workers`` windows are held at a time.
+        Each window's filter is the same computation either way.
 
         Args:
             V: target magnitudes ``(batch, channels, bins, frames, targets)``.
