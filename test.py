@@ -12,7 +12,7 @@ import sys
 
 from openunmix.commands.runtime import tune_allocator
 
-tune_allocator()  # before torch is imported
+tune_allocator(arenas=1)  # before torch is imported; one heap for the separation's threads
 
 
 from openunmix.commands.separate import separate_command

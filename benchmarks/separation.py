@@ -7,6 +7,8 @@ accuracy of segmented separation against whole-song separation.
     python benchmarks/separation.py --quality --model demo-output/model   # needs a trained model
     python benchmarks/separation.py --precision float32 bfloat16 int8 --durations 60
     python benchmarks/separation.py --compare-upstream    # ours and upstream open-unmix 1.3.0, same run
+    python benchmarks/separation.py --breakdown --durations 60 [--foreground] [--parallel-targets off]
+    python benchmarks/separation.py --compare-parallel --threads-list 1 2 --durations 60 --repeat 5
 
 Each run is a fresh `test.py` process (import, model load, read, separate,
 write): wall time and peak RSS of that process are printed. Run it with
@@ -33,12 +35,24 @@ TARGETS = ["vocals", "drums", "bass", "other"]
 
 def ours_command(model: Path, song: Path, outdir: Path, niter: int, segment: float, threads, precision: str):
     cmd = [sys.executable, str(ROOT / "test.py"), str(model), "--input", str(song), "--outdir", str(outdir),
-           "--niter", str(niter), "--segment", str(segment), "--quiet"]
+           "--niter", str(niter), "--segment", str(segment), "--quiet",
+           "--force"]  # repeated runs separate again instead of skipping what the manifest lists as done
     if threads:
         cmd += ["--threads", str(threads)]
     if precision != "float32":
         cmd += ["--precision", precision]
     return cmd
+
+
+def ours_env():
+    """test.py's environment as a user's shell gives it: without the allocator settings that this script's
+    own start-up (common.py) put there, so that test.py makes its own (and pays for its re-execution)."""
+    import os
+
+    env = dict(os.environ)
+    if env.get("MALLOC_MMAP_THRESHOLD_") == str(1 << 40):
+        env.pop("MALLOC_MMAP_THRESHOLD_")
+    return env
 
 
 def speed(args) -> None:
@@ -54,7 +68,7 @@ def speed(args) -> None:
                 for segment in args.segment:
                     for precision in args.precision:
                         cmd = ours_command(model, song, tmp / "out", niter, segment, args.threads, precision)
-                        runs = [measure(cmd) for _ in range(args.repeat)]
+                        runs = [measure(cmd, env=ours_env()) for _ in range(args.repeat)]
                         if any(rc for rc, _, _ in runs):
                             sys.exit(f"test.py failed ({runs})")
                         wall = min(w for _, w, _ in runs)
@@ -67,13 +81,12 @@ def breakdown(args) -> None:
     """Where the time of one test.py run goes, step by step, in this process (after a warm-up run)."""
     import subprocess
 
-    import numpy as np
     import torch
 
     sys.path.insert(0, str(ROOT))
     from openunmix.filtering import FilterSettings
     from openunmix.hub import load_separator
-    from openunmix.separate import read_blocks, separate_blocks
+    from openunmix.separate import PipelineStats, separate_file
     from openunmix.transforms import OverlapAdd
 
     if args.threads:
@@ -92,15 +105,16 @@ def breakdown(args) -> None:
         steps = {}
         steps["python start"] = min(python_startup("pass") for _ in range(3))
         steps["import openunmix (torch)"] = min(python_startup("import openunmix.commands.separate") for _ in range(3)) - steps["python start"]
+        model_steps = ("STFT + magnitude", "target models", "Wiener filter", "inverse STFT (overlap-add)")
         for rep in range(2):  # the first run warms up (allocator, oneDNN kernels)
-            timers = dict.fromkeys(("load models", "read + resample", "STFT + magnitude", "target models",
-                                    "Wiener filter", "inverse STFT (overlap-add)", "cross-fade + write"), 0.0)
+            timers = dict.fromkeys(("load models",) + model_steps, 0.0)
             t = time.perf_counter()
             sep = load_separator(model, filter=FilterSettings(niter=args.niter[0]), precision=args.precision[0])
             timers["load models"] = time.perf_counter() - t
-            t = time.perf_counter()
-            blocks = list(read_blocks(song, sep.sample_rate, sep.nb_channels))
-            timers["read + resample"] = time.perf_counter() - t
+            if args.parallel_targets != "auto":
+                sep.parallel_targets = args.parallel_targets == "on"
+            if args.parallel_filter != "auto":
+                sep.parallel_filter = args.parallel_filter == "on"
 
             def timed_forward(audio):  # Separator.forward, step by step
                 t0 = time.perf_counter()
@@ -128,27 +142,92 @@ def breakdown(args) -> None:
                 timers["inverse STFT (overlap-add)"] += time.perf_counter() - t0
                 return out
 
-            forward = sep.forward
             sep.forward = timed_forward
-            t = time.perf_counter()
-            seg = int(args.segment[0] * sep.sample_rate)
-            ov = int(args.overlap[0] * sep.sample_rate)
-            with torch.inference_mode():
-                parts = list(separate_blocks(sep, blocks, seg, ov))
-            est = np.concatenate(parts, axis=-1)
-            for i in range(est.shape[0]):
-                sf.write(str(tmp / f"out{i}.wav"), est[i].T, int(sep.sample_rate))
-            total = time.perf_counter() - t
-            sep.forward = forward
-            timers["cross-fade + write"] = total - sum(timers[k] for k in ("STFT + magnitude", "target models",
-                                                                           "Wiener filter", "inverse STFT (overlap-add)"))
+            stats = PipelineStats()
+            separate_file(sep, song, tmp / "out", segment=args.segment[0], overlap=args.overlap[0],
+                          background=not args.foreground, stats=stats)
+            del sep.forward
+            rest = stats.total - sum(timers[k] for k in model_steps)
+            if args.foreground:  # reading inline is the wait for input
+                timers["read + resample"] = stats.read
+                timers["resample back + write"] = stats.write
+                rest -= stats.read + stats.write
+            else:
+                timers["waiting for input"] = stats.input_wait
+                timers["waiting for the writer"] = stats.output_wait
+                rest -= stats.input_wait + stats.output_wait
+            timers["cross-fade, segments, set-up"] = rest
         steps.update(timers)
     print(f"machine: {machine()}")
     print(f"{seconds:.0f} s song, niter {args.niter[0]}, {args.segment[0]:g} s segments with {args.overlap[0]:g} s "
-          f"overlap, precision {args.precision[0]}; in-process, second run")
+          f"overlap ({stats.segments} segments), precision {args.precision[0]}, "
+          f"{'foreground' if args.foreground else 'background'} reading and writing, "
+          f"parallel targets {args.parallel_targets}, parallel filter {args.parallel_filter}; in-process, second run")
     for name, value in steps.items():
-        print(f"{name:>28} {value:7.2f} s")
-    print(f"{'sum':>28} {sum(steps.values()):7.2f} s")
+        print(f"{name:>30} {value:7.2f} s")
+    print(f"{'sum':>30} {sum(steps.values()):7.2f} s")
+    if not args.foreground:
+        print(f"{'(background) read + resample':>30} {stats.read:7.2f} s  in the reading thread, while the models ran")
+        print(f"{'(background) resample + write':>30} {stats.write:7.2f} s  in the writing thread, while the models ran")
+
+
+def parallel_targets(args) -> None:
+    """The target models one after the other on k threads against side by side (one thread per worker)."""
+    import os
+
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from openunmix.filtering import FilterSettings
+    from openunmix.hub import load_separator
+    from openunmix.separate import segment_plan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else default_model_folder(tmp / "model")
+        sep = load_separator(model, filter=FilterSettings(niter=args.niter[0]), precision=args.precision[0])
+    rate = int(sep.sample_rate)
+    seconds = args.durations[0]
+    plan = segment_plan(int(seconds * rate), int(args.segment[0] * rate), int(args.overlap[0] * rate))
+    n = plan[0][1] - plan[0][0]  # the longest segment of the plan
+    x = torch.rand(1, sep.nb_channels, n) - 0.5
+    with torch.inference_mode():
+        X = sep.stft(x)
+        mag = sep.complexnorm(X)
+        V = sep.estimate_magnitudes(mag)
+    cores = len(os.sched_getaffinity(0))
+
+    def target_models():
+        sep.estimate_magnitudes(mag)
+
+    def wiener_filter():
+        for _ in sep.filtered_windows(V, X):
+            pass
+
+    print(f"machine: {machine()}; this process may use {cores} cores")
+    print(f"the target models and the Wiener filter of one {n / rate:.2f} s segment ({mag.shape[-1]} frames; the longest of a "
+          f"{seconds:g} s song's {len(plan)}), best of {args.repeat}, the variants interleaved")
+    print("(side by side at 1 thread runs 2 workers of 1 thread: 2 cores unless the process is bound to one)")
+    print(f"{'step':>15} {'threads':>7} {'one after the other':>20} {'side by side':>13} {'workers x threads':>18} "
+          f"{'ratio':>6}")
+    spans = -(-X.shape[-1] // (sep.filter.wiener_win_len or X.shape[-1]))  # the filter's windows
+    for k in args.threads_list:
+        torch.set_num_threads(k)
+        for step, fn, attr, jobs in (("target models", target_models, "parallel_targets", len(sep.target_models)),
+                                     ("Wiener filter", wiener_filter, "parallel_filter", spans)):
+            times = {False: [], True: []}
+            for _ in range(max(2, args.repeat)):
+                for parallel in (False, True):
+                    setattr(sep, attr, parallel)
+                    t = time.perf_counter()
+                    with torch.inference_mode():
+                        fn()
+                    times[parallel].append(time.perf_counter() - t)
+            setattr(sep, attr, None)
+            seq, par = min(times[False]), min(times[True])
+            workers = min(jobs, max(2, k))
+            print(f"{step:>15} {k:>7} {seq:>19.3f}s {par:>12.3f}s {workers:>11} x {max(1, k // workers)}  "
+                  f"{seq / par:>5.2f}x", flush=True)
 
 
 def compare_upstream(args) -> None:
@@ -172,7 +251,7 @@ def compare_upstream(args) -> None:
             theirs_cmd = upstream.command(python, model, song, tmp / "upstream", TARGETS, niter)
             ours, theirs = [], []
             for _ in range(args.repeat):  # alternating, so that both see the same machine load
-                ours.append(measure(ours_cmd))
+                ours.append(measure(ours_cmd, env=ours_env()))
                 theirs.append(measure(theirs_cmd, env=env))
             if any(rc for rc, _, _ in ours):
                 sys.exit("test.py failed")
@@ -244,6 +323,16 @@ if __name__ == "__main__":
     p.add_argument("--upstream-venv", default="/tmp/upstream-venv")
     p.add_argument("--breakdown", action="store_true",
                    help="time each step of separating the first of --durations in this process")
+    p.add_argument("--foreground", action="store_true",
+                   help="--breakdown: read and write in the separating thread (as before issue 20)")
+    p.add_argument("--parallel-targets", choices=["auto", "on", "off"], default="auto",
+                   help="--breakdown: the separator's parallel_targets (auto: side by side at 2+ threads)")
+    p.add_argument("--parallel-filter", choices=["auto", "on", "off"], default="auto",
+                   help="--breakdown: the separator's parallel_filter (auto: windows side by side at 2+ threads)")
+    p.add_argument("--compare-parallel", action="store_true",
+                   help="time the target models of one segment one after the other against side by side, "
+                        "at each of --threads-list (for 1 core, run under taskset -c 0)")
+    p.add_argument("--threads-list", type=int, nargs="+", default=[1, 2])
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
     p.add_argument("--quality-duration", type=float, default=120.0)
     a = p.parse_args()
@@ -253,6 +342,8 @@ if __name__ == "__main__":
         quality(a)
     elif a.breakdown:
         breakdown(a)
+    elif a.compare_parallel:
+        parallel_targets(a)
     elif a.compare_upstream:
         compare_upstream(a)
     else:

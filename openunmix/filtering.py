@@ -322,6 +322,25 @@ def wiener(
     Returns:
         complex ``(frames, bins, channels, sources[+1])``.
     """
+    scale, out, chunks = wiener_setup(v, x, iterations, residual, bin_chunk)
+    for b, e in chunks:
+        _wiener_bins(v[:, b:e], x[:, b:e], iterations, softmask, residual, alpha, logit, eps, scale, out[:, b:e])
+    return out
+
+
+def wiener_setup(v: torch.Tensor, x: torch.Tensor, iterations: int, residual: bool,
+                 bin_chunk: Optional[int]) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
+    """What :func:`wiener` fixes before it filters its chunks of bins: the scale, the output and the chunks.
+
+    The chunks are independent: :func:`wiener_bins` on each of them, in any
+    order or at the same time, fills ``out`` as :func:`wiener` does.
+
+    Returns:
+        ``(scale, out, chunks)``: the mixture scale (the EM runs on the
+        mixture divided by it, as norbert does); ``out`` complex
+        ``(frames, bins, channels, sources[+1])`` (uninitialised, in the
+        layout the inverse STFT reads); ``[(first bin, end bin), ...]``.
+    """
     # scale to a range where the regularisation is meaningful, as norbert does
     scale = 1.0
     if iterations > 0 and x.numel() > 0:
@@ -334,10 +353,20 @@ def wiener(
     step = max(bins, 1)
     if bin_chunk is not None and 0 < bin_chunk < bins:
         step = bin_chunk
+    chunks: List[Tuple[int, int]] = []
     for b in range(0, bins, step):
-        _wiener_bins(v[:, b : b + step], x[:, b : b + step], iterations, softmask, residual, alpha, logit, eps,
-                     scale, out[:, b : b + step])
-    return out
+        chunks.append((b, min(b + step, bins)))
+    return scale, out, chunks
+
+
+def wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bool, residual: bool, alpha: float,
+                logit: Optional[float], scale: float, out: torch.Tensor, first: int, end: int) -> None:
+    """:func:`wiener` on the bins ``first:end`` into ``out`` (from :func:`wiener_setup`), default ``eps``.
+
+    Shapes as in :func:`wiener`, of all bins.
+    """
+    _wiener_bins(v[:, first:end], x[:, first:end], iterations, softmask, residual, alpha, logit, None, scale,
+                 out[:, first:end])
 
 
 def _wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bool, residual: bool, alpha: float,

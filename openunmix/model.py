@@ -10,6 +10,7 @@ Shapes (names used across the package):
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 import numpy as np
@@ -17,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .filtering import FilterSettings, filter_window, filter_windows, windows
+from .filtering import FilterSettings, filter_window, filter_windows, wiener_bins, wiener_setup, windows
+from .parallel import map_side_by_side
 from .transforms import ComplexNorm, OverlapAdd, make_filterbanks
 
 
@@ -152,6 +154,32 @@ class OpenUnmix(nn.Module):
         return self.decode(torch.cat([h, lstm_out], dim=-1), x)
 
 
+class _Window:
+    """One filter window of :meth:`Separator.filtered_windows` run in chunks of bins: its
+    :func:`~openunmix.filtering.wiener_setup`, made once by whichever job comes first."""
+
+    def __init__(self, v: torch.Tensor, x: torch.Tensor, niter: int, residual: bool, bin_chunk: Optional[int]):
+        self.v, self.x = v, x  # (frames, bins, channels, targets), (frames, bins, channels)
+        self._args = (niter, residual, bin_chunk)
+        self._lock = threading.Lock()
+        self._setup: Optional[Tuple[float, torch.Tensor, List[Tuple[int, int]]]] = None
+
+    def setup(self) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
+        with self._lock:
+            if self._setup is None:
+                self._setup = wiener_setup(self.v, self.x, *self._args)
+            return self._setup
+
+    def release(self) -> torch.Tensor:
+        """The filtered window ``(frames, bins, channels, sources)``, no longer held here."""
+        with self._lock:
+            assert self._setup is not None
+            out = self._setup[1]
+            self._setup = None
+            self.v = self.x = None  # type: ignore[assignment]
+            return out
+
+
 def residual_name(targets: List[str]) -> str:
     """Name of the residual source: ``accompaniment`` beside a lone vocals model."""
     return "accompaniment" if list(targets) == ["vocals"] else "residual"
@@ -172,6 +200,12 @@ class Separator(nn.Module):
             :attr:`filter`, with ``residual`` set for a single target (whose
             residual source is always added).
         sample_rate, n_fft, n_hop, nb_channels: the models' settings.
+        parallel_targets: run the target models side by side on the CPU
+            (:meth:`fill_magnitudes`): None (the default) when torch has two
+            or more threads and there are two or more models; True always;
+            False never. Kept as :attr:`parallel_targets` (settable).
+        parallel_filter: Wiener-filter the windows side by side on the CPU
+            (:meth:`filtered_windows`), likewise. Kept as :attr:`parallel_filter`.
     """
 
     def __init__(
@@ -182,9 +216,13 @@ class Separator(nn.Module):
         n_fft: int = 4096,
         n_hop: int = 1024,
         nb_channels: int = 2,
+        parallel_targets: Optional[bool] = None,
+        parallel_filter: Optional[bool] = None,
     ):
         super().__init__()
         self.target_models = nn.ModuleDict(dict(target_models))
+        self.parallel_targets = parallel_targets
+        self.parallel_filter = parallel_filter
         if not isinstance(filter, FilterSettings):
             raise TypeError(f"filter must be a FilterSettings, not {type(filter).__name__}")
         if len(self.targets) == 1 and not filter.residual:
@@ -232,22 +270,61 @@ class Separator(nn.Module):
     def fill_magnitudes(self, mag: torch.Tensor, V: torch.Tensor) -> None:
         """Write every target's magnitude into ``V``, running each model (joint or not) once.
 
+        The models run one after the other on torch's threads, or, on the
+        CPU with :attr:`parallel_targets` (by default when torch has ``k >= 2``
+        threads), side by side: ``min(k, models)`` worker threads (at least 2)
+        take the models in turn, and each runs its models on ``k / workers``
+        threads (torch's intra-op count is per thread;
+        :func:`~openunmix.parallel.map_side_by_side`). A batch-1 LSTM keeps
+        two threads poorly busy, two single-threaded models keep them busy
+        (see docs/performance.md). The workers are joined before this
+        returns or raises; the thread count of the calling thread does not
+        change. The result equals the sequential one up to float rounding
+        (bitwise where both run each model on the same number of threads).
+
         Args:
             mag: ``(batch, channels, bins, frames)``.
             V: ``(batch, channels, bins, frames, targets)``, filled in place.
         """
+        jobs = []
         j = 0
         for model in self.target_models.values():
-            out = model(mag)
-            if getattr(model, "targets", None) is None:
-                V[..., j] = out
-                j += 1
+            joint = getattr(model, "targets", None) is not None
+            jobs.append((model, j, joint))
+            j += len(model.targets) if joint else 1
+
+        def run(job: Tuple[nn.Module, int, bool]) -> Tuple[torch.Tensor, int, bool]:
+            return job[0](mag), job[1], job[2]
+
+        workers = self._workers(self.parallel_targets, len(jobs), mag)
+        results = map(run, jobs) if workers < 2 else map_side_by_side(
+            run, jobs, workers, torch.get_num_threads(), name="openunmix-target")
+        for out, first, joint in results:
+            if joint:
+                V[..., first : first + out.shape[-1]] = out
             else:
-                V[..., j : j + out.shape[-1]] = out
-                j += out.shape[-1]
+                V[..., first] = out
+
+    @staticmethod
+    def _workers(setting: Optional[bool], jobs: int, x: torch.Tensor) -> int:
+        """Worker threads for ``jobs`` pieces of work on ``x``'s device (< 2: none, work in this thread)."""
+        threads = torch.get_num_threads()
+        parallel = threads >= 2 if setting is None else setting
+        if not parallel or jobs < 2 or x.device.type != "cpu" or torch.is_autocast_enabled("cpu"):
+            return 1  # autocast is per thread: keep it in this one
+        return min(jobs, max(2, threads))
 
     def filtered_windows(self, V: torch.Tensor, X: torch.Tensor) -> Iterator[Tuple[int, int, torch.Tensor]]:
         """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
+
+        With :attr:`parallel_filter` (by default when torch has ``k >= 2``
+        threads, on the CPU), ``min(k, chunks)`` worker threads filter the
+        windows' chunks of ``filter.bin_chunk`` bins side by side on
+        ``k / workers`` intra-op threads each
+        (:func:`~openunmix.parallel.map_side_by_side`,
+        :func:`~openunmix.filtering.wiener_bins`); the windows are still
+        yielded in order, and about ``workers`` windows are held at a time.
+        Each window's filter is the same computation either way.
 
         Args:
             V: target magnitudes ``(batch, channels, bins, frames, targets)``.
@@ -257,9 +334,37 @@ class Separator(nn.Module):
             ``(item, first_frame, y)`` with ``y`` complex ``(sources, channels, bins, window frames)``.
         """
         f = self.filter
-        for item, start, end in windows(X.shape[0], X.shape[-1], f.wiener_win_len):
-            yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
-                                             f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
+        spans = windows(X.shape[0], X.shape[-1], f.wiener_win_len)
+        chunks = -(-X.shape[2] // f.bin_chunk) if f.bin_chunk else 1
+        workers = self._workers(self.parallel_filter, len(spans) * chunks, X)
+        if workers < 2:
+            for item, start, end in spans:
+                yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
+                                                 f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
+            return
+        # the windows' chunks of bins, as filter_window -> wiener cuts them, are the workers' jobs (many
+        # small ones keep two workers equally busy; a 977-frame segment has windows of 300, 300, 300, 77).
+        # A window's output is allocated by the first of its jobs and let go once yielded: about `workers`
+        # windows are held at a time, as many as one after the other would hold
+        jobs = []
+        for item, start, end in spans:
+            window = _Window(V[item, :, :, start:end].permute(2, 1, 0, 3), X[item, :, :, start:end].permute(2, 1, 0),
+                             f.niter, f.residual, f.bin_chunk)
+            for k in range(chunks):
+                jobs.append((item, start, window, k, k == chunks - 1))
+
+        def run(job: Tuple[int, int, "_Window", int, bool]) -> Tuple[int, int, "_Window", bool]:
+            item, start, window, k, last = job
+            scale, out, parts = window.setup()
+            b, e = parts[k]
+            wiener_bins(window.v, window.x, f.niter, f.softmask, f.residual, f.alpha, f.logit, scale, out, b, e)
+            return item, start, window, last
+
+        for item, start, window, last in map_side_by_side(run, jobs, workers, torch.get_num_threads(),
+                                                          name="openunmix-filter"):
+            if last:  # the window's chunks are all done (they come in order)
+                out = window.release()
+                yield item, start, out.permute(3, 2, 1, 0)
 
     def filter_spectrum(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """Wiener-filter a batch, in windows of ``filter.wiener_win_len`` frames.

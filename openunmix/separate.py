@@ -6,6 +6,12 @@ processes one at a time, joined again by a linear cross-fade over the
 overlap, resampled back to the input rate and written out incrementally.
 Memory therefore depends on the segment length, not on the song length.
 
+The segments follow :func:`segment_plan`: a song that fits in one segment
+is separated whole; a longer one in segments of equal length (to a sample)
+that overlap by exactly the cross-fade. :func:`separate_file` reads and
+resamples ahead and writes behind in background threads
+(:mod:`openunmix.background`), so the models do not wait for the disk.
+
 Arrays are ``(channels, samples)`` for audio and ``(sources, channels,
 samples)`` for estimates.
 """
@@ -15,9 +21,10 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -26,6 +33,7 @@ import torch
 
 from . import audio as audio_io
 from .audio import AudioError
+from .background import ReadAhead, WriteBehind
 from .filtering import FilterSettings
 from .model import Separator
 from .hub import load_separator
@@ -96,6 +104,41 @@ def _separate_segment(separator: Separator, segment: np.ndarray, device: torch.d
         return separator(x)[0].float().cpu().numpy()
 
 
+def segment_plan(length: int, segment: int, overlap: int) -> List[Tuple[int, int]]:
+    """Where the segments of a signal of ``length`` samples lie: ``[(start, end), ...]``.
+
+    A signal of at most ``segment`` samples is one segment. A longer one is
+    cut into the fewest segments of at most ``segment`` samples that overlap
+    by exactly ``overlap`` samples (the cross-fade), all of the same length
+    (the first ones one sample longer where the total does not divide): no
+    segment is shorter than the others, and no more audio is computed than
+    the cross-fades need, ``length + (segments - 1) * overlap`` samples.
+
+    Args:
+        length: samples of the signal (>= 0).
+        segment: most samples per segment (>= 1).
+        overlap: samples shared by consecutive segments (0 <= overlap < segment).
+
+    Returns:
+        ``(start, end)`` sample ranges in order; the first starts at 0, the last ends at ``length``.
+    """
+    if segment < 1 or not 0 <= overlap < segment:
+        raise ValueError("segment must be >= 1 and the overlap at least 0 and shorter than the segment")
+    if length < 0:
+        raise ValueError("length must be >= 0")
+    if length <= segment:
+        return [(0, length)]
+    count = -(-(length - overlap) // (segment - overlap))  # ceil: the fewest segments of at most `segment`
+    base, longer = divmod(length + (count - 1) * overlap, count)
+    plan = []
+    start = 0
+    for i in range(count):
+        end = start + base + (1 if i < longer else 0)
+        plan.append((start, end))
+        start = end - overlap
+    return plan
+
+
 def separate_blocks(
     separator: Separator,
     blocks: Iterable[np.ndarray],
@@ -103,16 +146,25 @@ def separate_blocks(
     overlap: int,
     device: Union[str, torch.device] = "cpu",
     on_segment: Optional[Callable[[int], None]] = None,
+    length: Optional[int] = None,
 ) -> Iterator[np.ndarray]:
     """Separate a stream of audio blocks in overlapping segments.
+
+    With ``length`` (the samples the stream is expected to hold), the
+    segments follow :func:`segment_plan`; the last one takes whatever the
+    stream really holds (a resampler gives a sample more or less), and audio
+    beyond the plan is cut into further segments of ``segment`` samples.
+    Without it, segments of ``segment`` samples follow each other at a
+    stride of ``segment - overlap``, and the last one is what remains.
 
     Args:
         separator: the models and filter.
         blocks: ``(channels, n)`` float32 blocks at the separator's rate, of any sizes.
-        segment: samples per segment.
+        segment: samples per segment (the most, with ``length``).
         overlap: samples shared by consecutive segments, cross-faded linearly.
         on_segment: called with the number of new samples after each segment
             (for progress bars).
+        length: samples expected in ``blocks`` (None: unknown).
 
     Yields:
         ``(sources, channels, n)`` blocks whose lengths add up to the input's.
@@ -121,8 +173,19 @@ def separate_blocks(
         raise ValueError("overlap must be at least 0 and shorter than the segment")
     device = torch.device(device)
     stride = segment - overlap
+    plan = segment_plan(length, segment, overlap) if length is not None else []
     buf: Optional[np.ndarray] = None
+    buf_start = 0  # the stream's sample at buf[:, 0]
+    received = 0  # the stream's samples so far
     pending: Optional[np.ndarray] = None
+
+    def bounds(i: int) -> Tuple[int, int]:
+        """Segment ``i``'s range if it is not the stream's last."""
+        if i < len(plan) - 1:
+            return plan[i]
+        first = plan[-1][0] if plan else 0  # past the plan: segments of `segment` samples
+        start = first + (i - max(len(plan) - 1, 0)) * stride
+        return start, start + segment
 
     def run(window: np.ndarray, last: bool) -> Iterator[np.ndarray]:
         nonlocal pending
@@ -142,17 +205,24 @@ def separate_blocks(
             on_segment(new)
         yield out
 
-    processed = False
+    i = 0  # the next segment
     for block in blocks:
         buf = block if buf is None else np.concatenate([buf, block], axis=-1)
-        while buf.shape[-1] > segment:  # strictly more: the segment is not the last one
-            yield from run(buf[:, :segment], last=False)
-            processed = True
-            buf = buf[:, stride:]
+        received += block.shape[-1]
+        while True:
+            start, end = bounds(i)
+            if received <= end:  # strictly more: the segment is not the last one
+                break
+            yield from run(buf[:, start - buf_start : end - buf_start], last=False)
+            i += 1
+            nxt = bounds(i)[0]
+            buf = buf[:, nxt - buf_start :]
+            buf_start = nxt
     if buf is None:
         return
-    if not processed or buf.shape[-1] > overlap:
-        yield from run(buf, last=True)
+    rest = buf[:, bounds(i)[0] - buf_start :]
+    if i == 0 or rest.shape[-1] > overlap:
+        yield from run(rest, last=True)
     elif pending is not None:  # the rest lies inside the last segment's overlap
         yield pending
 
@@ -185,7 +255,7 @@ def separate(
             continue
         seg = int(round(segment * rate))
         ov = min(int(round(overlap * rate)), seg - 1)
-        parts = list(separate_blocks(separator, [x], seg, ov, device))
+        parts = list(separate_blocks(separator, [x], seg, ov, device, length=x.shape[-1]))
         outs.append(torch.from_numpy(np.concatenate(parts, axis=-1)))
     out = torch.stack(outs)
     return out[0] if squeeze else out
@@ -283,7 +353,11 @@ class _Writers:
         if n <= 0:
             return
         for i, name in enumerate(self.names):
-            self.files[name].write(np.ascontiguousarray(block[i, :, :n].T))
+            try:
+                self.files[name].write(np.ascontiguousarray(block[i, :, :n].T))
+            except (AssertionError, RuntimeError) as err:  # soundfile asserts that every frame was written
+                detail = str(err).strip().splitlines()[-1] if str(err).strip() else "disk full or file size limit"
+                raise OSError(f"{self.outdir / (name + self.ext)}: cannot write ({detail})") from None
         self.written += n
 
     def commit(self) -> Dict[str, Path]:
@@ -309,6 +383,27 @@ class _Writers:
         self.tmp = {}
 
 
+@dataclass
+class PipelineStats:
+    """What :func:`separate_file` spent its time on (seconds), filled in when passed to it.
+
+    Attributes:
+        segments: segments separated.
+        input_wait: the separation waited for decoded, resampled input.
+        output_wait: the separation waited for the writer (its queue was full, or the last blocks).
+        read: decoding and resampling the input (in the background thread, or inline).
+        write: resampling back and writing the outputs (likewise).
+        total: the whole call.
+    """
+
+    segments: int = 0
+    input_wait: float = 0.0
+    output_wait: float = 0.0
+    read: float = 0.0
+    write: float = 0.0
+    total: float = 0.0
+
+
 def separate_file(
     separator: Separator,
     path: Union[str, os.PathLike],
@@ -318,6 +413,8 @@ def separate_file(
     ext: str = ".wav",
     subtype: Optional[str] = None,
     progress: bool = False,
+    background: bool = True,
+    stats: Optional[PipelineStats] = None,
 ) -> Dict[str, Path]:
     """Separate one audio file into ``outdir/<source><ext>`` files.
 
@@ -327,12 +424,23 @@ def separate_file(
     no partial output; temporary files that killed runs left in ``outdir`` are
     removed first.
 
+    With ``background`` (the default), the input is decoded and resampled a
+    segment ahead and the outputs are resampled and written behind, each in
+    a thread of its own, while the models run; the files are the same as
+    without. An error in either thread is raised here, and the threads are
+    joined before this returns or raises.
+
+    Args:
+        segment, overlap: seconds; the segments follow :func:`segment_plan`.
+        stats: filled with where the time went (:class:`PipelineStats`).
+
     Returns:
         ``{source: path}``.
 
     Raises:
-        AudioError: unusable input; OSError: output folder not writable.
+        AudioError: unusable input; OSError: output folder not writable, an output not fully written.
     """
+    t_start = time.perf_counter()
     path = Path(path)
     outdir = Path(outdir)
     in_rate, length, channels = audio_io.info(path)
@@ -344,6 +452,8 @@ def separate_file(
     out_channels = nb_channels
     seg = max(2, int(round(segment * rate)))
     ov = min(int(round(overlap * rate)), seg - 1)
+    # samples at the model rate; the resampler may give one more or less, which the last segment absorbs
+    model_length = length if in_rate == rate else int(round(length * rate / in_rate))
     device = next(separator.parameters()).device
     names = separator.source_names
     make_output_folder(outdir)
@@ -353,26 +463,77 @@ def separate_file(
     back = None if in_rate == rate else [
         soxr.ResampleStream(rate, in_rate, out_channels, dtype="float32", quality="HQ") for _ in names
     ]
+    stats = stats if stats is not None else PipelineStats()
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=round(length / in_rate, 1), unit="s", desc=path.name, leave=False)
-    try:
-        def tick(n: int) -> None:
-            if bar is not None:
-                bar.update(round(n / rate, 1))
 
-        blocks = read_blocks(path, rate, nb_channels)
-        for est in separate_blocks(separator, blocks, seg, ov, device, on_segment=tick):
+    def tick(n: int) -> None:
+        stats.segments += 1
+        if bar is not None:
+            bar.update(round(n / rate, 1))
+
+    def write(est: Optional[np.ndarray]) -> None:  # None: the end, flush the resamplers
+        if est is None:
+            if back is not None:
+                writers.write(_resample_out(np.zeros((len(names), out_channels, 0), np.float32), back, last=True))
+        else:
             writers.write(_resample_out(est, back, last=False))
-        if back is not None:
-            writers.write(_resample_out(np.zeros((len(names), out_channels, 0), np.float32), back, last=True))
+
+    blocks: Iterable[np.ndarray] = read_blocks(path, rate, nb_channels)
+    reader: Optional[ReadAhead] = None
+    writer: Optional[WriteBehind] = None
+    try:
+        if background:
+            # a segment of input ahead (in 10 s blocks), two segments of output behind: memory stays bounded
+            reader = ReadAhead(blocks, depth=max(2, math.ceil(segment / 10.0) + 1))
+            writer = WriteBehind(write, depth=2)
+            for est in separate_blocks(separator, reader, seg, ov, device, on_segment=tick, length=model_length):
+                writer.put(est)
+            writer.put(None)
+            writer.finish()
+        else:
+            timed = _Timed(blocks)
+            for est in separate_blocks(separator, timed, seg, ov, device, on_segment=tick, length=model_length):
+                t = time.perf_counter()
+                write(est)
+                stats.write += time.perf_counter() - t
+            t = time.perf_counter()
+            write(None)
+            stats.write += time.perf_counter() - t
+            stats.read = stats.input_wait = timed.busy
         return writers.commit()
     finally:
-        writers.discard()
+        if reader is not None:
+            reader.close()
+            stats.input_wait, stats.read = reader.waited, reader.busy
+        if writer is not None:
+            writer.close()
+            stats.output_wait, stats.write = writer.waited, writer.busy
+        writers.discard()  # after the writer thread is joined
         if bar is not None:
             bar.close()
+        stats.total = time.perf_counter() - t_start
+
+
+class _Timed:
+    """An iterator that adds up the seconds its source takes for each item (``busy``)."""
+
+    def __init__(self, source: Iterable[np.ndarray]):
+        self._it = iter(source)
+        self.busy = 0.0
+
+    def __iter__(self) -> "_Timed":
+        return self
+
+    def __next__(self) -> np.ndarray:
+        t = time.perf_counter()
+        try:
+            return next(self._it)
+        finally:
+            self.busy += time.perf_counter() - t
 
 
 def _resample_out(est: np.ndarray, streams, last: bool) -> np.ndarray:

@@ -162,5 +162,5 @@ def umx() -> int:
     """The ``umx`` command that ``pip install`` creates: the same as ``python test.py``."""
     from .runtime import tune_allocator
 
-    tune_allocator()
+    tune_allocator(arenas=1)
     return separate_command(prog="umx")
