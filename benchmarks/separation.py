@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import soundfile as sf
 
 from common import ROOT, default_model_folder, machine, measure, synth_song
 
