@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from common import ROOT, default_model_folder, machine, measure, synth_song
 
 TARGETS = ["vocals", "drums", "bass", "other"]
