@@ -70,7 +70,7 @@ class TrainConfig:
     target: str = "vocals"
     epochs: int = 1000
     patience: int = 20
-    batch_size: int = 16
+    batch_size: int = 8
     seq_dur: float = 5.0
     lr: float = 1e-3
     weight_decay: float = 1e-5
