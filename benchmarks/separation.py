@@ -326,7 +326,7 @@ if __name__ == "__main__":
     p.add_argument("--parallel-targets", choices=["auto", "on", "off"], default="auto",
                    help="--breakdown: the separator's parallel_targets (auto: side by side at 2+ threads)")
     p.add_argument("--parallel-filter", choices=["auto", "on", "off"], default="auto",
-                   help="--breakdown: the separator's parallel_filter (auto: windows side by side at 2+ threads)")
+                   help="--breakdown: the separator's parallel_filter (auto: its default, one chunk at a time)")
     p.add_argument("--compare-parallel", action="store_true",
                    help="time the target models of one segment one after the other against side by side, "
                         "at each of --threads-list (for 1 core, run under taskset -c 0)")

@@ -204,8 +204,11 @@ class Separator(nn.Module):
             (:meth:`fill_magnitudes`): None (the default) when torch has two
             or more threads and there are two or more models; True always;
             False never. Kept as :attr:`parallel_targets` (settable).
-        parallel_filter: Wiener-filter the windows side by side on the CPU
-            (:meth:`filtered_windows`), likewise. Kept as :attr:`parallel_filter`.
+        parallel_filter: Wiener-filter the windows' chunks side by side on
+            the CPU (:meth:`filtered_windows`): False (the default: on a
+            quiet 2-core machine it was 0.78x as fast as one chunk at a time
+            on both threads, docs/performance.md); True always; None like
+            ``parallel_targets``. Kept as :attr:`parallel_filter`.
     """
 
     def __init__(
@@ -217,7 +220,7 @@ class Separator(nn.Module):
         n_hop: int = 1024,
         nb_channels: int = 2,
         parallel_targets: Optional[bool] = None,
-        parallel_filter: Optional[bool] = None,
+        parallel_filter: Optional[bool] = False,
     ):
         super().__init__()
         self.target_models = nn.ModuleDict(dict(target_models))
@@ -317,8 +320,8 @@ class Separator(nn.Module):
     def filtered_windows(self, V: torch.Tensor, X: torch.Tensor) -> Iterator[Tuple[int, int, torch.Tensor]]:
         """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
 
-        With :attr:`parallel_filter` (by default when torch has ``k >= 2``
-        threads, on the CPU), ``min(k, chunks)`` worker threads filter the
+        With :attr:`parallel_filter` (off by default; None: when torch has
+        ``k >= 2`` threads, on the CPU), ``min(k, chunks)`` worker threads filter the
         windows' chunks of ``filter.bin_chunk`` bins side by side on
         ``k / workers`` intra-op threads each
         (:func:`~openunmix.parallel.map_side_by_side`,
