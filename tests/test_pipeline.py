@@ -157,11 +157,14 @@ def test_ctrl_c_during_separation_joins_the_threads_and_leaves_no_files(tmp_path
     # two threads: the target models side by side, besides the reading and writing threads
     proc = subprocess.Popen([sys.executable, str(ROOT / "test.py"), str(model_dir), "--input", str(song),
                              "--outdir", str(out), "--segment", "1", "--overlap", "0.1", "--threads", "2",
-                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             # 10 EM iterations: about 10 s of work, so that the signal comes long before
+                             # the end even when the writer's first file appears late (a loaded machine)
+                             "--niter", "10", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None and not list(folder.glob(".*.tmp-*")):
         time.sleep(0.01)
-    time.sleep(0.3)  # some segments in flight
+    time.sleep(0.1)  # some segments in flight
+    assert proc.poll() is None, "the separation ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=60)  # no hang: every thread ends
