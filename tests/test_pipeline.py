@@ -148,8 +148,6 @@ def test_target_models_side_by_side_equal_one_after_the_other(tmp_path):
     assert not _pipeline_threads()
 
 
-@pytest.mark.skip(reason="open defect: on CI's fresh clones test.py hung after this SIGINT (3 of 3 runs, also with "
-                         "the threaded pipeline off); it passes here; see the closing note of issue 20")
 def test_ctrl_c_during_separation_joins_the_threads_and_leaves_no_files(tmp_path, model_dir):
     import signal
     import time
