@@ -201,10 +201,9 @@ class Separator(nn.Module):
             residual source is always added).
         sample_rate, n_fft, n_hop, nb_channels: the models' settings.
         parallel_targets: run the target models side by side on the CPU
-            (:meth:`fill_magnitudes`): None when torch has two or more
-            threads and there are two or more models; True always; False
-            never (the default until a Ctrl-C hang seen once in CI with the
-            threaded pipeline is found). Kept as :attr:`parallel_targets` (settable).
+            (:meth:`fill_magnitudes`): None (the default) when torch has two
+            or more threads and there are two or more models; True always;
+            False never. Kept as :attr:`parallel_targets` (settable).
         parallel_filter: Wiener-filter the windows' chunks side by side on
             the CPU (:meth:`filtered_windows`): False (the default: on a
             quiet 2-core machine it was 0.78x as fast as one chunk at a time
@@ -220,7 +219,7 @@ class Separator(nn.Module):
         n_fft: int = 4096,
         n_hop: int = 1024,
         nb_channels: int = 2,
-        parallel_targets: Optional[bool] = False,
+        parallel_targets: Optional[bool] = None,
         parallel_filter: Optional[bool] = False,
     ):
         super().__init__()
@@ -275,8 +274,8 @@ class Separator(nn.Module):
         """Write every target's magnitude into ``V``, running each model (joint or not) once.
 
         The models run one after the other on torch's threads, or, on the
-        CPU with :attr:`parallel_targets` (off by default; None: when torch has
-        ``k >= 2`` threads), side by side: ``min(k, models)`` worker threads (at least 2)
+        CPU with :attr:`parallel_targets` (by default when torch has ``k >= 2``
+        threads), side by side: ``min(k, models)`` worker threads (at least 2)
         take the models in turn, and each runs its models on ``k / workers``
         threads (torch's intra-op count is per thread;
         :func:`~openunmix.parallel.map_side_by_side`). A batch-1 LSTM keeps

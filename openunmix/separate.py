@@ -413,7 +413,7 @@ def separate_file(
     ext: str = ".wav",
     subtype: Optional[str] = None,
     progress: bool = False,
-    background: bool = False,
+    background: bool = True,
     stats: Optional[PipelineStats] = None,
 ) -> Dict[str, Path]:
     """Separate one audio file into ``outdir/<source><ext>`` files.
@@ -424,8 +424,7 @@ def separate_file(
     no partial output; temporary files that killed runs left in ``outdir`` are
     removed first.
 
-    With ``background`` (off by default: a Ctrl-C hang was seen once in CI
-    with it, not yet found), the input is decoded and resampled a
+    With ``background`` (the default), the input is decoded and resampled a
     segment ahead and the outputs are resampled and written behind, each in
     a thread of its own, while the models run; the files are the same as
     without. An error in either thread is raised here, and the threads are
