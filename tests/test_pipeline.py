@@ -159,7 +159,10 @@ def test_ctrl_c_during_separation_joins_the_threads_and_leaves_no_files(tmp_path
                              "--outdir", str(out), "--segment", "1", "--overlap", "0.1", "--threads", "2",
                              # 10 EM iterations: about 10 s of work, so that the signal comes long before
                              # the end even when the writer's first file appears late (a loaded machine)
-                             "--niter", "10", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--niter", "10", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell that starts the suite as a background job ignores SIGINT, and the child
+                            # would inherit that: give it the default disposition, as a terminal does
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None and not list(folder.glob(".*.tmp-*")):
         time.sleep(0.01)
