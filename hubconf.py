@@ -1,6 +1,6 @@
 """torch.hub entry points: ``torch.hub.load("REPO_OR_DIR", "umxhq")`` returns a ready Separator.
 
-Each entry takes the keyword arguments of :func:`openunmix.hub.pretrained`
+Each entry takes the keyword arguments of :func:`openunmix.models.hub.pretrained`
 (``targets``, ``niter``, ``device``, ``residual``, ``models_file``,
 ``cache_dir``, ...) and ``pretrained=False`` for the same architecture with
 untrained weights.
@@ -10,7 +10,7 @@ dependencies = ["torch", "numpy", "soundfile", "soxr", "tqdm"]
 
 
 def _entry(name: str, pretrained: bool = True, **kwargs):
-    from openunmix.hub import pretrained as load, untrained
+    from openunmix.models.hub import pretrained as load, untrained
 
     return load(name, **kwargs) if pretrained else untrained(name, **kwargs)
 

@@ -35,7 +35,7 @@ import torch
 from common import ROOT
 from openunmix.evaluation import list_tracks, nanmedian, score_track
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator
+from openunmix.models.hub import load_separator
 from openunmix.stream import StreamingSeparator
 
 # the Makefile's DEMO_TRAIN

@@ -33,7 +33,7 @@ import torch
 
 from openunmix.export import export_model
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator, load_target_models
+from openunmix.models.hub import load_separator, load_target_models
 
 _READ = (
     "import sys, soundfile as sf, torch\n"
@@ -41,7 +41,7 @@ _READ = (
 )
 _EAGER = _READ + (
     "from openunmix.filtering import FilterSettings\n"
-    "from openunmix.hub import load_separator\n"
+    "from openunmix.models.hub import load_separator\n"
     "sep = load_separator(sys.argv[2], filter=FilterSettings(niter=int(sys.argv[3])))\n"
     "with torch.no_grad(): out = sep(audio)\n"
 )

@@ -83,8 +83,8 @@ def breakdown(args) -> None:
 
     sys.path.insert(0, str(ROOT))
     from openunmix.filtering import FilterSettings
-    from openunmix.hub import load_separator
-    from openunmix.separate import PipelineStats, separate_file
+    from openunmix.models.hub import load_separator
+    from openunmix.separation.separate import PipelineStats, separate_file
     from openunmix.transforms import OverlapAdd
 
     if args.threads:
@@ -177,8 +177,8 @@ def parallel_targets(args) -> None:
 
     sys.path.insert(0, str(ROOT))
     from openunmix.filtering import FilterSettings
-    from openunmix.hub import load_separator
-    from openunmix.separate import segment_plan
+    from openunmix.models.hub import load_separator
+    from openunmix.separation.separate import segment_plan
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -272,8 +272,8 @@ def quality(args) -> None:
     sys.path.insert(0, str(ROOT))
     from openunmix.demo import synthesize_track
     from openunmix.filtering import FilterSettings
-    from openunmix.hub import load_separator
-    from openunmix.separate import separate
+    from openunmix.models.hub import load_separator
+    from openunmix.separation.separate import separate
 
     if not args.model:
         sys.exit("--quality needs --model DIR (a trained model, e.g. the demo's)")

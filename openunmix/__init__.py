@@ -3,43 +3,54 @@
     import openunmix
     separator = openunmix.pretrained("umxhq")   # downloaded on first use, then cached
 
-Modules:
-    audio       -- reading, resampling and writing audio files
+The public API, importable from here: ``pretrained``, ``load_separator``,
+``Separator``, ``FilterSettings``, ``separate`` (and upstream's paths
+``openunmix.model.OpenUnmix`` / ``openunmix.model.Separator``).
+
+Subpackages, by job:
+    architectures -- the registry of model types and one module per architecture (umx, xumx; plug-ins via
+                     OPENUNMIX_ARCHITECTURES): the model, its settings, folder format, training part, capabilities
+    models        -- models by name or folder: the hub (pretrained, load_separator), the model table
+                     (models.json and users' tables), downloads, model folders
+    separation    -- the Separator; files and tensors of any length; catalogues on many processes (shares,
+                     resume, the manifest); reading ahead and writing behind; work side by side
+    training      -- the training loop of any architecture, its callbacks, recipes and schedules
+    data          -- training datasets, one module per layout, and their registry
+    evaluation    -- MUSDB18 evaluation: separation, museval scoring, SiSEC aggregation, reports
+    compare       -- methods compared from their scores, statistics, the listening page
+    export        -- ONNX target models, the TorchScript separator, export.json
+    stream        -- block-by-block separation with causal models at a fixed latency
+    demo          -- the synthetic MUSDB-layout datasets of `make demo` and the benchmarks
+    commands      -- the programs (train.py, test.py / umx, eval.py, python -m openunmix.X)
+
+Core modules (imported by everything above, importing nothing of it):
     transforms  -- STFT, ISTFT, overlap-add and the magnitude front end
-    model       -- the OpenUnmix target model and the Separator
     filtering   -- FilterSettings; ratio masks, residual model and the multichannel EM Wiener filter
-    modelfolder -- model folders: json and state-dict reading, separator.json, which architecture loads which files
-    catalog     -- the model table: published models by name (models.json) and users' tables
-    download    -- verified, cached downloads of model files
-    hub         -- models by name or folder: pretrained(), load_separator()
-    separate    -- separation of files and tensors of any length in bounded memory
-    catalogue   -- lists of files on many processes: shares, resume, the manifest's records
-    sharding    -- Shard (K/N, SLURM arrays, torchrun ranks) and the length-balanced split
-    manifest    -- OUTDIR/manifest.jsonl, appended to by many processes
-    stream      -- (package) StreamingSeparator: block-by-block separation with causal models, fixed
-                   latency; its online filter; the pipe behind `python -m openunmix.stream`
-    export      -- (package) ONNX target models, TorchScript separator, export.json (`python -m openunmix.export`)
-    data        -- torch Dataset classes for training
-    training    -- (package) the training loop of any architecture: statistics pass, epochs, early
-                   stopping, checkpoints, resume, torchrun
-    architectures -- (package) the registry of model types and one module per architecture (umx, ...;
-                   plug-ins via OPENUNMIX_ARCHITECTURES): building, folder format, training part, capabilities
-    losses      -- loss pieces any architecture may use: magnitude MSE, weighted SDR
+    losses      -- loss pieces any architecture may use
+    audio       -- reading, resampling and writing audio files
+    utils       -- atomic writes, safe torch loading, small helpers
     distributed -- torchrun process groups, barriers, global batch norm, mixed precision
-    evaluation  -- MUSDB18 evaluation: museval scoring, SiSEC-style aggregation, reports
-    demo        -- the synthetic MUSDB-layout dataset of `make demo` (package)
-    cli         -- what the command-line scripts share
-    runtime     -- process settings the scripts apply before importing torch
-    utils       -- atomic writes, safe torch loading, bandwidth to bins
+    precision   -- bfloat16 / int8 target models for separation
 """
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "pretrained": ("openunmix.models.hub", "pretrained"),
+    "load_separator": ("openunmix.models.hub", "load_separator"),
+    "Separator": ("openunmix.separation.separator", "Separator"),
+    "FilterSettings": ("openunmix.filtering", "FilterSettings"),
+    "separate": ("openunmix.separation.separate", "separate"),
+}
+
+__all__ = list(_LAZY)
+
 
 def __getattr__(name: str):
-    # lazy, so that `import openunmix.runtime` (run before torch is imported) stays light
-    if name == "pretrained":
-        from .hub import pretrained
+    # lazy, so that `import openunmix.commands.runtime` (run before torch is imported) stays light
+    if name in _LAZY:
+        import importlib
 
-        return pretrained
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'openunmix' has no attribute {name!r}")

@@ -29,7 +29,7 @@ LOGIT_SLOPE = 15.0
 class FilterSettings:
     """How a separator turns target magnitudes into source spectrograms.
 
-    Carried unchanged from the command line to :class:`~openunmix.model.Separator`,
+    Carried unchanged from the command line to :class:`~openunmix.separation.separator.Separator`,
     the export and the stream. Invalid values raise ``ValueError`` with a
     one-line message that starts with the setting's name (the command layer
     prints it as ``--<setting> ...``).

@@ -1,6 +1,6 @@
 """Training losses any architecture may use: MSE of magnitudes, weighted SDR of waveforms.
 
-Shapes follow :mod:`openunmix.model`:
+Shapes follow :mod:`openunmix.separation.separator`:
     magnitude:  ``(batch, channels, bins, frames)``; several targets stacked last,
                 ``(batch, channels, bins, frames, targets)``
     waveform:   ``(batch, channels, samples)``; several sources stacked second,

@@ -103,7 +103,7 @@ def reduce_precision(model: nn.Module, precision: str, device: torch.device = to
 
 
 def apply_precision(separator: nn.Module, precision: str) -> nn.Module:
-    """Put every target model of a frozen :class:`~openunmix.model.Separator` in ``precision``.
+    """Put every target model of a frozen :class:`~openunmix.separation.separator.Separator` in ``precision``.
 
     The separator is changed in place and returned; its filter and transforms
     stay float32.

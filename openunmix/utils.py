@@ -12,10 +12,11 @@ import socket
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Union
+from typing import Any, Iterator, List, Mapping, TypeVar, Union
 
 import numpy as np
 import torch
+from torch import nn
 
 PathLike = Union[str, os.PathLike]
 
@@ -198,3 +199,13 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.tolist()
     raise TypeError(f"not json serialisable: {type(obj).__name__}")
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def frozen(module: M) -> M:
+    """``module`` for inference only: no gradients, eval mode (returned for chaining)."""
+    for p in module.parameters():
+        p.requires_grad = False
+    return module.eval()

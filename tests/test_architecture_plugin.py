@@ -10,7 +10,7 @@ import torch
 
 from conftest import PLUGIN_MODULE, plugin_env, run_script, write_tone
 from openunmix import architectures
-from openunmix.hub import load_separator
+from openunmix.models.hub import load_separator
 from openunmix.architectures import list_targets, load_target_models
 
 TRAIN = ["--architecture", "tinygain", "--target", "vocals", "--nfft", "512", "--nhop", "256", "--batch-size", "4",

@@ -23,7 +23,7 @@ from openunmix.evaluation.run import evaluate_mixture_baseline
 from openunmix.evaluation.scoring import METRICS, global_sdr, score_track
 from openunmix.evaluation.tracks import EvaluationError, list_tracks
 from openunmix.filtering import FilterSettings
-from openunmix.separate import SeparationSettings
+from openunmix.separation.separate import SeparationSettings
 from openunmix.utils import temporary_prefix
 
 CPU = SeparationSettings(use_cuda=False)

@@ -17,7 +17,7 @@ from openunmix.commands.export import main
 from openunmix.export import ExportError, export_model
 from openunmix.export import folder as export_folder
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator, load_target_models
+from openunmix.models.hub import load_separator, load_target_models
 from openunmix.utils import temporary_prefix
 
 ort = pytest.importorskip("onnxruntime")

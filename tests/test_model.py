@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from conftest import fft_round_trip_atol, make_model_folder, run_script, sum_rtol, write_tone
 from openunmix.model import OpenUnmix
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator
+from openunmix.models.hub import load_separator
 from openunmix.architectures.umx import read_config
 from openunmix.architectures import load_target_models
 from openunmix.utils import ModelError, bandwidth_to_max_bin

@@ -13,8 +13,8 @@ import torch
 
 from conftest import ROOT, make_model_folder, sum_rtol, write_tone
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator
-from openunmix.separate import PipelineStats, segment_plan, separate, separate_blocks, separate_file
+from openunmix.models.hub import load_separator
+from openunmix.separation.separate import PipelineStats, segment_plan, separate, separate_blocks, separate_file
 
 
 def _pipeline_threads():

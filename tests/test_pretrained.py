@@ -23,9 +23,9 @@ import soundfile as sf
 import torch
 
 from conftest import ROOT, run_script, write_tone
-from openunmix import catalog
-from openunmix.download import fetch
-from openunmix.hub import load_target_models, pretrained
+from openunmix.models import table as catalog
+from openunmix.models.download import fetch
+from openunmix.models.hub import load_target_models, pretrained
 from openunmix.model import OpenUnmix
 from openunmix.utils import ModelError
 
@@ -212,7 +212,7 @@ def test_unreachable_and_stalled_servers_give_one_line_quickly(tmp_path, publish
 
 def test_two_processes_downloading_at_once(tmp_path, published):
     www, files = published
-    code = ("import sys; from openunmix.download import fetch; "
+    code = ("import sys; from openunmix.models.download import fetch; "
             "print(fetch(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3], progress=False))")
     digest = hashlib.sha256((www / files["vocals"]).read_bytes()).hexdigest()
     with serve(www) as base:

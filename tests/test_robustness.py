@@ -14,8 +14,8 @@ import torch
 
 from conftest import ROOT, TINY_TRAIN, copy_tree, make_model_folder, run_script, write_tone
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator
-from openunmix.separate import separate
+from openunmix.models.hub import load_separator
+from openunmix.separation.separate import separate
 
 
 def _one_error_line(r, *needles):

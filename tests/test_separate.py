@@ -6,8 +6,8 @@ import torch
 
 from conftest import make_model_folder, run_script, write_tone
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator
-from openunmix.separate import separate, separate_file
+from openunmix.models.hub import load_separator
+from openunmix.separation.separate import separate, separate_file
 
 
 def test_segmented_equals_whole_when_one_segment(model_dir):
@@ -81,7 +81,7 @@ def test_test_py_bad_input_one_line_and_others_done(tmp_path, model_dir):
 
 
 def test_inputs_with_the_same_name_get_their_own_folders(tmp_path):
-    from openunmix.separate import output_names
+    from openunmix.separation.separate import output_names
 
     assert output_names(["a/x.wav", "b/y.wav"]) == ["x", "y"]
     assert output_names(["a/song.wav", "b/song.flac", "c/other.wav"]) == ["song.wav", "song.flac", "other"]

@@ -26,9 +26,9 @@ from openunmix.commands.evaluate import evaluate_main
 from openunmix.commands.separate import separate_command
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
-from openunmix.manifest import Manifest
-from openunmix.separate import SeparationSettings
-from openunmix.sharding import Shard, balanced_split, share_of
+from openunmix.separation.manifest import Manifest
+from openunmix.separation.separate import SeparationSettings
+from openunmix.separation.sharding import Shard, balanced_split, share_of
 
 # seconds: shares differ in length, not only in count; rank 1 of 2 gets song0, song3 and song4 (and the bad
 # entries, which weigh nothing), so that killing it after its first file leaves it 55 s of audio to do

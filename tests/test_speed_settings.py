@@ -10,9 +10,9 @@ from conftest import make_model_folder, run_script, write_tone
 from openunmix import data
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator
+from openunmix.models.hub import load_separator
 from openunmix.precision import PrecisionError, check_precision, cpu_has_native_bfloat16
-from openunmix.separate import SeparationSettings, separate
+from openunmix.separation.separate import SeparationSettings, separate
 from openunmix.training import TrainConfig, dataset_statistics, train
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_TRAIN, make_model_folder, run_script, write_tone
-from openunmix.hub import load_separator
+from openunmix.models.hub import load_separator
 from openunmix.training import EarlyStopping
 
 TINY = TINY_TRAIN

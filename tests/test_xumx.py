@@ -13,7 +13,7 @@ from conftest import ROOT, fft_round_trip_atol, run_script, split_batch_rtol, su
 from openunmix import losses
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
-from openunmix.hub import load_separator, load_target_models
+from openunmix.models.hub import load_separator, load_target_models
 from openunmix.model import OpenUnmix
 from openunmix.architectures import list_targets
 from openunmix.transforms import ISTFT, STFT

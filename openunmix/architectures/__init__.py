@@ -39,7 +39,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..modelfolder import ModelConfig
+from ..models.folder import ModelConfig
 from ..utils import ModelError, PathLike
 from .base import (Architecture, ArchitectureError, Capabilities, MagnitudeTargetPart, Spectrogram, TrainingOption,
                    TrainingPart)

@@ -15,7 +15,7 @@ module holds everything particular to it, behind this interface:
   whether a model returns several targets at once, runs block by block, sees
   only the past, can be exported.
 
-Shapes follow :mod:`openunmix.model`: waveforms ``(batch, channels, samples)``
+Shapes follow :mod:`openunmix.separation.separator`: waveforms ``(batch, channels, samples)``
 (several targets: ``(batch, targets, channels, samples)``), magnitudes
 ``(batch, channels, bins, frames)`` (several targets stacked last).
 """
@@ -32,12 +32,12 @@ import torch
 from torch import nn
 
 from .. import losses
-from ..modelfolder import ModelConfig, peek_json
+from ..models.folder import ModelConfig, peek_json
 from ..transforms import STFT, ComplexNorm
 from ..utils import ModelError, PathLike
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..catalog import ModelEntry
+    from ..models.table import ModelEntry
 
 
 class ArchitectureError(ModelError):

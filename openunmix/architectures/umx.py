@@ -1,4 +1,4 @@
-"""Open-Unmix (``umx``): one :class:`~openunmix.model.OpenUnmix` model per target.
+"""Open-Unmix (``umx``): one :class:`~openunmix.architectures.umx.OpenUnmix` model per target.
 
 Folder format: ``<target>.pth`` (state dict, upstream's parameter names) and
 ``<target>.json`` (settings at the top level and under ``args``, training
@@ -9,7 +9,7 @@ only, and their 2019 state dicts hold the sample rate and STFT windows,
 which are dropped. Open-Unmix files carry no ``"architecture"`` mark, so this
 architecture owns every ``<stem>.json`` + ``<stem>.pth`` pair no other
 architecture claims. The published weights of the model table
-(:mod:`openunmix.catalog`) are Open-Unmix models too.
+(:mod:`openunmix.models.table`) are Open-Unmix models too.
 
 Training: the MSE between the model's output and the target magnitude
 ``(batch, channels, bins, frames)``; files ``<target>.*``.
@@ -23,21 +23,145 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..model import OpenUnmix
-from ..modelfolder import (ModelConfig, flatten, load_state, read_json, read_separator_json,
+from ..models.folder import (ModelConfig, flatten, load_state, read_json, read_separator_json,
                            save_model_files, state_dict_from_file, stft_settings)
-from ..utils import ModelError, PathLike, setting_number
+from ..utils import ModelError, PathLike, frozen, setting_number
 from . import ArchitectureError, register
 from .base import Architecture, Capabilities, MagnitudeTargetPart, TrainingPart
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..catalog import ModelEntry
+    from ..models.table import ModelEntry
 
 NAME = "umx"
 # keys of upstream's 2019 (v1.0) state dicts that are not parameters of the model
 _LEGACY_KEYS = ("sample_rate", "stft.window", "transform.0.window")
+
+
+# ---------------------------------------------------------------- model
+
+
+class OpenUnmix(nn.Module):
+    """Magnitude-spectrogram masker for one target (upstream architecture and names).
+
+    Bandwidth crop -> input shift/scale -> fc1 -> BN -> tanh -> LSTM (3 layers)
+    -> skip concat -> fc2 -> BN -> ReLU -> fc3 -> BN -> output scale/shift ->
+    ReLU -> times the input magnitude.
+
+    Args:
+        nb_bins: number of STFT bins (``n_fft // 2 + 1``).
+        nb_channels: audio channels of the input magnitude.
+        hidden_size: width of the hidden layers.
+        nb_layers: LSTM layers.
+        unidirectional: causal LSTM of ``hidden_size`` units instead of a
+            bidirectional one of ``hidden_size // 2`` per direction.
+        input_mean, input_scale: per-bin mixture-magnitude mean and standard
+            deviation (numpy arrays of ``nb_bins`` or more values), used to
+            initialise the input normalisation.
+        max_bin: bins at or below the model's bandwidth; only these are fed to
+            the network, all ``nb_bins`` are predicted.
+    """
+
+    def __init__(
+        self,
+        nb_bins: int = 4096 // 2 + 1,
+        nb_channels: int = 2,
+        hidden_size: int = 512,
+        nb_layers: int = 3,
+        unidirectional: bool = False,
+        input_mean: Optional[np.ndarray] = None,
+        input_scale: Optional[np.ndarray] = None,
+        max_bin: Optional[int] = None,
+    ):
+        super().__init__()
+        self.nb_output_bins = nb_bins
+        self.nb_bins = max_bin if max_bin else nb_bins
+        self.nb_channels = nb_channels
+        self.hidden_size = hidden_size
+        self.nb_layers = nb_layers
+        self.unidirectional = unidirectional
+
+        self.fc1 = nn.Linear(self.nb_bins * nb_channels, hidden_size, bias=False)
+        self.bn1 = nn.BatchNorm1d(hidden_size)
+        self.lstm = nn.LSTM(
+            input_size=hidden_size,
+            hidden_size=hidden_size if unidirectional else hidden_size // 2,
+            num_layers=nb_layers,
+            bidirectional=not unidirectional,
+            batch_first=False,
+            dropout=0.4 if nb_layers > 1 else 0.0,
+        )
+        self.fc2 = nn.Linear(hidden_size * 2, hidden_size, bias=False)
+        self.bn2 = nn.BatchNorm1d(hidden_size)
+        self.fc3 = nn.Linear(hidden_size, self.nb_output_bins * nb_channels, bias=False)
+        self.bn3 = nn.BatchNorm1d(self.nb_output_bins * nb_channels)
+
+        # stored as upstream does: the negated mean is added, the inverse scale multiplied
+        mean = torch.zeros(self.nb_bins)
+        scale = torch.ones(self.nb_bins)
+        if input_mean is not None:
+            mean = -torch.as_tensor(np.asarray(input_mean)[: self.nb_bins], dtype=torch.float32)
+        if input_scale is not None:
+            scale = 1.0 / torch.as_tensor(
+                np.asarray(input_scale)[: self.nb_bins], dtype=torch.float32
+            )
+        self.input_mean = nn.Parameter(mean)
+        self.input_scale = nn.Parameter(scale)
+        self.output_scale = nn.Parameter(torch.ones(self.nb_output_bins))
+        self.output_mean = nn.Parameter(torch.ones(self.nb_output_bins))
+
+    def freeze(self) -> "OpenUnmix":
+        """Inference only: no gradients, eval mode."""
+        return frozen(self)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The part before the LSTM: bandwidth crop, input normalisation, fc1, BN, tanh.
+
+        Args:
+            x: mixture magnitude ``(batch, channels, bins, frames)``.
+
+        Returns:
+            ``(frames, batch, hidden_size)``, the LSTM's input.
+        """
+        x = x.permute(3, 0, 1, 2)  # (frames, batch, channels, bins)
+        frames, batch, channels, _ = x.shape
+        x = (x[..., : self.nb_bins] + self.input_mean) * self.input_scale
+        x = self.bn1(self.fc1(x.reshape(frames * batch, channels * self.nb_bins)))
+        return torch.tanh(x.reshape(frames, batch, self.hidden_size))
+
+    def decode(self, skip: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """The part after the LSTM: fc2, BN, ReLU, fc3, BN, output scale/shift, ReLU, mask.
+
+        Args:
+            skip: encoder output and LSTM output concatenated,
+                ``(frames, batch, 2 * hidden_size)``.
+            mix: mixture magnitude ``(batch, channels, bins, frames)``.
+
+        Returns:
+            target magnitude ``(batch, channels, bins, frames)``.
+        """
+        frames, batch = skip.shape[0], skip.shape[1]
+        channels = mix.shape[1]
+        x = F.relu(self.bn2(self.fc2(skip.reshape(frames * batch, -1))))
+        x = self.bn3(self.fc3(x))
+        x = x.reshape(frames, batch, channels, self.nb_output_bins)
+        x = F.relu(x * self.output_scale + self.output_mean)
+        return x.permute(1, 2, 3, 0) * mix
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Estimate the target magnitude: :meth:`encode`, LSTM, :meth:`decode`.
+
+        Args:
+            x: mixture magnitude ``(batch, channels, bins, frames)``.
+
+        Returns:
+            target magnitude ``(batch, channels, bins, frames)``.
+        """
+        h = self.encode(x)
+        lstm_out, _ = self.lstm(h)
+        return self.decode(torch.cat([h, lstm_out], dim=-1), x)
 
 
 # ---------------------------------------------------------------- folder format

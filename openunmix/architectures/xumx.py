@@ -1,6 +1,6 @@
 """CrossNet-Open-Unmix (``xumx``, Sawata et al., ICASSP 2021): four Open-Unmix branches joined by two bridges.
 
-Model. Every branch is an :class:`~openunmix.model.OpenUnmix` (its own input
+Model. Every branch is an :class:`~openunmix.architectures.umx.OpenUnmix` (its own input
 and output scaling, fc1/BN/tanh encoder, LSTM, fc2/fc3 decoder and mask).
 The bridges add no weights:
 
@@ -37,7 +37,7 @@ estimated magnitudes with the mixture's phase). Options ``mcoef`` and
 ``combination`` (flags ``--mcoef``, ``--no-combination``); datasets: musdb
 only (every item needs all four sources).
 
-Shapes follow :mod:`openunmix.model`: magnitude ``(batch, channels, bins,
+Shapes follow :mod:`openunmix.separation.separator`: magnitude ``(batch, channels, bins,
 frames)``; several targets stacked last; waveforms ``(batch, sources,
 channels, samples)``.
 """
@@ -54,8 +54,9 @@ from torch import nn
 
 from .. import losses
 from ..data.sources import MUSDB_SOURCES
-from ..model import OpenUnmix, frozen
-from ..modelfolder import (ModelConfig, flatten, load_state, read_json, save_model_files,
+from ..utils import frozen
+from .umx import OpenUnmix
+from ..models.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                            state_dict_from_file, stft_settings)
 from ..transforms import ISTFT, STFT, ComplexNorm
 from ..utils import ModelError, PathLike, setting_number
@@ -78,7 +79,7 @@ class CrossNetOpenUnmix(nn.Module):
         branch_names: the targets, one branch each, in output order
             (default: vocals, drums, bass, other).
         nb_bins, nb_channels, hidden_size, nb_layers, unidirectional,
-        input_mean, input_scale, max_bin: as :class:`~openunmix.model.OpenUnmix`,
+        input_mean, input_scale, max_bin: as :class:`~openunmix.architectures.umx.OpenUnmix`,
             the same for every branch.
 
     Attributes:

@@ -9,10 +9,10 @@ from typing import Optional, Tuple
 
 from .argtypes import nonnegative_float, nonnegative_int, number, positive_float
 from ..filtering import FilterSettings
-from ..hub import DEFAULT_MODEL, licence_notice
+from ..models.hub import DEFAULT_MODEL, licence_notice
 from ..precision import PRECISIONS
-from ..separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings
-from ..sharding import Shard
+from ..separation.separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings
+from ..separation.sharding import Shard
 
 
 def error(message: str) -> None:

@@ -9,8 +9,8 @@ from typing import Any, List, Mapping, Optional, Sequence
 
 from ..distributed import broadcast_object, cleanup
 from ..evaluation import EvaluationError, evaluate, evaluate_mixture_baseline, format_comparison, format_table
-from ..separate import SeparationSettings
-from ..sharding import Shard
+from ..separation.separate import SeparationSettings
+from ..separation.sharding import Shard
 from ..utils import ModelError
 from .argtypes import ArgumentParser, positive_int
 from .common import (
@@ -46,7 +46,7 @@ def evaluate_main(
     ``estimates_only`` separates and scores nothing. With ``baseline``, the
     unprocessed mixture is scored too (in ``evaldir/mixture-baseline``) and
     the model's median SDR is compared with it. ``settings``: how to separate
-    (default :class:`~openunmix.separate.SeparationSettings`). With ``report``,
+    (default :class:`~openunmix.separation.separate.SeparationSettings`). With ``report``,
     the listening page of the tracks evaluated (the model, and the mixture
     baseline with ``baseline``) is written into that folder (see
     :func:`openunmix.compare.evaluation_report`; ``report_wav`` adds full wav

@@ -8,10 +8,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-from ..catalogue import CatalogueResult, read_input_list, separate_catalogue, settings_key
+from ..separation.catalogue import CatalogueResult, read_input_list, separate_catalogue, settings_key
 from ..distributed import cleanup
-from ..separate import SeparationSettings
-from ..sharding import Shard
+from ..separation.separate import SeparationSettings
+from ..separation.sharding import Shard
 from ..utils import ModelError
 from .argtypes import ArgumentParser, positive_int, writable_extension
 from .common import (
@@ -37,10 +37,10 @@ def separate_main(
 
     The model and ``targets`` are checked (loaded) before any input is read;
     an input that fails is reported in one line and the others are still
-    separated. Folder names come from :func:`openunmix.separate.output_names`
+    separated. Folder names come from :func:`openunmix.separation.separate.output_names`
     over all of ``inputs``. Every input gets a record in
     ``outdir/manifest.jsonl``; inputs separated earlier with the same settings
-    are skipped unless ``force`` (see :mod:`openunmix.catalogue`).
+    are skipped unless ``force`` (see :mod:`openunmix.separation.catalogue`).
 
     Under ``torchrun`` the processes share the inputs (balanced by audio
     length, one GPU each where there are GPUs); rank 0 shows the progress of

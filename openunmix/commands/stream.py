@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..hub import load_separator
+from ..models.hub import load_separator
 from ..stream import DEFAULT_MEMORY, PipeError, StreamingSeparator, run_pipe
 from ..utils import ModelError, make_output_folder
 from .argtypes import ArgumentParser, positive_float, positive_int

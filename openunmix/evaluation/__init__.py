@@ -5,7 +5,7 @@ The steps can run apart (separation on a GPU machine, scoring on CPUs):
 * :mod:`.tracks` -- the tracks of a subset and the folders of an evaluation;
 * :mod:`.estimates` -- :func:`separate_tracks` writes
   ``ESTIMATES_DIR/<subset>/<track>/<source>.wav`` (32-bit float) with one
-  :class:`~openunmix.model.Separator`, and reads them back;
+  :class:`~openunmix.separation.separator.Separator`, and reads them back;
 * :mod:`.scoring` -- :func:`score_tracks` scores the estimates on disk with
   BSSEval v4 (museval, 1 s windows and hops) in parallel processes and writes
   per track ``EVAL_DIR/<subset>/<track>.json`` (museval's own format) and

@@ -15,7 +15,7 @@ import torch
 
 from .. import audio as audio_io
 from ..audio import AudioError
-from ..separate import separate, separate_file
+from ..separation.separate import separate, separate_file
 from ..utils import PathLike, remove_stale_temporaries
 from .tracks import MUSDB_TARGETS, EvaluationError, estimates_folder, first_line, has_estimates
 

@@ -8,7 +8,7 @@ are returned per track. Printing is left to the caller (``eval.py``).
 Many processes can share an evaluation: the ``torchrun`` processes of one
 run (``ctx``) and the tasks of a job array (``shard``). Each separates and
 scores its share of the tracks (balanced by duration,
-:mod:`openunmix.sharding`); under ``torchrun``, rank 0 waits for the others,
+:mod:`openunmix.separation.sharding`); under ``torchrun``, rank 0 waits for the others,
 learns their failures and aggregates every track. A task of a job array
 aggregates when it finds every track scored, so the last task to finish
 writes the table; otherwise (a track failed elsewhere) scoring only the
@@ -25,8 +25,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from ..distributed import Context, gather_objects
-from ..separate import SeparationSettings
-from ..sharding import Shard, share_of
+from ..separation.separate import SeparationSettings
+from ..separation.sharding import Shard, share_of
 from ..utils import PathLike
 from .aggregate import Summary
 from .estimates import separate_tracks
@@ -200,7 +200,7 @@ def evaluate(
 
 
 def share_tracks(tracks: Sequence[Any], shard: Shard) -> List[Any]:
-    """The musdb tracks of ``shard``, balanced by duration (:func:`openunmix.sharding.share_of`), in list order."""
+    """The musdb tracks of ``shard``, balanced by duration (:func:`openunmix.separation.sharding.share_of`), in list order."""
     return [tracks[i] for i in share_of([float(getattr(t, "duration", 0.0) or 0.0) for t in tracks], shard)]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from ..filtering import FilterSettings
-from ..hub import load_separator
+from ..models.hub import load_separator
 from .. import architectures
 from ..utils import PathLike, remove_stale_temporaries, save_json, temporary_prefix
 from .errors import ExportError

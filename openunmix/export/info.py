@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 import torch
 
-from ..model import Separator
+from ..separation.separator import Separator
 from .errors import ExportError
 from .onnx_graph import ONNX_INPUT, ONNX_OUTPUT, OPSET, require_onnx
 

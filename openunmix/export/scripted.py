@@ -1,6 +1,6 @@
 """The separator that TorchScript compiles, for deployment without Python or this package.
 
-:class:`ScriptableSeparator` holds what a :class:`~openunmix.model.Separator`
+:class:`ScriptableSeparator` holds what a :class:`~openunmix.separation.separator.Separator`
 holds (its STFT modules, target models and filter settings) in the form
 ``torch.jit.script`` compiles, and runs the package's own code: the target
 models, the STFT modules and the window loop and Wiener filter of
@@ -13,7 +13,7 @@ window by window (same result, more memory on long inputs).
 ``torch.export`` fixes the number of frames an ``nn.LSTM`` sees to that of
 the example input, so it cannot yet give a separator for inputs of any length.
 
-Shapes (as in :mod:`openunmix.model`):
+Shapes (as in :mod:`openunmix.separation.separator`):
     waveform:  ``(batch, channels, samples)``
     spectrum:  complex ``(batch, channels, bins, frames)``
     magnitude: real ``(batch, channels, bins, frames)``
@@ -28,7 +28,7 @@ from torch import nn
 
 from ..filtering import filter_windows
 from .. import architectures
-from ..model import Separator
+from ..separation.separator import Separator
 from ..utils import PathLike
 from .errors import ExportError, first_line
 

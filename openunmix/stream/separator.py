@@ -1,6 +1,6 @@
 """Block-by-block separation with causal (unidirectional) models and a fixed delay.
 
-:class:`StreamingSeparator` wraps a :class:`~openunmix.model.Separator` whose
+:class:`StreamingSeparator` wraps a :class:`~openunmix.separation.separator.Separator` whose
 target models are unidirectional. Each :meth:`~StreamingSeparator.process`
 call takes any number of new samples and returns exactly as many separated
 samples; :meth:`~StreamingSeparator.flush` returns the last
@@ -43,7 +43,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .. import architectures
-from ..model import Separator
+from ..separation.separator import Separator
 from ..transforms import STFT
 from .lstm import run_lstm
 from .online_filter import OnlineFilter, forgetting_factor

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from .. import architectures
 from .. import data as data_mod
 from .. import distributed as dist_utils
-from ..modelfolder import ModelConfig
+from ..models.folder import ModelConfig
 from ..utils import bandwidth_to_max_bin, make_output_folder, remove_stale_temporaries
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader

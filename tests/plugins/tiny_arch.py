@@ -25,8 +25,8 @@ from torch import nn
 from openunmix import architectures
 from openunmix.architectures import (Architecture, Capabilities, MagnitudeTargetPart, TrainingOption,
                                      TrainingPart, register)
-from openunmix.model import frozen
-from openunmix.modelfolder import (ModelConfig, flatten, load_state, read_json, save_model_files,
+from openunmix.utils import frozen
+from openunmix.models.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                    state_dict_from_file, stft_settings)
 from openunmix.utils import ModelError, PathLike
 

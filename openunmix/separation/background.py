@@ -3,7 +3,7 @@
 :class:`ReadAhead` runs an iterator (decoding and resampling audio blocks)
 in a thread, a few items ahead of its consumer; :class:`WriteBehind` hands
 items (separated blocks) to a function (resampling and writing them) in a
-thread. The separation of :func:`~openunmix.separate.separate_file` thus
+thread. The separation of :func:`~openunmix.separation.separate.separate_file` thus
 overlaps with its input and output: soundfile, soxr and torch release the
 GIL while they work.
 

@@ -1,9 +1,9 @@
 """Models by name or by folder: the one entry point that every script and the API use.
 
 ``model`` is either a model folder (as ``train.py`` writes and upstream
-publishes; :mod:`openunmix.modelfolder`) or the name of a model in the model
-table (:mod:`openunmix.catalog`), whose files are downloaded once, checked and
-cached (:mod:`openunmix.download`) and loaded by the architecture of the
+publishes; :mod:`openunmix.models.folder`) or the name of a model in the model
+table (:mod:`openunmix.models.table`), whose files are downloaded once, checked and
+cached (:mod:`openunmix.models.download`) and loaded by the architecture of the
 table's models (:func:`openunmix.architectures.default`).
 """
 
@@ -17,12 +17,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from . import architectures, catalog
+from .. import architectures
+from . import table
 from .download import fetch
-from .filtering import FilterSettings
-from .model import Separator
-from .modelfolder import ModelConfig
-from .utils import ModelError, PathLike
+from ..filtering import FilterSettings
+from ..separation.separator import Separator
+from .folder import ModelConfig
+from ..utils import ModelError, PathLike
 
 DEFAULT_MODEL = "umxhq"
 
@@ -46,15 +47,15 @@ def select_targets(available: Sequence[str], targets: Optional[Sequence[str]], w
     return list(dict.fromkeys(targets))
 
 
-def find_entry(model: str, models_file: Optional[PathLike] = None) -> Optional[catalog.ModelEntry]:
+def find_entry(model: str, models_file: Optional[PathLike] = None) -> Optional[table.ModelEntry]:
     """The table entry of a model name, or ``None`` when ``model`` is a folder or unknown."""
     if Path(model).is_dir() or _looks_like_path(str(model)):
         return None
-    return catalog.find_model(str(model), models_file)
+    return table.find_model(str(model), models_file)
 
 
 def load_entry(
-    entry: catalog.ModelEntry,
+    entry: table.ModelEntry,
     targets: Optional[Sequence[str]] = None,
     device: Union[str, torch.device] = "cpu",
     cache_dir: Optional[PathLike] = None,
@@ -104,7 +105,7 @@ def load_target_models(
     if entry is None:
         if _looks_like_path(model) or Path(model).exists():
             raise ModelError(f"{model}: model folder does not exist")
-        known = ", ".join(catalog.names(models_file))
+        known = ", ".join(table.names(models_file))
         raise ModelError(f"{model}: neither a model folder nor a known model name (known: {known})")
     return load_entry(entry, targets, device, cache_dir, progress)
 
@@ -126,7 +127,7 @@ def load_separator(
     models (:mod:`openunmix.precision`); a precision the device cannot run
     raises :class:`~openunmix.precision.PrecisionError` (a ``ValueError``).
     """
-    from .precision import apply_precision, check_precision
+    from ..precision import apply_precision, check_precision
 
     check_precision(precision, torch.device(device))
     models, config = load_target_models(model, targets, device, models_file, cache_dir, progress)
@@ -200,9 +201,9 @@ def untrained(
     **_: object,
 ) -> Separator:
     """A :class:`Separator` with the architecture of a named model and untrained weights (nothing is downloaded)."""
-    entry = catalog.find_model(name, models_file)
+    entry = table.find_model(name, models_file)
     if entry is None:
-        raise ModelError(f"{name}: not a known model name (known: {', '.join(catalog.names(models_file))})")
+        raise ModelError(f"{name}: not a known model name (known: {', '.join(table.names(models_file))})")
     config = ModelConfig(
         target="", sample_rate=entry.sample_rate, n_fft=entry.n_fft, n_hop=entry.n_hop,
         nb_channels=entry.nb_channels, hidden_size=entry.hidden_size, nb_layers=entry.nb_layers,

@@ -1,7 +1,7 @@
 """Separation of audio of any length in bounded memory.
 
 Audio is read block by block, resampled to the model rate on the fly, cut
-into overlapping segments that the :class:`~openunmix.model.Separator`
+into overlapping segments that the :class:`~openunmix.separation.separator.Separator`
 processes one at a time, joined again by a linear cross-fade over the
 overlap, resampled back to the input rate and written out incrementally.
 Memory therefore depends on the segment length, not on the song length.
@@ -10,7 +10,7 @@ The segments follow :func:`segment_plan`: a song that fits in one segment
 is separated whole; a longer one in segments of equal length (to a sample)
 that overlap by exactly the cross-fade. :func:`separate_file` reads and
 resamples ahead and writes behind in background threads
-(:mod:`openunmix.background`), so the models do not wait for the disk.
+(:mod:`openunmix.separation.background`), so the models do not wait for the disk.
 
 Arrays are ``(channels, samples)`` for audio and ``(sources, channels,
 samples)`` for estimates.
@@ -31,14 +31,14 @@ import soundfile as sf
 import soxr
 import torch
 
-from . import audio as audio_io
-from .audio import AudioError
+from .. import audio as audio_io
+from ..audio import AudioError
 from .background import ReadAhead, WriteBehind
-from .filtering import FilterSettings
-from .model import Separator
-from .hub import load_separator
-from .precision import check_precision
-from .utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
+from ..filtering import FilterSettings
+from .separator import Separator
+from ..models.hub import load_separator
+from ..precision import check_precision
+from ..utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
 DEFAULT_OVERLAP = 4.0  # seconds of cross-fade between segments

@@ -10,7 +10,7 @@ rename; a writer that waited for the lock notices the new file and appends
 to it instead. Readers skip a last line still being written and lines that
 are not json objects.
 
-A record (see :mod:`openunmix.catalogue` for the fields) is identified by its
+A record (see :mod:`openunmix.separation.catalogue` for the fields) is identified by its
 ``folder``, the output folder under ``OUTDIR``: an input's latest record is
 the last line with its folder.
 """
@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from .utils import PathLike, atomic_path, file_mode
+from ..utils import PathLike, atomic_path, file_mode
 
 MANIFEST_NAME = "manifest.jsonl"
 

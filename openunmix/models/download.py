@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
-from .utils import ModelError, PathLike, file_mode, make_output_folder
+from ..utils import ModelError, PathLike, file_mode, make_output_folder
 
 DEFAULT_TIMEOUT = 30.0  # seconds without progress before a download is given up
 ENV_TIMEOUT = "OPENUNMIX_DOWNLOAD_TIMEOUT"

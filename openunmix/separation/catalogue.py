@@ -2,12 +2,12 @@
 
 :func:`separate_catalogue` separates a list of audio files into
 ``OUTDIR/<folder>/<source><ext>``. Folder names come from
-:func:`~openunmix.separate.output_names` over the whole list, so that every
+:func:`~openunmix.separation.separate.output_names` over the whole list, so that every
 process names every input alike. Each process takes its share of the list
-(:mod:`openunmix.sharding`: balanced by audio length read from the file
+(:mod:`openunmix.separation.sharding`: balanced by audio length read from the file
 headers), loads the model once (its caller does), writes every output
 atomically and appends one record per input to ``OUTDIR/manifest.jsonl``
-(:mod:`openunmix.manifest`). A bad input is recorded with its error and
+(:mod:`openunmix.separation.manifest`). A bad input is recorded with its error and
 the others go on. A rerun skips the inputs whose outputs are complete: the
 latest record of their folder says ``done`` with the same input file (size
 and modification time) and the same separation settings, and every output
@@ -38,12 +38,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
-from .audio import AudioError
-from .distributed import Context, barrier, broadcast_object
+from ..audio import AudioError
+from ..distributed import Context, barrier, broadcast_object
 from .manifest import MANIFEST_NAME, Manifest
 from .separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings, output_names, separate_file
 from .sharding import Shard, audio_duration, share_of
-from .utils import PathLike, make_output_folder, remove_stale_temporaries
+from ..utils import PathLike, make_output_folder, remove_stale_temporaries
 
 ALONE = Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))  # one process, no torchrun
 

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Mapping, Optional, Sequence
 
-from .utils import PathLike
+from ..utils import PathLike
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def share_of(weights: Sequence[float], shard: Shard) -> List[int]:
 
 def audio_duration(path: PathLike) -> Optional[float]:
     """Seconds of audio in a file, from its header (nothing is decoded); None when it cannot be read."""
-    from .audio import AudioError, info
+    from ..audio import AudioError, info
 
     try:
         rate, samples, _ = info(path)

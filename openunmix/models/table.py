@@ -10,7 +10,7 @@ A table is a json file::
 
 ``sha256`` is the file's full hex digest or a prefix of at least 8 digits;
 ``url`` is ``http(s)://`` or ``file://``. The built-in table
-(``openunmix/models.json``) lists the published upstream models. A user's
+(``openunmix/models/models.json``) lists the published upstream models. A user's
 table (``--models FILE`` or the environment variable ``OPENUNMIX_MODELS``)
 is read over it: its names take precedence.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
-from .utils import ModelError, PathLike, bandwidth_to_max_bin, setting_number
+from ..utils import ModelError, PathLike, bandwidth_to_max_bin, setting_number
 
 BUILTIN_TABLE = Path(__file__).with_name("models.json")
 ENV_TABLE = "OPENUNMIX_MODELS"

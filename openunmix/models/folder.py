@@ -21,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from .utils import ModelError, PathLike, load_torch, save_json, save_torch, setting_number
+from ..utils import ModelError, PathLike, load_torch, save_json, save_torch, setting_number
 
 SEPARATOR_JSON = "separator.json"
 
@@ -31,7 +31,7 @@ class ModelConfig:
     """Settings of one model of a folder or of the model table, checked against its weights.
 
     ``sample_rate``, ``n_fft``, ``n_hop`` and ``nb_channels`` are what a
-    :class:`~openunmix.model.Separator` needs; the others describe models of
+    :class:`~openunmix.separation.separator.Separator` needs; the others describe models of
     the Open-Unmix family (other architectures fill them as they apply).
     """
 
