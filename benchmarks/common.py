@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402,F401  (used by the scripts as common.sf)
 import torch  # noqa: E402
 
-from openunmix.model import OpenUnmix  # noqa: E402
+from openunmix.architectures.umx import OpenUnmix  # noqa: E402
 from openunmix.architectures.umx import save_target_model  # noqa: E402
 from openunmix.utils import bandwidth_to_max_bin  # noqa: E402
 

@@ -36,7 +36,8 @@ import torch
 from common import ROOT, machine, measure
 from openunmix.demo import synthesize_track
 from openunmix.filtering import FilterSettings
-from openunmix.model import OpenUnmix, Separator
+from openunmix.architectures.umx import OpenUnmix
+from openunmix.separation.separator import Separator
 from openunmix.architectures.umx import save_target_model
 from openunmix.stream import StreamingSeparator
 from openunmix.utils import bandwidth_to_max_bin

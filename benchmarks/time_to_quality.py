@@ -143,7 +143,7 @@ def score_snapshots(model: Any, snapshots: Sequence[Dict[str, Any]], trainer: An
 
     from openunmix.evaluation.estimates import separate_array
     from openunmix.filtering import FilterSettings
-    from openunmix.model import Separator
+    from openunmix.separation.separator import Separator
 
     tracks = _test_tracks(Path(spec["root"]))
     cfg = trainer.cfg
@@ -152,7 +152,7 @@ def score_snapshots(model: Any, snapshots: Sequence[Dict[str, Any]], trainer: An
         model.load_state_dict(snap["weights"])
         model.eval()
         sep = Separator({TARGET: model}, filter=FilterSettings(niter=1, residual=True),
-                        sample_rate=trainer.sample_rate, n_fft=cfg.nfft, n_hop=cfg.nhop,
+                        sample_rate=trainer.sample_rate, n_fft=trainer.part.n_fft, n_hop=trainer.part.n_hop,
                         nb_channels=cfg.nb_channels).eval()
         per_track = {"vocals": [], "accompaniment": []}
         with torch.inference_mode():

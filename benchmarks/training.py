@@ -33,7 +33,7 @@ import common  # before torch: puts the repository on sys.path and tunes the all
 
 import torch
 from openunmix import data
-from openunmix.model import OpenUnmix
+from openunmix.architectures.umx import OpenUnmix
 from openunmix.training import dataset_statistics
 from openunmix.transforms import STFT, ComplexNorm
 from openunmix.utils import bandwidth_to_max_bin

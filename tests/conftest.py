@@ -14,7 +14,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from openunmix.model import OpenUnmix  # noqa: E402
+from openunmix.architectures.umx import OpenUnmix  # noqa: E402
 from openunmix.architectures.umx import save_target_model  # noqa: E402
 
 

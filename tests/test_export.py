@@ -55,7 +55,7 @@ def _upstream_folder(tmp: Path) -> Path:
 
 
 def _unidirectional_mono_folder(tmp: Path) -> Path:
-    from openunmix.model import OpenUnmix
+    from openunmix.architectures.umx import OpenUnmix
     from openunmix.architectures.umx import save_target_model
 
     torch.manual_seed(5)
@@ -311,7 +311,7 @@ def test_export_by_model_name(tmp_path):
 
 def test_joint_models_are_refused_in_one_line(tmp_path):
     """X-UMX folders cannot be exported yet: the error says so instead of failing inside TorchScript."""
-    from openunmix.model import Separator
+    from openunmix.separation.separator import Separator
     from openunmix.architectures.xumx import CrossNetOpenUnmix
 
     joint = CrossNetOpenUnmix(["vocals", "drums"], nb_bins=257, nb_channels=2, hidden_size=8, nb_layers=1,

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import fft_round_trip_atol, make_model_folder, run_script, sum_rtol, write_tone
-from openunmix.model import OpenUnmix
+from openunmix.architectures.umx import OpenUnmix
 from openunmix.filtering import FilterSettings
 from openunmix.models.hub import load_separator
 from openunmix.architectures.umx import read_config

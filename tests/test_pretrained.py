@@ -26,7 +26,7 @@ from conftest import ROOT, run_script, write_tone
 from openunmix.models import table as catalog
 from openunmix.models.download import fetch
 from openunmix.models.hub import load_target_models, pretrained
-from openunmix.model import OpenUnmix
+from openunmix.architectures.umx import OpenUnmix
 from openunmix.utils import ModelError
 
 RATE = 16000
@@ -235,7 +235,7 @@ def test_torch_cache_and_file_urls(tmp_path, published, monkeypatch):
     (hub_cache / files["vocals"]).write_bytes((www / files["vocals"]).read_bytes())
     table = _table(tmp_path / "t.json", {"tiny": _entry(f"http://127.0.0.1:{_closed_port()}", files, ("vocals",))})
     models, config = load_target_models("tiny", models_file=table, progress=False)
-    assert list(models) == ["vocals"] and config.max_bin == 129 and config.sample_rate == RATE
+    assert list(models) == ["vocals"] and config.options["max_bin"] == 129 and config.sample_rate == RATE
     # file:// URLs download like http ones
     table = _table(tmp_path / "f.json", {"tiny": _entry(www.as_uri(), files, ("drums",))})
     models, _ = load_target_models("tiny", models_file=table, cache_dir=tmp_path / "c", progress=False)
@@ -261,14 +261,17 @@ def test_builtin_table_lists_the_published_models():
             assert f.filename.startswith(target) and f.filename[len(target) + 1 : -4].startswith(f.sha256[:8])
     for name in ("umx", "umxhq", "umxl"):
         e = table[name]
-        assert (e.sample_rate, e.n_fft, e.n_hop, e.nb_channels, e.nb_layers, e.unidirectional, e.max_bin) == \
+        o = e.options
+        assert e.architecture == "umx"
+        assert (e.sample_rate, e.n_fft, e.n_hop, e.nb_channels, o["nb_layers"], o["unidirectional"], o["max_bin"]) == \
             (44100, 4096, 1024, 2, 3, False, 1487)
-        assert e.hidden_size == (1024 if name == "umxl" else 512)
+        assert o["hidden_size"] == (1024 if name == "umxl" else 512)
         assert list(e.targets) == ["vocals", "drums", "bass", "other"]
     assert table["umxl"].restricted and "CC BY-NC-SA 4.0" in table["umxl"].license
     assert not table["umxhq"].restricted
     se = table["umxse"]
-    assert (se.sample_rate, se.n_fft, se.n_hop, se.nb_channels, se.hidden_size, se.max_bin) == (16000, 1024, 512, 1, 256, 513)
+    assert (se.sample_rate, se.n_fft, se.n_hop, se.nb_channels, se.options["hidden_size"], se.options["max_bin"]) == \
+        (16000, 1024, 512, 1, 256, 513)
     assert list(se.targets) == ["speech", "noise"]
     assert table["umxhq"].targets["vocals"].sha256 == "b62c91cedbc7a066f1778ead5b5cecb377aa3a46a31af1cce7c5c8769339d083"
     assert table["umxhq"].targets["drums"].sha256 == "9619578f885c54737cb0234f9f9a4a679ee4f31438fd77fd1dbe02bb16c2da0a"

@@ -46,8 +46,9 @@ def test_train_gives_back_threads_random_state_and_plot_backend(tmp_path, musdb_
     backend = matplotlib.get_backend()
     matplotlib.use("svg")  # a backend train() must not switch (it plots the loss curves)
     cfg = TrainConfig(root=str(musdb_root), output=str(tmp_path / "model"), epochs=1, batch_size=2,
-                      seq_dur=0.5, hidden_size=8, nfft=512, nhop=128, samples_per_track=2, nb_workers=0,
-                      quiet=True, no_cuda=True, dataset_options={"is_wav": True})
+                      seq_dur=0.5, samples_per_track=2, nb_workers=0, quiet=True, no_cuda=True,
+                      dataset_options={"is_wav": True},
+                      architecture_options={"hidden_size": 8, "nfft": 512, "nhop": 128})
     try:
         assert train(cfg) == 0
         assert matplotlib.get_backend() == "svg"

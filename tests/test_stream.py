@@ -14,7 +14,7 @@ from conftest import ROOT, fft_round_trip_atol, sum_rtol
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
 from openunmix.models.hub import load_separator, load_target_models
-from openunmix.model import OpenUnmix
+from openunmix.architectures.umx import OpenUnmix
 from openunmix.architectures.umx import save_target_model
 from openunmix.stream import StreamingSeparator, separate_stream
 

@@ -14,7 +14,7 @@ from openunmix import losses
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
 from openunmix.models.hub import load_separator, load_target_models
-from openunmix.model import OpenUnmix
+from openunmix.architectures.umx import OpenUnmix
 from openunmix.architectures import list_targets
 from openunmix.transforms import ISTFT, STFT
 from openunmix.architectures import xumx

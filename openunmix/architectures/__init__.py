@@ -41,14 +41,14 @@ from torch import nn
 
 from ..models.folder import ModelConfig
 from ..utils import ModelError, PathLike
-from .base import (Architecture, ArchitectureError, Capabilities, MagnitudeTargetPart, Spectrogram, TrainingOption,
-                   TrainingPart)
+from .base import (MAGNITUDE, OUTPUTS, SPECTROGRAM, WAVEFORM, Architecture, ArchitectureError, Capabilities,
+                   MagnitudeTargetPart, Spectrogram, TrainingOption, TrainingPart, check_stft_options)
 
 __all__ = ["Architecture", "ArchitectureError", "Capabilities", "MagnitudeTargetPart", "Spectrogram", "TrainingOption",
-           "TrainingPart", "FolderModel", "register", "get", "names", "all_architectures", "default",
+           "TrainingPart", "check_stft_options", "FolderModel", "register", "get", "names", "all_architectures", "default",
            "folder_models", "remaining_files_owner", "list_targets", "load_target_models", "of_model",
            "capabilities", "describe", "ENV_PLUGINS", "ENTRY_POINT_GROUP",
-           "DEFAULT"]
+           "DEFAULT", "MAGNITUDE", "SPECTROGRAM", "WAVEFORM", "OUTPUTS"]
 
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"
 ENTRY_POINT_GROUP = "openunmix.architectures"
@@ -247,9 +247,7 @@ def load_target_models(
         loaded, config = owner.architecture.load(model_dir, owner.stem, wanted, device)
         if first is None:
             first = config
-        elif (config.sample_rate, config.n_fft, config.n_hop, config.nb_channels) != (
-            first.sample_rate, first.n_fft, first.n_hop, first.nb_channels
-        ):
+        elif config.shared() != first.shared():
             raise ModelError(
                 f"{model_dir}: targets '{first.target}' and '{config.target}' differ in sample rate, STFT or channels"
             )

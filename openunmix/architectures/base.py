@@ -101,26 +101,70 @@ class TrainingOption:
         return self.kind(value)
 
 
+# what a model returns (Capabilities.output), and so which estimation step the Separator runs
+MAGNITUDE = "magnitude"
+SPECTROGRAM = "spectrogram"
+WAVEFORM = "waveform"
+OUTPUTS = (MAGNITUDE, SPECTROGRAM, WAVEFORM)
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What callers (the Separator, the export, the stream) may ask of one model.
 
     Attributes:
-        joint: the model returns several targets at once: its output is
-            ``(batch, channels, bins, frames, targets)`` and its ``targets``
-            attribute lists them (the Separator runs it once for all).
+        output: what the model takes and returns, and so what the
+            :class:`~openunmix.separation.separator.Separator` does with it:
+
+            * ``"magnitude"``: mixture magnitude ``(batch, channels, bins,
+              frames)`` in, target magnitude of the same shape out (a joint
+              model: targets stacked last); the Separator Wiener-filters the
+              estimates against the mixture's STFT (UMX, X-UMX);
+            * ``"spectrogram"``: the mixture's complex STFT ``(batch, channels,
+              bins, frames)`` in, the target's complex STFT of the same shape
+              out (a masked mixture; a joint model: targets stacked last); the
+              Separator takes its inverse STFT, no filter;
+            * ``"waveform"``: the mixture ``(batch, channels, samples)`` in,
+              the target ``(batch, channels, samples)`` out (a joint model:
+              ``(batch, targets, channels, samples)``); no STFT, no filter.
+
+            Models of the first two kinds work on the STFT of their folder's
+            ``nfft``/``nhop`` settings (:attr:`ModelConfig.n_fft`).
+        joint: the model returns several targets at once, listed by its
+            ``targets`` attribute (the Separator runs it once for all).
         streamable: the model runs frame block by frame block with its state
             carried (``encode``, an ``lstm`` whose ``(h, c)`` state is carried,
             ``decode``; see :class:`openunmix.stream.StreamingSeparator`).
         causal: its output for a frame depends on that frame and the past only.
-        exportable: one ONNX graph per model and the TorchScript separator can
-            be made from it (magnitude in, magnitude of the same shape out).
+        exportable: one ONNX graph per model can be made from it (its input
+            and output as ``output`` says; complex spectrograms as real and
+            imaginary parts), and the TorchScript separator.
     """
 
+    output: str = MAGNITUDE
     joint: bool = False
     streamable: bool = False
     causal: bool = False
     exportable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.output not in OUTPUTS:
+            raise ValueError(f"Capabilities.output must be one of {', '.join(OUTPUTS)}, not {self.output!r}")
+
+    @property
+    def filtered(self) -> bool:
+        """The Separator Wiener-filters this model's estimates (its output is magnitudes)."""
+        return self.output == MAGNITUDE
+
+
+def check_stft_options(options: Mapping[str, Any]) -> None:
+    """An architecture's ``nhop`` no larger than its ``nfft`` (for :meth:`Architecture.check_together`).
+
+    Raises:
+        ArchitectureError: in the words of the command line's flags.
+    """
+    if options["nhop"] > options["nfft"]:
+        raise ArchitectureError(f"argument --nhop: {options['nhop']} is larger than --nfft {options['nfft']}")
 
 
 class Spectrogram(torch.nn.Module):
@@ -151,12 +195,19 @@ class TrainingPart:
             ``.chkpnt``, ``_loss.png``).
         loss_label, log_scale: y-axis label and scale of the loss plot (a log
             scale only for losses that stay positive).
+        statistics: ``(n_fft, n_hop)`` of the per-bin mixture magnitude
+            statistics the loop computes over the training set before a new
+            model is built (rank 0, then shared) and hands to
+            :meth:`new_model`; ``None``: no statistics pass.
+        min_valid_samples: the shortest validation chunk in samples (e.g. one hop).
     """
 
     name = ""
     stem = ""
     loss_label = "loss"
     log_scale = False
+    statistics: Optional[Tuple[int, int]] = None
+    min_valid_samples = 1
 
     def to(self, device: torch.device) -> "TrainingPart":
         """Move the part's transforms to ``device``."""
@@ -166,10 +217,14 @@ class TrainingPart:
         """Options for :func:`openunmix.data.load_datasets` (``ArchitectureError`` for a layout it cannot use)."""
         return {}
 
-    def new_model(self, config: "ModelConfig", input_mean: Optional[np.ndarray],
-                  input_scale: Optional[np.ndarray]) -> nn.Module:
-        """An untrained model of ``config``; ``input_mean``/``input_scale`` are the per-bin mixture statistics
-        (``(n_fft // 2 + 1,)`` each)."""
+    def new_model(self, sample_rate: float, statistics: Optional[Tuple[np.ndarray, np.ndarray]]) -> nn.Module:
+        """An untrained model of the part's settings for audio at ``sample_rate``.
+
+        Args:
+            statistics: the per-bin mean and standard deviation of the mixture
+                magnitude (``(n_fft // 2 + 1,)`` each, at :attr:`statistics`'s
+                STFT), or ``None`` when the part asks for none.
+        """
         raise NotImplementedError
 
     def arch(self, model: nn.Module) -> Dict[str, Any]:
@@ -188,8 +243,13 @@ class TrainingPart:
         if found != self.name:
             raise ArchitectureError(f"the checkpoint holds a {found!r} model, not {self.name!r}")
 
-    def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
-        """The trained model of a model folder (fine-tuning) and its ``(n_fft, n_hop, nb_channels)``."""
+    def load_folder(self, model_dir: PathLike) -> nn.Module:
+        """The trained model of a model folder, to fine-tune.
+
+        Raises:
+            ModelError: unusable files, or settings that differ from the run's
+                (STFT, channels, the model's shape), naming what differs.
+        """
         raise NotImplementedError
 
     def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
@@ -218,8 +278,7 @@ class TrainingPart:
         the validation loss is ``Σ sum / Σ count``."""
         raise NotImplementedError
 
-    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
-             extra: Dict[str, Any]) -> None:
+    def save(self, out: Path, model: nn.Module, sample_rate: float, extra: Dict[str, Any]) -> None:
         """Write the model's files into ``out`` (``extra``: arguments and history for the json)."""
         raise NotImplementedError
 
@@ -242,7 +301,14 @@ class MagnitudeTargetPart(TrainingPart):
     def __init__(self, target: str, n_fft: int, n_hop: int, nb_channels: int):
         self.target = target
         self.stem = target
+        self.n_fft, self.n_hop, self.nb_channels = n_fft, n_hop, nb_channels
+        self.min_valid_samples = n_hop
         self.spec = Spectrogram(n_fft, n_hop, mono=nb_channels == 1)
+
+    def check_stft(self, where: PathLike, n_fft: Optional[int], n_hop: Optional[int], nb_channels: int) -> None:
+        """Raise :class:`~openunmix.utils.ModelError` unless a folder's model has the run's STFT and channels."""
+        if (n_fft, n_hop, nb_channels) != (self.n_fft, self.n_hop, self.nb_channels):
+            raise ModelError(f"{where}: its STFT/channel settings differ from this run's arguments")
 
     def to(self, device: torch.device) -> "MagnitudeTargetPart":
         self.spec = self.spec.to(device)
@@ -309,7 +375,20 @@ class Architecture:
         if unknown:
             have = ", ".join(known) or "none"
             raise ArchitectureError(f"architecture {self.name!r} has no option {unknown[0]!r} (its options: {have})")
-        return {name: o.check(options.get(name, o.default)) for name, o in known.items()}
+        checked = {name: o.check(options.get(name, o.default)) for name, o in known.items()}
+        self.check_together(checked)
+        return checked
+
+    def check_together(self, options: Mapping[str, Any]) -> None:
+        """Checks that involve several options (e.g. a hop no longer than the FFT); nothing by default.
+
+        Raises:
+            ArchitectureError: naming the options' flags and what is wrong.
+        """
+
+    def option(self, name: str) -> TrainingOption:
+        """The declaration of option ``name``."""
+        return next(o for o in self.options if o.name == name)
 
     # -- building ----------------------------------------------------------
 
@@ -343,13 +422,26 @@ class Architecture:
 
         Returns:
             ``({key: model}, config)``, the models as a Separator takes them
-            and their settings (``sample_rate``, ``n_fft``, ``n_hop``,
-            ``nb_channels`` at least).
+            and their settings (sample rate, channels, and the architecture's
+            own settings in ``config.options``: ``nfft`` and ``nhop`` for
+            models that work on an STFT).
 
         Raises:
             ModelError: missing, malformed or inconsistent files (one line).
         """
         raise NotImplementedError
+
+    def table_options(self, where: str, entry: Mapping[str, Any]) -> Dict[str, Any]:
+        """The architecture's settings of a model table entry (the json object of one named model).
+
+        Returns:
+            the settings as :meth:`build` and :meth:`load_published` read them
+            from ``ModelEntry.options``.
+
+        Raises:
+            ModelError: a missing or bad setting, naming ``where``.
+        """
+        raise ArchitectureError(f"{where}: architecture {self.name!r} has no models in the model table")
 
     def load_published(self, entry: "ModelEntry", target: str, path: PathLike,
                        device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, "ModelConfig"]:
@@ -358,9 +450,9 @@ class Architecture:
 
     # -- training ----------------------------------------------------------
 
-    def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
-                      options: Mapping[str, Any]) -> TrainingPart:
-        """Its part of a training run with these settings (``options`` as :meth:`check_options` returns)."""
+    def training_part(self, target: str, nb_channels: int, options: Mapping[str, Any]) -> TrainingPart:
+        """Its part of a training run of ``target`` (the dataset's target; joint models train their own)
+        with ``nb_channels`` channels and its ``options`` (as :meth:`check_options` returns them)."""
         raise ArchitectureError(f"architecture {self.name!r} cannot be trained")
 
     # -- capabilities ------------------------------------------------------

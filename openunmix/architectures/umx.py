@@ -28,14 +28,57 @@ from torch import nn
 
 from ..models.folder import (ModelConfig, flatten, load_state, read_json, read_separator_json,
                            save_model_files, state_dict_from_file, stft_settings)
-from ..utils import ModelError, PathLike, frozen, setting_number
+from ..utils import ModelError, PathLike, bandwidth_to_max_bin, frozen, setting_number
 from . import ArchitectureError, register
-from .base import Architecture, Capabilities, MagnitudeTargetPart, TrainingPart
+from .base import (MAGNITUDE, Architecture, Capabilities, MagnitudeTargetPart, TrainingOption, TrainingPart,
+                   check_stft_options)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.table import ModelEntry
 
 NAME = "umx"
+
+# the model's settings, declared once: Open-Unmix's training options, and X-UMX's (whose branches are Open-Unmix
+# models); names as in upstream's json ("nfft", "nhop", ...), so the flags and the json agree
+MODEL_OPTIONS = (
+    TrainingOption("nfft", int, 4096, low=16, high=65536, help="STFT size (default: 4096)"),
+    TrainingOption("nhop", int, 1024, low=1, high=65536, help="STFT hop (default: 1024)"),
+    TrainingOption("bandwidth", float, 16000.0, low=1e-9,
+                   help="Hz; bins above are not fed to the network (default: 16000)"),
+    TrainingOption("hidden_size", int, 512, low=2, high=65536, help="width of the hidden layers (default: 512)"),
+    TrainingOption("nb_layers", int, 3, low=1, high=64, help="LSTM layers (default: 3)"),
+    TrainingOption("unidirectional", bool, False,
+                   help="causal model: a unidirectional LSTM (streamable; default: bidirectional)"),
+)
+
+
+def check_model_options(options: Mapping[str, Any]) -> None:
+    """What depends on two of :data:`MODEL_OPTIONS`: a hop within the FFT, an even width when bidirectional.
+
+    Raises:
+        ArchitectureError: in the words of the command line's flags.
+    """
+    check_stft_options(options)
+    if not options["unidirectional"] and options["hidden_size"] % 2:
+        raise ArchitectureError(
+            f"argument --hidden-size: a bidirectional model needs an even size, got {options['hidden_size']}")
+
+
+def model_options(config: ModelConfig) -> Dict[str, Any]:
+    """The settings :class:`OpenUnmix` is built from, as a folder's or the table's config holds them."""
+    o = config.options
+    return {"nb_bins": int(o["nfft"]) // 2 + 1, "nb_channels": config.nb_channels,
+            "hidden_size": int(o["hidden_size"]), "nb_layers": int(o["nb_layers"]),
+            "unidirectional": bool(o["unidirectional"]), "max_bin": int(o["max_bin"])}
+
+
+def run_config(target: str, sample_rate: float, nb_channels: int, options: Mapping[str, Any],
+               architecture: str = NAME) -> ModelConfig:
+    """The config of a new model of a training run: its options with the bandwidth as bins at ``sample_rate``."""
+    settings = {k: options[k] for k in ("nfft", "nhop", "hidden_size", "nb_layers", "unidirectional")}
+    settings["max_bin"] = bandwidth_to_max_bin(sample_rate, options["nfft"], options["bandwidth"])
+    return ModelConfig(target=target, sample_rate=sample_rate, nb_channels=nb_channels, architecture=architecture,
+                       options=settings)
 # keys of upstream's 2019 (v1.0) state dicts that are not parameters of the model
 _LEGACY_KEYS = ("sample_rate", "stft.window", "transform.0.window")
 
@@ -272,29 +315,16 @@ def config_from_state(
     return ModelConfig(
         target=target,
         sample_rate=sample_rate,
-        n_fft=n_fft,
-        n_hop=n_hop,
         nb_channels=nb_channels,
-        hidden_size=hidden_size,
-        nb_layers=len(lstm_layers),
-        unidirectional=unidirectional,
-        max_bin=max_bin,
+        options={"nfft": n_fft, "nhop": n_hop, "hidden_size": hidden_size, "nb_layers": len(lstm_layers),
+                 "unidirectional": unidirectional, "max_bin": max_bin},
     )
 
 
 def build_model(config: ModelConfig, input_mean: Optional[np.ndarray] = None,
                 input_scale: Optional[np.ndarray] = None) -> OpenUnmix:
     """An untrained :class:`OpenUnmix` of the given settings (``input_mean``/``input_scale``: per-bin statistics)."""
-    return OpenUnmix(
-        nb_bins=config.n_fft // 2 + 1,
-        nb_channels=config.nb_channels,
-        hidden_size=config.hidden_size,
-        nb_layers=config.nb_layers,
-        unidirectional=config.unidirectional,
-        input_mean=input_mean,
-        input_scale=input_scale,
-        max_bin=config.max_bin,
-    )
+    return OpenUnmix(**model_options(config), input_mean=input_mean, input_scale=input_scale)
 
 
 def instantiate(config: ModelConfig, state: Mapping[str, torch.Tensor], path: PathLike, settings: str,
@@ -362,14 +392,20 @@ class UMXPart(MagnitudeTargetPart):
 
     Args:
         target: the target (file names ``<target>.pth`` etc.).
-        n_fft, n_hop, nb_channels: the run's STFT and channels.
+        nb_channels: the run's channels.
+        options: the architecture's checked options (:data:`MODEL_OPTIONS`).
     """
 
     name = NAME
 
-    def new_model(self, config: ModelConfig, input_mean: Optional[np.ndarray],
-                  input_scale: Optional[np.ndarray]) -> nn.Module:
-        return build_model(config, input_mean, input_scale)
+    def __init__(self, target: str, nb_channels: int, options: Mapping[str, Any]):
+        super().__init__(target, options["nfft"], options["nhop"], nb_channels)
+        self.options = dict(options)
+        self.statistics = (self.n_fft, self.n_hop)
+
+    def new_model(self, sample_rate: float, statistics: Optional[Tuple[np.ndarray, np.ndarray]]) -> nn.Module:
+        config = run_config(self.target, sample_rate, self.nb_channels, self.options)
+        return build_model(config, *(statistics or (None, None)))
 
     def arch(self, model: nn.Module) -> Dict[str, Any]:
         return {**checkpoint_settings(model), "architecture": self.name}
@@ -379,15 +415,15 @@ class UMXPart(MagnitudeTargetPart):
         return OpenUnmix(nb_bins=arch["nb_bins"], nb_channels=arch["nb_channels"], hidden_size=arch["hidden_size"],
                          nb_layers=arch["nb_layers"], unidirectional=arch["unidirectional"], max_bin=arch["max_bin"])
 
-    def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
+    def load_folder(self, model_dir: PathLike) -> nn.Module:
         config, state = read_config(model_dir, self.target)
+        self.check_stft(model_dir, config.n_fft, config.n_hop, config.nb_channels)
         model = build_model(config)
         load_state(model, state, f"{model_dir}/{self.target}.pth", "its json")
-        return model, (config.n_fft, config.n_hop, config.nb_channels)
+        return model
 
-    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
-             extra: Dict[str, Any]) -> None:
-        save_target_model(out, self.target, model, sample_rate, n_fft, n_hop, extra=extra)
+    def save(self, out: Path, model: nn.Module, sample_rate: float, extra: Dict[str, Any]) -> None:
+        save_target_model(out, self.target, model, sample_rate, self.n_fft, self.n_hop, extra=extra)
 
 
 # ---------------------------------------------------------------- the architecture
@@ -402,6 +438,11 @@ class UMX(Architecture):
     file_stem = "<target>"
     claims_remaining = True
     model_types = (OpenUnmix,)
+    options = MODEL_OPTIONS
+    options_title = "model (umx, xumx)"
+
+    def check_together(self, options: Mapping[str, Any]) -> None:
+        check_model_options(options)
 
     def build(self, config: ModelConfig, targets: Sequence[str]) -> Dict[str, nn.Module]:
         return {t: build_model(replace(config, target=t)) for t in targets}
@@ -415,15 +456,36 @@ class UMX(Architecture):
         config, state = read_config(model_dir, stem)
         return {stem: instantiate(config, state, f"{model_dir}/{stem}.pth", "its json", device)}, config
 
+    def table_options(self, where: str, entry: Mapping[str, Any]) -> Dict[str, Any]:
+        """``nfft``, ``nhop``, ``hidden_size``, ``nb_layers`` (default 3), ``unidirectional`` (default false)
+        and ``max_bin`` or ``bandwidth`` (Hz) of a table entry, checked."""
+        rate = setting_number(where, entry, "sample_rate", float, 1000, 768000)
+        n_fft = setting_number(where, entry, "nfft", int, 16, 65536)
+        n_hop = setting_number(where, entry, "nhop", int, 1, n_fft)
+        if "max_bin" in entry:
+            max_bin = setting_number(where, entry, "max_bin", int, 1, n_fft // 2 + 1)
+        else:
+            max_bin = bandwidth_to_max_bin(rate, n_fft, setting_number(where, entry, "bandwidth", float, 1e-9, 1e9))
+        unidirectional = entry.get("unidirectional", False)
+        if not isinstance(unidirectional, bool):
+            raise ModelError(f"{where}: setting 'unidirectional' must be true or false, got {unidirectional!r}")
+        hidden = setting_number(where, entry, "hidden_size", int, 2, 65536)
+        if not unidirectional and hidden % 2:
+            raise ModelError(f"{where}: a bidirectional model needs an even 'hidden_size', got {hidden}")
+        return {"nfft": n_fft, "nhop": n_hop, "hidden_size": hidden,
+                "nb_layers": setting_number(where, entry, "nb_layers", int, 1, 64, default=3),
+                "unidirectional": unidirectional, "max_bin": max_bin}
+
     def load_published(self, entry: "ModelEntry", target: str, path: PathLike,
                        device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, ModelConfig]:
         """A target of a model table entry: the file's shapes must match the table's settings."""
         state = _state(path)
         settings = f"model '{entry.name}' of {entry.source}"
-        config = config_from_state(state, target, entry.sample_rate, entry.n_fft, entry.n_hop, entry.nb_channels,
-                                   entry.hidden_size, path=path, settings=settings)
-        table = (entry.max_bin, entry.nb_layers, entry.unidirectional)
-        found = (config.max_bin, config.nb_layers, config.unidirectional)
+        o = entry.options
+        config = config_from_state(state, target, entry.sample_rate, o["nfft"], o["nhop"], entry.nb_channels,
+                                   o["hidden_size"], path=path, settings=settings)
+        table = (o["max_bin"], o["nb_layers"], o["unidirectional"])
+        found = tuple(config.options[k] for k in ("max_bin", "nb_layers", "unidirectional"))
         if found != table:
             raise ModelError(
                 f"{path}: shapes do not match {settings}: the file has max_bin={found[0]}, nb_layers={found[1]}, "
@@ -431,12 +493,12 @@ class UMX(Architecture):
             )
         return instantiate(config, state, path, settings, device), config
 
-    def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
-                      options: Mapping[str, Any]) -> TrainingPart:
-        return UMXPart(target, n_fft, n_hop, nb_channels)
+    def training_part(self, target: str, nb_channels: int, options: Mapping[str, Any]) -> TrainingPart:
+        return UMXPart(target, nb_channels, options)
 
     def capabilities(self, model: nn.Module) -> Capabilities:
-        return Capabilities(joint=False, streamable=True, causal=bool(model.unidirectional), exportable=True)
+        return Capabilities(output=MAGNITUDE, joint=False, streamable=True, causal=bool(model.unidirectional),
+                            exportable=True)
 
 
 register(UMX())

@@ -61,8 +61,9 @@ from ..models.folder import (ModelConfig, flatten, load_state, read_json, save_m
 from ..transforms import ISTFT, STFT, ComplexNorm
 from ..utils import ModelError, PathLike, setting_number
 from . import DEFAULT, ArchitectureError, register
-from .base import Architecture, Capabilities, TrainingOption, TrainingPart
-from .umx import checkpoint_settings, config_from_state, model_settings
+from .base import MAGNITUDE, Architecture, Capabilities, TrainingOption, TrainingPart
+from .umx import (MODEL_OPTIONS, check_model_options, checkpoint_settings, config_from_state, model_options,
+                  model_settings, run_config)
 
 NAME = "xumx"
 STEM = "xumx"  # file stem of an X-UMX model: xumx.pth, xumx.json
@@ -175,10 +176,7 @@ class CrossNetOpenUnmix(nn.Module):
 
 def _new_model(targets: Sequence[str], config: ModelConfig, input_mean: Optional[np.ndarray] = None,
                input_scale: Optional[np.ndarray] = None) -> CrossNetOpenUnmix:
-    return CrossNetOpenUnmix(targets, nb_bins=config.n_fft // 2 + 1, nb_channels=config.nb_channels,
-                             hidden_size=config.hidden_size, nb_layers=config.nb_layers,
-                             unidirectional=config.unidirectional, input_mean=input_mean, input_scale=input_scale,
-                             max_bin=config.max_bin)
+    return CrossNetOpenUnmix(targets, **model_options(config), input_mean=input_mean, input_scale=input_scale)
 
 
 # ---------------------------------------------------------------- loss
@@ -403,20 +401,27 @@ class XUMXPart(TrainingPart):
     """X-UMX's training part: vocals, drums, bass and other jointly, multi-domain loss.
 
     Args:
-        n_fft, n_hop, nb_channels: the run's STFT and channels.
-        mcoef: weight of the time-domain (weighted SDR) term.
-        combination: also average the loss over sums of two and three sources.
+        nb_channels: the run's channels.
+        options: the architecture's checked options (the branches' model
+            settings, ``mcoef``: weight of the time-domain (weighted SDR) term,
+            ``combination``: also average the loss over sums of two and three
+            sources).
     """
 
     name = NAME
     loss_label = "freq MSE + mcoef x wSDR"
     log_scale = False  # the weighted SDR term is negative
 
-    def __init__(self, n_fft: int, n_hop: int, nb_channels: int, mcoef: float = 10.0, combination: bool = True):
+    def __init__(self, nb_channels: int, options: Mapping[str, Any]):
+        n_fft, n_hop = options["nfft"], options["nhop"]
         self.stem = STEM
         self.targets = XUMX_TARGETS
-        self.mcoef = float(mcoef)
-        self.combination = bool(combination)
+        self.options = dict(options)
+        self.n_fft, self.n_hop, self.nb_channels = n_fft, n_hop, nb_channels
+        self.statistics = (n_fft, n_hop)
+        self.min_valid_samples = n_hop
+        self.mcoef = float(options["mcoef"])
+        self.combination = bool(options["combination"])
         self.stft = STFT(n_fft, n_hop)
         self.istft = ISTFT(n_fft, n_hop)
         self.norm = ComplexNorm(mono=nb_channels == 1)
@@ -432,9 +437,9 @@ class XUMXPart(TrainingPart):
                 f"--architecture {NAME} trains on --dataset musdb (all four sources), not {dataset}")
         return {"joint_targets": self.targets}
 
-    def new_model(self, config: ModelConfig, input_mean: Optional[np.ndarray],
-                  input_scale: Optional[np.ndarray]) -> nn.Module:
-        return _new_model(self.targets, config, input_mean, input_scale)
+    def new_model(self, sample_rate: float, statistics: Optional[Tuple[np.ndarray, np.ndarray]]) -> nn.Module:
+        config = run_config(STEM, sample_rate, self.nb_channels, self.options, architecture=NAME)
+        return _new_model(self.targets, config, *(statistics or (None, None)))
 
     def arch(self, model: nn.Module) -> Dict[str, Any]:
         return {**checkpoint_settings(model), "architecture": self.name, "targets": list(model.branch_names)}
@@ -445,13 +450,15 @@ class XUMXPart(TrainingPart):
                                  hidden_size=arch["hidden_size"], nb_layers=arch["nb_layers"],
                                  unidirectional=arch["unidirectional"], max_bin=arch["max_bin"])
 
-    def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
+    def load_folder(self, model_dir: PathLike) -> nn.Module:
         config, targets, state = read_xumx_config(model_dir)
         if tuple(targets) != tuple(self.targets):
             raise ModelError(f"{model_dir}: its X-UMX targets {targets} are not {list(self.targets)}")
+        if (config.n_fft, config.n_hop, config.nb_channels) != (self.n_fft, self.n_hop, self.nb_channels):
+            raise ModelError(f"{model_dir}: its STFT/channel settings differ from this run's arguments")
         model = _new_model(targets, config)
         load_state(model, state, Path(model_dir) / f"{STEM}.pth", "its json")
-        return model, (config.n_fft, config.n_hop, config.nb_channels)
+        return model
 
     def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
         """Model input: the mixture magnitude; reference: what :meth:`loss` needs.
@@ -482,9 +489,8 @@ class XUMXPart(TrainingPart):
         samples = reference[3].shape[-1]
         return self.loss(estimate, reference).double().cpu() * samples, samples
 
-    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
-             extra: Dict[str, Any]) -> None:
-        save_xumx_model(out, model, sample_rate, n_fft, n_hop, extra=extra)
+    def save(self, out: Path, model: nn.Module, sample_rate: float, extra: Dict[str, Any]) -> None:
+        save_xumx_model(out, model, sample_rate, self.n_fft, self.n_hop, extra=extra)
 
 
 # ---------------------------------------------------------------- the architecture
@@ -498,7 +504,7 @@ class XUMX(Architecture):
     description = "CrossNet-Open-Unmix, vocals/drums/bass/other jointly"
     file_stem = STEM
     options_title = "xumx loss"
-    options = (
+    options = MODEL_OPTIONS + (
         TrainingOption("mcoef", float, 10.0, low=0.0,
                        help="weight of the time-domain weighted-SDR term (default: 10.0; 0: frequency domain only)"),
         TrainingOption("combination", bool, True,
@@ -521,14 +527,17 @@ class XUMX(Architecture):
         config, model = load_xumx_model(model_dir, targets, device)
         return {stem: model}, config
 
-    def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
-                      options: Mapping[str, Any]) -> TrainingPart:
-        return XUMXPart(n_fft, n_hop, nb_channels, mcoef=options["mcoef"], combination=options["combination"])
+    def check_together(self, options: Mapping[str, Any]) -> None:
+        check_model_options(options)
+
+    def training_part(self, target: str, nb_channels: int, options: Mapping[str, Any]) -> TrainingPart:
+        return XUMXPart(nb_channels, options)
 
     def capabilities(self, model: nn.Module) -> Capabilities:
         # the stream steps one LSTM per model and the export writes one graph per target: neither takes
         # a joint model yet
-        return Capabilities(joint=True, streamable=False, causal=bool(model.unidirectional), exportable=False)
+        return Capabilities(output=MAGNITUDE, joint=True, streamable=False, causal=bool(model.unidirectional),
+                            exportable=False)
 
 
 register(XUMX())

@@ -48,8 +48,17 @@ def _option_flags(parser: argparse.ArgumentParser, archs: Sequence[architectures
                                    metavar=opt.name.upper(), help=opt.help)
 
 
-def _architecture_options(args: argparse.Namespace, arch: architectures.Architecture) -> Dict[str, Any]:
-    """The chosen architecture's options that were given (the others take their defaults)."""
+def _architecture_options(p: argparse.ArgumentParser, args: argparse.Namespace,
+                          archs: Sequence[architectures.Architecture],
+                          arch: architectures.Architecture) -> Dict[str, Any]:
+    """The chosen architecture's options that were given (the others take their defaults); a flag of
+    another architecture's option is refused, naming the architecture."""
+    own = {opt.name for opt in arch.options}
+    for other in archs:
+        for opt in other.options:
+            if opt.name not in own and getattr(args, f"arch_{opt.name}", None) is not None:
+                have = ", ".join(o.flag_name for o in arch.options) or "none"
+                p.error(f"argument {opt.flag_name}: not an option of --architecture {arch.name} (its options: {have})")
     given = {}
     for opt in arch.options:
         value = getattr(args, f"arch_{opt.name}", None)
@@ -107,15 +116,9 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
     t.add_argument("--compile", action="store_true", help="torch.compile the model's training forward pass")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    m = p.add_argument_group("model")
-    m.add_argument("--nfft", type=number(int, 16, 65536), default=4096)
-    m.add_argument("--nhop", type=positive_int, default=1024)
-    m.add_argument("--bandwidth", type=positive_float, default=16000, help="Hz; bins above are not fed to the network")
+    m = p.add_argument_group("audio (every architecture)")
     m.add_argument("--nb-channels", type=number(int, 1, 2), default=2, help="1 for mono models, 2 for stereo")
     m.add_argument("--sample-rate", type=number(float, 1000, 768000), default=44100.0, help="audio at other rates is resampled")
-    m.add_argument("--hidden-size", type=number(int, 2), default=512)
-    m.add_argument("--nb-layers", type=positive_int, default=3)
-    m.add_argument("--unidirectional", action="store_true")
 
     d = p.add_argument_group("dataset options")
     d.add_argument("--is-wav", action="store_true", help="musdb: decoded wav layout instead of .stem.mp4")
@@ -149,13 +152,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
     known, _ = p.parse_known_args(argv)  # the recipe first: it sets the other flags' defaults
     p.set_defaults(**recipe(known.recipe))
     a = p.parse_args(argv)
-    # each flag's own range is checked by its type; here, what depends on two flags
-    if a.nhop > a.nfft:
-        p.error(f"argument --nhop: {a.nhop} is larger than --nfft {a.nfft}")
-    if not a.unidirectional and a.hidden_size % 2:
-        p.error(f"argument --hidden-size: a bidirectional model needs an even size, got {a.hidden_size}")
+    # each flag's own range is checked by its type; what depends on several options, by the architecture
     arch = architectures.get(a.architecture)
-    arch_options = _architecture_options(a, arch)
+    arch_options = _architecture_options(p, a, archs, arch)
     try:
         arch.check_options(arch_options)
     except architectures.ArchitectureError as err:
@@ -172,10 +171,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         patience=a.patience, batch_size=a.batch_size, seq_dur=a.seq_dur, lr=a.lr,
         weight_decay=a.weight_decay, lr_decay_patience=a.lr_decay_patience,
         lr_decay_gamma=a.lr_decay_gamma, lr_schedule=a.lr_schedule, warmup_steps=a.warmup_steps,
-        lr_horizon=a.lr_horizon, valid_every=a.valid_every, compile=a.compile, recipe=a.recipe, seed=a.seed, nfft=a.nfft, nhop=a.nhop,
-        bandwidth=a.bandwidth, nb_channels=a.nb_channels, sample_rate=a.sample_rate,
-        hidden_size=a.hidden_size, nb_layers=a.nb_layers, unidirectional=a.unidirectional,
-        samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,
+        lr_horizon=a.lr_horizon, valid_every=a.valid_every, compile=a.compile, recipe=a.recipe, seed=a.seed,
+        nb_channels=a.nb_channels, sample_rate=a.sample_rate, samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,
         valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
         no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet,
         dataset_options={k: v for k, v in options.items() if v is not None},

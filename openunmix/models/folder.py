@@ -14,7 +14,7 @@ the registry's job (:func:`openunmix.architectures.load_target_models`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
@@ -30,20 +30,42 @@ SEPARATOR_JSON = "separator.json"
 class ModelConfig:
     """Settings of one model of a folder or of the model table, checked against its weights.
 
-    ``sample_rate``, ``n_fft``, ``n_hop`` and ``nb_channels`` are what a
-    :class:`~openunmix.separation.separator.Separator` needs; the others describe models of
-    the Open-Unmix family (other architectures fill them as they apply).
+    What every model has is here; what is particular to its architecture is
+    in ``options`` (Open-Unmix: ``nfft``, ``nhop``, ``hidden_size``,
+    ``nb_layers``, ``unidirectional``, ``max_bin``). Architectures whose
+    models work on an STFT name its settings ``nfft`` and ``nhop``
+    (:attr:`n_fft`, :attr:`n_hop`), which the Separator, the export and the
+    stream read.
+
+    Attributes:
+        target: the target (or, for a joint model, its file stem).
+        sample_rate: Hz.
+        nb_channels: audio channels the model takes.
+        architecture: the registered architecture's name.
+        options: the architecture's own settings.
     """
 
     target: str
     sample_rate: float
-    n_fft: int
-    n_hop: int
     nb_channels: int
-    hidden_size: int
-    nb_layers: int
-    unidirectional: bool
-    max_bin: int
+    architecture: str = "umx"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_fft(self) -> Optional[int]:
+        """The FFT size of the model's STFT (``None``: a model of waveforms)."""
+        value = self.options.get("nfft")
+        return None if value is None else int(value)
+
+    @property
+    def n_hop(self) -> Optional[int]:
+        """The hop of the model's STFT (``None``: a model of waveforms)."""
+        value = self.options.get("nhop")
+        return None if value is None else int(value)
+
+    def shared(self) -> Tuple[float, int, Optional[int], Optional[int]]:
+        """``(sample_rate, nb_channels, n_fft, n_hop)``: what the models of one Separator must share."""
+        return self.sample_rate, self.nb_channels, self.n_fft, self.n_hop
 
 
 # ---------------------------------------------------------------- reading

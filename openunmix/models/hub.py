@@ -3,8 +3,8 @@
 ``model`` is either a model folder (as ``train.py`` writes and upstream
 publishes; :mod:`openunmix.models.folder`) or the name of a model in the model
 table (:mod:`openunmix.models.table`), whose files are downloaded once, checked and
-cached (:mod:`openunmix.models.download`) and loaded by the architecture of the
-table's models (:func:`openunmix.architectures.default`).
+cached (:mod:`openunmix.models.download`) and loaded by the entry's
+architecture (Open-Unmix unless the entry names another).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def load_entry(
 ) -> Tuple[Dict[str, nn.Module], ModelConfig]:
     """Download (or find in the cache), verify and load the target models of a table entry."""
     chosen = select_targets(list(entry.targets), targets, f"model '{entry.name}'")
-    arch = architectures.default()  # the table describes models of this architecture
+    arch = architectures.get(entry.architecture)
     models: Dict[str, nn.Module] = {}
     first: Optional[ModelConfig] = None
     for target in chosen:
@@ -113,7 +113,7 @@ def load_target_models(
 def load_separator(
     model: Union[str, PathLike],
     targets: Optional[Sequence[str]] = None,
-    filter: FilterSettings = FilterSettings(),  # noqa: A002 (the settings' name across the package)
+    filter: Optional[FilterSettings] = None,  # noqa: A002 (the settings' name across the package)
     device: Union[str, torch.device] = "cpu",
     models_file: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
@@ -123,7 +123,9 @@ def load_separator(
     """A frozen :class:`Separator` over the target models of a folder or named model.
 
     ``filter`` holds the Wiener filter's settings
-    (:class:`~openunmix.filtering.FilterSettings`). ``precision`` (``float32``, ``bfloat16``, ``int8``) is that of the target
+    (:class:`~openunmix.filtering.FilterSettings`; None: the defaults); a
+    model that is not Wiener-filtered refuses settings other than ``residual``
+    (:class:`~openunmix.utils.ModelError` naming the setting). ``precision`` (``float32``, ``bfloat16``, ``int8``) is that of the target
     models (:mod:`openunmix.precision`); a precision the device cannot run
     raises :class:`~openunmix.precision.PrecisionError` (a ``ValueError``).
     """
@@ -131,10 +133,14 @@ def load_separator(
 
     check_precision(precision, torch.device(device))
     models, config = load_target_models(model, targets, device, models_file, cache_dir, progress)
-    separator = Separator(
-        models, filter=filter, sample_rate=config.sample_rate, n_fft=config.n_fft, n_hop=config.n_hop,
-        nb_channels=config.nb_channels,
-    ).to(device).freeze()
+    try:
+        separator = Separator(
+            models, filter=filter, sample_rate=config.sample_rate, n_fft=config.n_fft, n_hop=config.n_hop,
+            nb_channels=config.nb_channels,
+        )
+    except ValueError as err:
+        raise ModelError(f"{model}: {err}") from None
+    separator = separator.to(device).freeze()
     return apply_precision(separator, precision)
 
 
@@ -204,11 +210,10 @@ def untrained(
     entry = table.find_model(name, models_file)
     if entry is None:
         raise ModelError(f"{name}: not a known model name (known: {', '.join(table.names(models_file))})")
-    config = ModelConfig(
-        target="", sample_rate=entry.sample_rate, n_fft=entry.n_fft, n_hop=entry.n_hop,
-        nb_channels=entry.nb_channels, hidden_size=entry.hidden_size, nb_layers=entry.nb_layers,
-        unidirectional=entry.unidirectional, max_bin=entry.max_bin)
-    models = architectures.default().build(config, select_targets(list(entry.targets), targets, f"model '{name}'"))
+    config = ModelConfig(target="", sample_rate=entry.sample_rate, nb_channels=entry.nb_channels,
+                         architecture=entry.architecture, options=entry.options)
+    chosen = select_targets(list(entry.targets), targets, f"model '{name}'")
+    models = architectures.get(entry.architecture).build(config, chosen)
     device = device or _default_device()
     return Separator(models, filter=FilterSettings(niter=niter, residual=residual), sample_rate=entry.sample_rate,
                      n_fft=entry.n_fft, n_hop=entry.n_hop, nb_channels=entry.nb_channels).to(device).freeze()

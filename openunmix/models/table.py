@@ -3,10 +3,18 @@
 A table is a json file::
 
     {"models": {"NAME": {"description": "...", "license": "...",
-                         "sample_rate": 44100, "nfft": 4096, "nhop": 1024, "nb_channels": 2,
+                         "architecture": "umx",                   # the default
+                         "sample_rate": 44100, "nb_channels": 2,
+                         "nfft": 4096, "nhop": 1024,              # the architecture's own settings
                          "hidden_size": 512, "nb_layers": 3, "unidirectional": false,
                          "bandwidth": 16000,                      # or "max_bin": 1487
                          "targets": {"vocals": {"url": "https://...", "sha256": "b62c91ce"}}}}}
+
+What every entry has (description, licence, architecture, sample rate,
+channels, targets) is read here; the other keys are the architecture's
+settings, which it reads and checks itself
+(:meth:`~openunmix.architectures.Architecture.table_options`) into
+``ModelEntry.options``.
 
 ``sha256`` is the file's full hex digest or a prefix of at least 8 digits;
 ``url`` is ``http(s)://`` or ``file://``. The built-in table
@@ -20,12 +28,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
-from ..utils import ModelError, PathLike, bandwidth_to_max_bin, setting_number
+from .. import architectures
+from ..utils import ModelError, PathLike, setting_number
 
 BUILTIN_TABLE = Path(__file__).with_name("models.json")
 ENV_TABLE = "OPENUNMIX_MODELS"
@@ -47,21 +56,27 @@ class TargetFile:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One named model of a table: its settings and one file per target."""
+    """One named model of a table: what every model has, its architecture's settings, one file per target."""
 
     name: str
     description: str
     license: str
     sample_rate: float
-    n_fft: int
-    n_hop: int
     nb_channels: int
-    hidden_size: int
-    nb_layers: int
-    unidirectional: bool
-    max_bin: int
     targets: Mapping[str, TargetFile]
     source: str  # the table file it comes from
+    architecture: str = architectures.DEFAULT
+    options: Mapping[str, Any] = field(default_factory=dict)  # the architecture's settings
+
+    @property
+    def n_fft(self) -> Optional[int]:
+        """The FFT size of the models' STFT (``None`` for models of waveforms)."""
+        return self.options.get("nfft")
+
+    @property
+    def n_hop(self) -> Optional[int]:
+        """The hop of the models' STFT (``None`` for models of waveforms)."""
+        return self.options.get("nhop")
 
     @property
     def restricted(self) -> bool:
@@ -92,19 +107,14 @@ def parse_entry(name: str, entry: Any, source: str) -> ModelEntry:
     if not isinstance(entry, dict):
         raise ModelError(f"{where}: expected a json object")
     rate = setting_number(where, entry, "sample_rate", float, 1000, 768000)
-    n_fft = setting_number(where, entry, "nfft", int, 16, 65536)
-    n_hop = setting_number(where, entry, "nhop", int, 1, n_fft)
-    nb_bins = n_fft // 2 + 1
-    if "max_bin" in entry:
-        max_bin = setting_number(where, entry, "max_bin", int, 1, nb_bins)
-    else:
-        max_bin = bandwidth_to_max_bin(rate, n_fft, setting_number(where, entry, "bandwidth", float, 1e-9, 1e9))
-    unidirectional = entry.get("unidirectional", False)
-    if not isinstance(unidirectional, bool):
-        raise ModelError(f"{where}: setting 'unidirectional' must be true or false, got {unidirectional!r}")
-    hidden = setting_number(where, entry, "hidden_size", int, 2, 65536)
-    if not unidirectional and hidden % 2:
-        raise ModelError(f"{where}: a bidirectional model needs an even 'hidden_size', got {hidden}")
+    name_of_arch = entry.get("architecture", architectures.DEFAULT)
+    if not isinstance(name_of_arch, str):
+        raise ModelError(f"{where}: 'architecture' must be a string, got {name_of_arch!r}")
+    try:
+        arch = architectures.get(name_of_arch)
+    except architectures.ArchitectureError as err:
+        raise ModelError(f"{where}: {err}") from None
+    options = arch.table_options(where, entry)
     targets = entry.get("targets")
     if not isinstance(targets, dict) or not targets:
         raise ModelError(f"{where}: 'targets' must be a non-empty object of target name -> {{url, sha256}}")
@@ -116,15 +126,11 @@ def parse_entry(name: str, entry: Any, source: str) -> ModelEntry:
         description=entry.get("description", ""),
         license=entry.get("license", "unknown"),
         sample_rate=rate,
-        n_fft=n_fft,
-        n_hop=n_hop,
         nb_channels=setting_number(where, entry, "nb_channels", int, 1, 16),
-        hidden_size=hidden,
-        nb_layers=setting_number(where, entry, "nb_layers", int, 1, 64, default=3),
-        unidirectional=unidirectional,
-        max_bin=max_bin,
         targets={t: _target_file(f"{where}, target '{t}'", spec) for t, spec in targets.items()},
         source=source,
+        architecture=arch.name,
+        options=options,
     )
 
 

@@ -1,5 +1,23 @@
 """The Separator: waveform-to-waveform separation with the target models of any architecture.
 
+Each model's architecture says what the model returns
+(:attr:`openunmix.architectures.Capabilities.output`), and the Separator
+runs the estimation step that goes with it:
+
+* ``magnitude`` (Open-Unmix, X-UMX): the models see the mixture's magnitude
+  and estimate the targets' magnitudes; the multichannel Wiener filter
+  (:mod:`openunmix.filtering`, settings :class:`~openunmix.filtering.FilterSettings`)
+  turns them into complex spectrograms, window by window, and an overlap-add
+  inverse STFT into waveforms;
+* ``spectrogram`` (complex-mask models): the models see the mixture's complex
+  STFT and return the targets' (a masked mixture); the inverse STFT gives
+  the waveforms, no filter;
+* ``waveform``: the models map the mixture's waveform to the targets'.
+
+With ``residual``, a last source holds what the targets leave of the
+mixture (in the Wiener filter's model, or the mixture's STFT or waveform
+minus the targets').
+
 Shapes (names used across the package):
     waveform:  ``(batch, channels, samples)``
     spectrum:  complex ``(batch, channels, bins, frames)``
@@ -16,6 +34,8 @@ from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from .. import architectures
+from ..architectures import MAGNITUDE, SPECTROGRAM, WAVEFORM
 from ..filtering import FilterSettings, filter_window, filter_windows, wiener_bins, wiener_setup, windows
 from ..transforms import ComplexNorm, OverlapAdd, make_filterbanks
 from ..utils import frozen
@@ -53,21 +73,50 @@ def residual_name(targets: List[str]) -> str:
     return "accompaniment" if list(targets) == ["vocals"] else "residual"
 
 
+def filter_settings_given(filter: FilterSettings) -> List[str]:  # noqa: A002
+    """The settings of ``filter`` that differ from the defaults, ``residual`` aside (which every kind of model
+    honours): what a model that is not Wiener-filtered refuses."""
+    default = FilterSettings()
+    return [f.name for f in dataclasses.fields(FilterSettings)
+            if f.name != "residual" and getattr(filter, f.name) != getattr(default, f.name)]
+
+
+def output_kind(target_models: Mapping[str, nn.Module]) -> str:
+    """What the models return (:attr:`~openunmix.architectures.Capabilities.output`), the same for all.
+
+    Raises:
+        ValueError: models of different kinds.
+    """
+    kinds = {key: architectures.capabilities(model).output for key, model in target_models.items()}
+    found = sorted(set(kinds.values()))
+    if len(found) > 1:
+        detail = ", ".join(f"'{k}' returns {v}s" for k, v in kinds.items())
+        raise ValueError(f"the target models of one separator must return the same kind of estimate ({detail})")
+    return found[0] if found else MAGNITUDE
+
+
 class Separator(nn.Module):
-    """Waveform-to-waveform separation with several target models and a Wiener filter.
+    """Waveform-to-waveform separation with the target models of any architecture.
 
     Args:
-        target_models: ``{name: OpenUnmix}``; all must share the STFT settings
-            and channel count. A value may also be a joint model of several
-            targets (see :mod:`openunmix.architectures`): a module
-            with a ``targets`` list whose output is
-            ``(batch, channels, bins, frames, len(targets))``; it runs once for
-            all of them and its key is only a name.
+        target_models: ``{name: model}``; all must share the sample rate,
+            channel count and (for models of spectrograms) the STFT settings,
+            and return the same kind of estimate (their architectures'
+            :attr:`~openunmix.architectures.Capabilities.output`; see the
+            module docstring). A value may also be a joint model of several
+            targets (see :mod:`openunmix.architectures`): a module with a
+            ``targets`` list whose output stacks them (last for magnitudes and
+            spectrograms ``(batch, channels, bins, frames, len(targets))``,
+            second for waveforms ``(batch, len(targets), channels, samples)``);
+            it runs once for all of them and its key is only a name.
         filter: the Wiener filter's settings
-            (:class:`~openunmix.filtering.FilterSettings`). Kept as
-            :attr:`filter`, with ``residual`` set for a single target (whose
-            residual source is always added).
-        sample_rate, n_fft, n_hop, nb_channels: the models' settings.
+            (:class:`~openunmix.filtering.FilterSettings`; None: the
+            defaults). Kept as :attr:`filter`, with ``residual`` set for a
+            single target (whose residual source is always added). Models that
+            are not Wiener-filtered take only ``residual``: any other setting
+            that differs from its default is refused (``ValueError`` naming it).
+        sample_rate, nb_channels: the models' settings.
+        n_fft, n_hop: the models' STFT (None for models of waveforms).
         parallel_targets: run the target models side by side on the CPU
             (:meth:`fill_magnitudes`): None (the default) when torch has two
             or more threads and there are two or more models; True always;
@@ -81,11 +130,11 @@ class Separator(nn.Module):
 
     def __init__(
         self,
-        target_models: Mapping[str, OpenUnmix],
-        filter: FilterSettings = FilterSettings(),  # noqa: A002 (the settings' name across the package)
+        target_models: Mapping[str, nn.Module],
+        filter: Optional[FilterSettings] = None,  # noqa: A002 (the settings' name across the package)
         sample_rate: float = 44100.0,
-        n_fft: int = 4096,
-        n_hop: int = 1024,
+        n_fft: Optional[int] = 4096,
+        n_hop: Optional[int] = 1024,
         nb_channels: int = 2,
         parallel_targets: Optional[bool] = None,
         parallel_filter: Optional[bool] = False,
@@ -94,8 +143,17 @@ class Separator(nn.Module):
         self.target_models = nn.ModuleDict(dict(target_models))
         self.parallel_targets = parallel_targets
         self.parallel_filter = parallel_filter
+        if filter is None:
+            filter = FilterSettings()
         if not isinstance(filter, FilterSettings):
             raise TypeError(f"filter must be a FilterSettings, not {type(filter).__name__}")
+        self.output = output_kind(self.target_models)
+        if self.output != MAGNITUDE:
+            given = filter_settings_given(filter)
+            if given:
+                first = next(iter(self.target_models.values()))
+                raise ValueError(f"{given[0]}: the {architectures.describe(first)} returns {self.output}s, which "
+                                 "are not Wiener-filtered: the filter's settings do not apply (only residual does)")
         if len(self.targets) == 1 and not filter.residual:
             filter = dataclasses.replace(filter, residual=True)
         self.filter = filter
@@ -103,8 +161,18 @@ class Separator(nn.Module):
         self.n_fft = n_fft
         self.n_hop = n_hop
         self.nb_channels = nb_channels
-        self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True)
+        if self.output == WAVEFORM:
+            self.stft = self.istft = None
+        else:
+            if n_fft is None or n_hop is None:
+                raise ValueError(f"models that return {self.output}s need the STFT settings n_fft and n_hop")
+            self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True)
         self.complexnorm = ComplexNorm(mono=nb_channels == 1)
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the models' estimates are Wiener-filtered (they are magnitudes)."""
+        return self.output == MAGNITUDE
 
     @property
     def targets(self) -> List[str]:
@@ -266,6 +334,10 @@ class Separator(nn.Module):
         """
         if self.nb_channels == 1 and audio.shape[1] != 1:
             raise ValueError("a mono model needs mono input")
+        if self.output == SPECTROGRAM:
+            return self._separate_spectrogram(audio)
+        if self.output == WAVEFORM:
+            return self._separate_waveform(audio)
         X = self.stft(audio)
         batch, channels, bins, frames = X.shape
         mag = self.complexnorm(X)
@@ -281,6 +353,45 @@ class Separator(nn.Module):
             del y
         out = [ola.result(audio.shape[-1]) for ola in out]
         return torch.stack(out)
+
+    def run_models(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """Run every target model (joint ones once) on ``x`` and stack their targets along ``dim``.
+
+        Args:
+            x: the models' input: the complex mixture STFT ``(batch, channels,
+                bins, frames)`` or the waveform ``(batch, channels, samples)``.
+            dim: where the targets go: -1 for spectrograms, 1 for waveforms.
+
+        Returns:
+            ``(batch, channels, bins, frames, targets)`` (``dim=-1``) or
+            ``(batch, targets, channels, samples)`` (``dim=1``).
+        """
+        parts = []
+        for model in self.target_models.values():
+            out = model(x)
+            parts.append(out if getattr(model, "targets", None) is not None else out.unsqueeze(dim))
+        return torch.cat(parts, dim=dim)
+
+    def _separate_spectrogram(self, audio: torch.Tensor) -> torch.Tensor:
+        """Models of complex spectrograms: the inverse STFT of their estimates (and of the residual).
+
+        ``(batch, channels, samples)`` -> ``(batch, sources, channels, samples)``.
+        """
+        X = self.stft(audio)  # (batch, channels, bins, frames)
+        Y = self.run_models(X, dim=-1).permute(0, 4, 1, 2, 3)  # (batch, targets, channels, bins, frames)
+        if self.filter.residual:
+            Y = torch.cat([Y, (X - Y.sum(1)).unsqueeze(1)], dim=1)
+        return self.istft(Y, audio.shape[-1])
+
+    def _separate_waveform(self, audio: torch.Tensor) -> torch.Tensor:
+        """Models of waveforms: their estimates (and the residual).
+
+        ``(batch, channels, samples)`` -> ``(batch, sources, channels, samples)``.
+        """
+        S = self.run_models(audio, dim=1)
+        if self.filter.residual:
+            S = torch.cat([S, (audio - S.sum(1)).unsqueeze(1)], dim=1)
+        return S
 
     def to_dict(self, estimates: torch.Tensor) -> Dict[str, torch.Tensor]:
         """``(batch, sources, channels, samples)`` -> ``{source: (batch, channels, samples)}``."""

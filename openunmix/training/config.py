@@ -50,10 +50,12 @@ class EarlyStopping:
 class TrainConfig:
     """Every setting of a training run (what ``train.py`` parses).
 
-    ``dataset_options`` are the layout's own options (:mod:`openunmix.data`),
-    ``architecture_options`` the architecture's (its declared
-    :class:`~openunmix.architectures.TrainingOption` s; missing ones take
-    their defaults). ``lr_schedule``, ``warmup_steps`` and ``lr_horizon``
+    What every run has is here; ``dataset_options`` are the layout's own
+    options (:mod:`openunmix.data`), ``architecture_options`` the
+    architecture's, the model's shape and STFT among them (its declared
+    :class:`~openunmix.architectures.TrainingOption` s, e.g. Open-Unmix's
+    ``nfft``, ``nhop``, ``bandwidth``, ``hidden_size``, ``nb_layers``,
+    ``unidirectional``; missing ones take their defaults). ``lr_schedule``, ``warmup_steps`` and ``lr_horizon``
     (in optimizer steps; None: every step of ``epochs`` epochs) shape the
     learning rate (:mod:`.schedule`); ``valid_every`` validates every that
     many epochs (and after the last), and ``patience`` and
@@ -83,14 +85,8 @@ class TrainConfig:
     compile: bool = False  # noqa: A003 (the flag's name)
     recipe: str = "default"  # the recipe the command line started from (recorded in the json)
     seed: int = 1
-    nfft: int = 4096
-    nhop: int = 1024
-    bandwidth: float = 16000.0
     nb_channels: int = 2
     sample_rate: float = 44100.0
-    hidden_size: int = 512
-    nb_layers: int = 3
-    unidirectional: bool = False
     samples_per_track: int = 64
     nb_workers: int = 0
     valid_chunk_dur: float = 30.0

@@ -15,8 +15,7 @@ from torch.utils.data import DataLoader
 from .. import architectures
 from .. import data as data_mod
 from .. import distributed as dist_utils
-from ..models.folder import ModelConfig
-from ..utils import bandwidth_to_max_bin, make_output_folder, remove_stale_temporaries
+from ..utils import make_output_folder, remove_stale_temporaries
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader
 from .outputs import plot_losses, read_checkpoint, run_info, save_checkpoint, sigint_deferred
@@ -53,7 +52,7 @@ class Trainer:
         self.stopped = False
         arch = architectures.get(cfg.architecture)
         self.options = arch.check_options(cfg.architecture_options)
-        self.part = arch.training_part(cfg.target, cfg.nfft, cfg.nhop, cfg.nb_channels, self.options)
+        self.part = arch.training_part(cfg.target, cfg.nb_channels, self.options)
         self.ctx = dist_utils.setup(use_cuda=not cfg.no_cuda)
         self.device = self.ctx.device
         self.is_main = self.ctx.rank == 0
@@ -85,7 +84,6 @@ class Trainer:
         if self.is_main:  # what runs killed while writing here left behind
             remove_stale_temporaries(self.out)
         self.sample_rate = float(self.train_ds.sample_rate)
-        self.max_bin = bandwidth_to_max_bin(self.sample_rate, cfg.nfft, cfg.bandwidth)
         self.part.to(self.device)
 
         self.state: Dict[str, Any] = {
@@ -93,8 +91,7 @@ class Trainer:
             "train_time_history": [], "best_epoch": 0, "lr_history": [],
         }
         if model is None:
-            mean, std = self._statistics()
-            model = self.part.new_model(self._model_config(), mean, std)
+            model = self.part.new_model(self.sample_rate, self._statistics())
             # every process starts from rank 0's initial weights
             dist_utils.broadcast_module(model, self.ctx)
         self.arch = self.part.arch(model)
@@ -141,10 +138,7 @@ class Trainer:
             model.load_state_dict(chk["model"])
             return chk, model
         if cfg.model:
-            model, stft = self.part.load_folder(cfg.model)
-            if stft != (cfg.nfft, cfg.nhop, cfg.nb_channels):
-                raise TrainingError(f"{cfg.model}: its STFT/channel settings differ from this run's arguments")
-            return None, model
+            return None, self.part.load_folder(cfg.model)
         return None, None
 
     def _check_datasets(self) -> None:
@@ -159,24 +153,21 @@ class Trainer:
                 f"batch of {cfg.batch_size}; lower --batch-size or raise --samples-per-track"
             )
 
-    def _model_config(self) -> ModelConfig:
-        cfg = self.cfg
-        return ModelConfig(target=cfg.target, sample_rate=self.sample_rate, n_fft=cfg.nfft, n_hop=cfg.nhop,
-                           nb_channels=cfg.nb_channels, hidden_size=cfg.hidden_size, nb_layers=cfg.nb_layers,
-                           unidirectional=cfg.unidirectional, max_bin=self.max_bin)
-
     def _model_from_arch(self, arch: Dict[str, Any]) -> torch.nn.Module:
         try:
             return self.part.model_from_arch(arch)
         except (architectures.ArchitectureError, KeyError) as err:
             raise TrainingError(f"{self.cfg.checkpoint}: unusable checkpoint ({err})") from None
 
-    def _statistics(self) -> Tuple[np.ndarray, np.ndarray]:
-        bins = self.cfg.nfft // 2 + 1
-        stats = torch.zeros(2, bins, dtype=torch.float64)
+    def _statistics(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """The per-bin mixture statistics the part asks for (rank 0 computes, every process gets them)."""
+        if self.part.statistics is None:
+            return None
+        n_fft, n_hop = self.part.statistics
+        stats = torch.zeros(2, n_fft // 2 + 1, dtype=torch.float64)
         if self.is_main:
             t0 = time.time()
-            mean, std = dataset_statistics(self.train_ds, self.sample_rate, self.cfg.nfft, self.cfg.nhop,
+            mean, std = dataset_statistics(self.train_ds, self.sample_rate, n_fft, n_hop,
                                            nb_workers=self.cfg.nb_workers, progress=not self.cfg.quiet)
             stats[0], stats[1] = torch.from_numpy(mean), torch.from_numpy(std)
             self.log(f"dataset statistics: {len(self.train_ds.stats_sources())} tracks in {_seconds(time.time() - t0)}")
@@ -252,7 +243,7 @@ class Trainer:
     def validate(self) -> float:
         """The validation loss over whole validation tracks, each processed in chunks."""
         self.net.eval()
-        chunk = max(self.cfg.nhop, int(self.cfg.valid_chunk_dur * self.sample_rate))
+        chunk = max(self.part.min_valid_samples, int(self.cfg.valid_chunk_dur * self.sample_rate))
         sse = torch.zeros(2, dtype=torch.float64)
         with torch.inference_mode():
             for i in range(self.ctx.rank, len(self.valid_ds), self.ctx.world_size):
@@ -290,7 +281,7 @@ class Trainer:
             })
             self.best_model.load_state_dict(self.best_state)
             info = run_info(self.cfg, self.options, self.state, self.es, self.sample_rate, self.ctx.world_size)
-            self.part.save(self.out, self.best_model, self.sample_rate, self.cfg.nfft, self.cfg.nhop, extra=info)
+            self.part.save(self.out, self.best_model, self.sample_rate, extra=info)
             plot_losses(self.out / f"{stem}_loss.png", self.state["train_loss_history"],
                         self.state["valid_loss_history"], self.state["best_epoch"], stem,
                         ylabel=self.part.loss_label, log_scale=self.part.log_scale)

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from openunmix import architectures
-from openunmix.architectures import (Architecture, Capabilities, MagnitudeTargetPart, TrainingOption,
+from openunmix.architectures import (MAGNITUDE, Architecture, Capabilities, MagnitudeTargetPart, TrainingOption,
                                      TrainingPart, register)
+from openunmix.architectures.base import check_stft_options
 from openunmix.utils import frozen
 from openunmix.models.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                    state_dict_from_file, stft_settings)
@@ -55,8 +56,8 @@ class BinGain(nn.Module):
 
 
 def _config(target: str, sample_rate: float, n_fft: int, n_hop: int, nb_channels: int) -> ModelConfig:
-    return ModelConfig(target=target, sample_rate=sample_rate, n_fft=n_fft, n_hop=n_hop, nb_channels=nb_channels,
-                       hidden_size=0, nb_layers=0, unidirectional=True, max_bin=n_fft // 2 + 1)
+    return ModelConfig(target=target, sample_rate=sample_rate, nb_channels=nb_channels, architecture=NAME,
+                       options={"nfft": n_fft, "nhop": n_hop})
 
 
 def _settings(model: BinGain, n_fft: int, n_hop: int) -> Dict[str, Any]:
@@ -83,14 +84,13 @@ class GainPart(MagnitudeTargetPart):
 
     name = NAME
 
-    def __init__(self, target: str, n_fft: int, n_hop: int, nb_channels: int, gain_init: float):
-        super().__init__(target, n_fft, n_hop, nb_channels)
+    def __init__(self, target: str, nb_channels: int, options: Mapping[str, Any]):
+        super().__init__(target, options["nfft"], options["nhop"], nb_channels)
         self.stem = f"{target}{SUFFIX}"
-        self.gain_init = gain_init
+        self.gain_init = options["gain_init"]
 
-    def new_model(self, config: ModelConfig, input_mean: Optional[np.ndarray],
-                  input_scale: Optional[np.ndarray]) -> nn.Module:
-        return BinGain(config.n_fft // 2 + 1, config.nb_channels, self.gain_init)
+    def new_model(self, sample_rate: float, statistics: Optional[Tuple[np.ndarray, np.ndarray]]) -> nn.Module:
+        return BinGain(self.n_fft // 2 + 1, self.nb_channels, self.gain_init)
 
     def arch(self, model: nn.Module) -> Dict[str, Any]:
         return {"architecture": NAME, "nb_bins": model.nb_bins, "nb_channels": model.nb_channels}
@@ -99,13 +99,13 @@ class GainPart(MagnitudeTargetPart):
         self.check_arch(arch, architectures.DEFAULT)
         return BinGain(arch["nb_bins"], arch["nb_channels"])
 
-    def load_folder(self, model_dir: PathLike) -> Tuple[nn.Module, Tuple[int, int, int]]:
+    def load_folder(self, model_dir: PathLike) -> nn.Module:
         model, config = load_gain_model(Path(model_dir), self.target)
-        return model, (config.n_fft, config.n_hop, config.nb_channels)
+        self.check_stft(model_dir, config.n_fft, config.n_hop, config.nb_channels)
+        return model
 
-    def save(self, out: Path, model: nn.Module, sample_rate: float, n_fft: int, n_hop: int,
-             extra: Dict[str, Any]) -> None:
-        save_model_files(out, self.stem, model.state_dict(), _settings(model, n_fft, n_hop), sample_rate,
+    def save(self, out: Path, model: nn.Module, sample_rate: float, extra: Dict[str, Any]) -> None:
+        save_model_files(out, self.stem, model.state_dict(), _settings(model, self.n_fft, self.n_hop), sample_rate,
                          [self.target], identity={"architecture": NAME, "target": self.target}, extra=extra)
 
 
@@ -115,12 +115,17 @@ class TinyGain(Architecture):
     description = "per-bin gain (test plug-in)"
     file_stem = f"<target>{SUFFIX}"
     options_title = "tinygain options"
-    options = (TrainingOption("gain_init", float, 0.0, low=-10.0, high=10.0,
-                              help="initial gain before the sigmoid (default: 0.0)"),)
+    options = (TrainingOption("nfft", int, 4096, low=16, high=65536, help="STFT size (default: 4096)"),
+               TrainingOption("nhop", int, 1024, low=1, high=65536, help="STFT hop (default: 1024)"),
+               TrainingOption("gain_init", float, 0.0, low=-10.0, high=10.0,
+                              help="initial gain before the sigmoid (default: 0.0)"))
     model_types = (BinGain,)
 
     def build(self, config: ModelConfig, targets: Sequence[str]) -> Dict[str, nn.Module]:
         return {t: BinGain(config.n_fft // 2 + 1, config.nb_channels) for t in targets}
+
+    def check_together(self, options: Mapping[str, Any]) -> None:
+        check_stft_options(options)
 
     # folder_models: the default (json files marked "architecture": "tinygain" with their .pth)
 
@@ -130,12 +135,11 @@ class TinyGain(Architecture):
         model, config = load_gain_model(Path(model_dir), target)
         return {target: frozen(model.to(device))}, config
 
-    def training_part(self, target: str, n_fft: int, n_hop: int, nb_channels: int,
-                      options: Mapping[str, Any]) -> TrainingPart:
-        return GainPart(target, n_fft, n_hop, nb_channels, options["gain_init"])
+    def training_part(self, target: str, nb_channels: int, options: Mapping[str, Any]) -> TrainingPart:
+        return GainPart(target, nb_channels, options)
 
     def capabilities(self, model: nn.Module) -> Capabilities:
-        return Capabilities(joint=False, streamable=False, causal=True, exportable=True)
+        return Capabilities(output=MAGNITUDE, joint=False, streamable=False, causal=True, exportable=True)
 
 
 register(TinyGain())
