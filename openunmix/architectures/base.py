@@ -120,10 +120,13 @@ class Capabilities:
               frames)`` in, target magnitude of the same shape out (a joint
               model: targets stacked last); the Separator Wiener-filters the
               estimates against the mixture's STFT (UMX, X-UMX);
-            * ``"spectrogram"``: the mixture's complex STFT ``(batch, channels,
-              bins, frames)`` in, the target's complex STFT of the same shape
-              out (a masked mixture; a joint model: targets stacked last); the
-              Separator takes its inverse STFT, no filter;
+            * ``"spectrogram"``: the mixture's STFT as real and imaginary
+              parts ``(batch, channels, bins, frames, 2)`` in
+              (``torch.view_as_real``'s layout, so that a model is real
+              arithmetic and exports to ONNX), the target's STFT in the same
+              layout out (e.g. a complex-masked mixture; a joint model:
+              ``(batch, targets, channels, bins, frames, 2)``); the Separator
+              takes its inverse STFT, no filter;
             * ``"waveform"``: the mixture ``(batch, channels, samples)`` in,
               the target ``(batch, channels, samples)`` out (a joint model:
               ``(batch, targets, channels, samples)``); no STFT, no filter.
@@ -136,6 +139,8 @@ class Capabilities:
             carried (``encode``, an ``lstm`` whose ``(h, c)`` state is carried,
             ``decode``; see :class:`openunmix.stream.StreamingSeparator`).
         causal: its output for a frame depends on that frame and the past only.
+        causal_note: when not causal, what reads the future and how to get a
+            causal model, for messages (e.g. the stream's refusal).
         exportable: one ONNX graph per model can be made from it (its input
             and output as ``output`` says; complex spectrograms as real and
             imaginary parts), and the TorchScript separator.
@@ -146,6 +151,7 @@ class Capabilities:
     streamable: bool = False
     causal: bool = False
     exportable: bool = False
+    causal_note: str = ""
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:

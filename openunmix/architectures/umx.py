@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models.table import ModelEntry
 
 NAME = "umx"
+_BIDIRECTIONAL = "bidirectional (its LSTM reads the future); train one with train.py --unidirectional"
 
 # the model's settings, declared once: Open-Unmix's training options, and X-UMX's (whose branches are Open-Unmix
 # models); names as in upstream's json ("nfft", "nhop", ...), so the flags and the json agree
@@ -498,7 +499,7 @@ class UMX(Architecture):
 
     def capabilities(self, model: nn.Module) -> Capabilities:
         return Capabilities(output=MAGNITUDE, joint=False, streamable=True, causal=bool(model.unidirectional),
-                            exportable=True)
+                            exportable=True, causal_note=_BIDIRECTIONAL)
 
 
 register(UMX())

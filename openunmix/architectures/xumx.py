@@ -62,7 +62,7 @@ from ..transforms import ISTFT, STFT, ComplexNorm
 from ..utils import ModelError, PathLike, setting_number
 from . import DEFAULT, ArchitectureError, register
 from .base import MAGNITUDE, Architecture, Capabilities, TrainingOption, TrainingPart
-from .umx import (MODEL_OPTIONS, check_model_options, checkpoint_settings, config_from_state, model_options,
+from .umx import (_BIDIRECTIONAL, MODEL_OPTIONS, check_model_options, checkpoint_settings, config_from_state, model_options,
                   model_settings, run_config)
 
 NAME = "xumx"
@@ -537,7 +537,7 @@ class XUMX(Architecture):
         # the stream steps one LSTM per model and the export writes one graph per target: neither takes
         # a joint model yet
         return Capabilities(output=MAGNITUDE, joint=True, streamable=False, causal=bool(model.unidirectional),
-                            exportable=False)
+                            exportable=False, causal_note=_BIDIRECTIONAL)
 
 
 register(XUMX())

@@ -56,7 +56,9 @@ def export_model(
     separator = load_separator(model, targets, filter, device="cpu", models_file=models_file, cache_dir=cache_dir,
                                progress=progress)
     settings = {"sample_rate": f"{separator.sample_rate:g}", "n_fft": str(separator.n_fft),
-                "n_hop": str(separator.n_hop), "nb_channels": str(separator.nb_channels)}
+                "n_hop": str(separator.n_hop), "nb_channels": str(separator.nb_channels),
+                "output": separator.output}
+    bins = separator.n_fft // 2 + 1 if separator.n_fft else None
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=temporary_prefix(output.name) + "export-"))
@@ -70,8 +72,8 @@ def export_model(
                 why = "joint models of several targets cannot be exported yet" if caps.joint else "not exportable"
                 raise ExportError(f"{model}: '{target}' is a {architectures.describe(target_model)} ({why})")
             onnx_files[target] = f"{target}.onnx"
-            export_onnx(target_model, tmp / onnx_files[target], separator.nb_channels, separator.n_fft // 2 + 1,
-                        fp16=fp16, metadata={"target": target, **settings})
+            export_onnx(target_model, tmp / onnx_files[target], separator.nb_channels, bins,
+                        fp16=fp16, metadata={"target": target, **settings}, output=caps.output)
         export_separator(separator, tmp / SEPARATOR_FILE)
         save_json(tmp / INFO_FILE, export_info(separator, str(model), fp16, onnx_files))
         os.chmod(tmp, 0o777 & ~_umask())

@@ -9,7 +9,7 @@ import torch
 
 from ..separation.separator import Separator
 from .errors import ExportError
-from .onnx_graph import ONNX_INPUT, ONNX_OUTPUT, OPSET, require_onnx
+from .onnx_graph import OPSET, io_spec, require_onnx
 
 SEPARATOR_FILE = "separator.pt"
 INFO_FILE = "export.json"
@@ -18,8 +18,9 @@ INFO_FILE = "export.json"
 def export_info(separator: Separator, model: str, fp16: bool, onnx_files: Dict[str, str]) -> Dict[str, Any]:
     """The contents of ``export.json``: how to feed the exported graphs."""
     channels = separator.nb_channels
-    bins = separator.n_fft // 2 + 1
+    bins = separator.n_fft // 2 + 1 if separator.n_fft else None
     first = next(iter(separator.target_models.values()))
+    name_in, name_out, shape, meaning = io_spec(separator.output, channels, bins)
     versions = {"openunmix": package_version(), "torch": torch.__version__,
                 "python": platform.python_version(), "onnx_opset": OPSET}
     try:
@@ -38,21 +39,20 @@ def export_info(separator: Separator, model: str, fp16: bool, onnx_files: Dict[s
             "onesided": True, "normalized": False,
             "frames": "samples // n_hop + 1",
         },
+        "output": separator.output,
         "magnitude": "abs of the complex STFT" + (", averaged over channels" if channels == 1 else ""),
-        "max_bin": int(first.nb_bins),
+        "max_bin": int(first.nb_bins) if hasattr(first, "nb_bins") else None,
         "targets": separator.targets,
         "sources": separator.source_names,
         "filter": {
             "niter": settings.niter, "softmask": settings.softmask, "alpha": settings.alpha,
             "logit": settings.logit, "residual": settings.residual, "wiener_win_len": settings.wiener_win_len,
-        },
+        } if separator.filtered else {"residual": settings.residual},
         "onnx": {
             "files": onnx_files,
             "weights": "float16, cast to float32 in the graph" if fp16 else "float32",
-            "inputs": [{"name": ONNX_INPUT, "dtype": "float32", "shape": ["batch", channels, bins, "frames"],
-                        "meaning": "mixture magnitude spectrogram"}],
-            "outputs": [{"name": ONNX_OUTPUT, "dtype": "float32", "shape": ["batch", channels, bins, "frames"],
-                         "meaning": "target magnitude spectrogram"}],
+            "inputs": [{"name": name_in, "dtype": "float32", "shape": shape, "meaning": f"mixture {meaning}"}],
+            "outputs": [{"name": name_out, "dtype": "float32", "shape": shape, "meaning": f"target {meaning}"}],
         },
         "torchscript": {
             "file": SEPARATOR_FILE,

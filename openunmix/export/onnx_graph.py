@@ -1,4 +1,10 @@
-"""ONNX graphs of target models: mixture magnitude in, target magnitude out.
+"""ONNX graphs of target models: what the model takes in, what it returns out.
+
+A graph's input and output are those of the model's kind
+(:attr:`openunmix.architectures.Capabilities.output`, :func:`io_spec`):
+magnitudes ``(batch, channels, bins, frames)``, STFTs as real and imaginary
+parts ``(batch, channels, bins, frames, 2)``, or waveforms ``(batch,
+channels, samples)``; batch and frames (samples) are dynamic.
 
 Export uses torch's TorchScript-based exporter: the ``torch.export`` one
 fixes the number of frames of an LSTM to that of the example input, while
@@ -9,18 +15,39 @@ dynamic sequence length.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..architectures import MAGNITUDE, SPECTROGRAM, WAVEFORM
 from ..utils import PathLike
 from .errors import ExportError, first_line
 
 OPSET = 17
-ONNX_INPUT = "mix_magnitude"
+ONNX_INPUT = "mix_magnitude"  # the names of a magnitude model's graph
 ONNX_OUTPUT = "target_magnitude"
+
+# per kind of model: input name, output name, what they hold
+_IO: Dict[str, Tuple[str, str, str]] = {
+    MAGNITUDE: (ONNX_INPUT, ONNX_OUTPUT, "magnitude spectrogram"),
+    SPECTROGRAM: ("mix_spectrogram", "target_spectrogram", "STFT, real and imaginary parts last"),
+    WAVEFORM: ("mix", "target", "waveform"),
+}
+
+
+def io_spec(output: str, nb_channels: int, nb_bins: Optional[int]) -> Tuple[str, str, List[Any], str]:
+    """``(input name, output name, shape, meaning)`` of the graph of a model of kind ``output``.
+
+    The shape is that of input and output alike, with ``"batch"`` and
+    ``"frames"`` (``"samples"``) for the dynamic axes.
+    """
+    inp, out, meaning = _IO[output]
+    if output == WAVEFORM:
+        return inp, out, ["batch", nb_channels, "samples"], meaning
+    shape: List[Any] = ["batch", nb_channels, nb_bins, "frames"] + ([2] if output == SPECTROGRAM else [])
+    return inp, out, shape, meaning
 
 
 def require_onnx() -> Any:
@@ -36,17 +63,20 @@ def require_onnx() -> Any:
     return onnx
 
 
-def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: int, fp16: bool = False,
-                metadata: Optional[Dict[str, str]] = None) -> None:
+def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: Optional[int], fp16: bool = False,
+                metadata: Optional[Dict[str, str]] = None, output: str = MAGNITUDE) -> None:
     """Write one target model as an ONNX graph.
 
-    The graph maps ``mix_magnitude`` ``(batch, channels, bins, frames)`` to
-    ``target_magnitude`` of the same shape (float32, dynamic batch and frames).
+    The graph maps the model's input to its output as :func:`io_spec` names
+    and shapes them (float32, dynamic batch and frames); for a magnitude
+    model ``mix_magnitude`` ``(batch, channels, bins, frames)`` to
+    ``target_magnitude`` of the same shape.
 
     Args:
         model: a single-target model whose architecture says it is exportable (evaluation mode, on
             any device; exported on CPU).
-        nb_channels, nb_bins: the channels and STFT bins (``n_fft // 2 + 1``) of its input.
+        nb_channels, nb_bins: the channels and STFT bins (``n_fft // 2 + 1``; None for waveforms) of its input.
+        output: the model's kind (its capabilities' ``output``).
         fp16: store the weights as float16 (inputs, outputs and arithmetic stay float32).
         metadata: strings stored as the graph's metadata properties.
 
@@ -55,14 +85,16 @@ def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: int
     """
     onnx = require_onnx()
     model = model.cpu().eval()
-    example = torch.rand(2, nb_channels, nb_bins, 9)
-    axes = {0: "batch", 3: "frames"}
+    name_in, name_out, shape, _ = io_spec(output, nb_channels, nb_bins)
+    example = torch.rand(*[2 if d == "batch" else 9 if d == "frames" else 4096 if d == "samples" else d
+                           for d in shape])
+    axes = {i: d for i, d in enumerate(shape) if isinstance(d, str)}
     try:
         with warnings.catch_warnings():  # the legacy exporter's deprecation and LSTM batch notes
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, (example,), str(path), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
-                dynamic_axes={ONNX_INPUT: axes, ONNX_OUTPUT: axes}, opset_version=OPSET, dynamo=False,
+                model, (example,), str(path), input_names=[name_in], output_names=[name_out],
+                dynamic_axes={name_in: axes, name_out: axes}, opset_version=OPSET, dynamo=False,
                 do_constant_folding=True,
             )
     except Exception as err:  # the exporter raises many kinds; the caller gets one line

@@ -51,6 +51,7 @@ class ScriptableSeparator(nn.Module):
     logit: Optional[float]
     source_names: List[str]
     targets: List[str]
+    output: str
 
     def __init__(self, separator: Separator):
         super().__init__()
@@ -59,6 +60,7 @@ class ScriptableSeparator(nn.Module):
             if not caps.exportable:
                 why = "joint models of several targets are not supported" if caps.joint else "not exportable"
                 raise ValueError(f"'{name}' is a {architectures.describe(model)} ({why})")
+        self.output = separator.output  # what the models return: magnitude, spectrogram or waveform
         self.targets = list(separator.targets)
         self.source_names = list(separator.source_names)
         self.target_models = nn.ModuleList(list(separator.target_models.values()))
@@ -71,8 +73,8 @@ class ScriptableSeparator(nn.Module):
         self.wiener_win_len = settings.wiener_win_len or 0
         self.bin_chunk = settings.bin_chunk or 0
         self.sample_rate = float(separator.sample_rate)
-        self.n_fft = int(separator.n_fft)
-        self.n_hop = int(separator.n_hop)
+        self.n_fft = int(separator.n_fft or 0)  # 0: models of waveforms, no STFT
+        self.n_hop = int(separator.n_hop or 0)
         self.nb_channels = int(separator.nb_channels)
         self.stft, self.istft, self.complexnorm = separator.stft, separator.istft, separator.complexnorm
 
@@ -87,7 +89,23 @@ class ScriptableSeparator(nn.Module):
         """
         if self.nb_channels == 1 and audio.shape[1] != 1:
             raise ValueError("a mono model needs mono input")
+        if self.output == "waveform":
+            sources: List[torch.Tensor] = []
+            for model in self.target_models:
+                sources.append(model(audio))
+            S = torch.stack(sources, dim=1)  # (batch, targets, channels, samples)
+            if self.residual:
+                S = torch.cat([S, (audio - S.sum(1)).unsqueeze(1)], dim=1)
+            return S
         X = self.stft(audio)
+        if self.output == "spectrogram":
+            parts: List[torch.Tensor] = []
+            for model in self.target_models:
+                parts.append(model(torch.view_as_real(X)))
+            Y = torch.view_as_complex(torch.stack(parts, dim=1).contiguous())  # (batch, targets, channels, bins, frames)
+            if self.residual:
+                Y = torch.cat([Y, (X - Y.sum(1)).unsqueeze(1)], dim=1)
+            return self.istft(Y, audio.shape[-1])
         mag = self.complexnorm(X)
         estimates: List[torch.Tensor] = []
         for model in self.target_models:
@@ -120,7 +138,7 @@ def export_separator(separator: Separator, path: PathLike) -> None:
     scripted.save(str(path))
     loaded = torch.jit.load(str(path))
     # a few frames that are not a whole number of hops
-    noise = torch.randn(1, separator.nb_channels, 3 * separator.n_fft + 17,
+    noise = torch.randn(1, separator.nb_channels, 3 * (separator.n_fft or 4096) + 17,
                         generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected, got = separator(noise), loaded(noise)

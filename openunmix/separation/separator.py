@@ -105,10 +105,10 @@ class Separator(nn.Module):
             :attr:`~openunmix.architectures.Capabilities.output`; see the
             module docstring). A value may also be a joint model of several
             targets (see :mod:`openunmix.architectures`): a module with a
-            ``targets`` list whose output stacks them (last for magnitudes and
-            spectrograms ``(batch, channels, bins, frames, len(targets))``,
-            second for waveforms ``(batch, len(targets), channels, samples)``);
-            it runs once for all of them and its key is only a name.
+            ``targets`` list whose output stacks them (magnitudes: last,
+            ``(batch, channels, bins, frames, len(targets))``; spectrograms and
+            waveforms: second, ``(batch, len(targets), channels, ...)``); it
+            runs once for all of them and its key is only a name.
         filter: the Wiener filter's settings
             (:class:`~openunmix.filtering.FilterSettings`; None: the
             defaults). Kept as :attr:`filter`, with ``residual`` set for a
@@ -354,23 +354,24 @@ class Separator(nn.Module):
         out = [ola.result(audio.shape[-1]) for ola in out]
         return torch.stack(out)
 
-    def run_models(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        """Run every target model (joint ones once) on ``x`` and stack their targets along ``dim``.
+    def run_models(self, x: torch.Tensor) -> torch.Tensor:
+        """Run every target model (joint ones once) on ``x`` and stack their targets second
+        (models of spectrograms and of waveforms).
 
         Args:
-            x: the models' input: the complex mixture STFT ``(batch, channels,
-                bins, frames)`` or the waveform ``(batch, channels, samples)``.
-            dim: where the targets go: -1 for spectrograms, 1 for waveforms.
+            x: the models' input: the mixture STFT as real and imaginary parts
+                ``(batch, channels, bins, frames, 2)``, or the waveform
+                ``(batch, channels, samples)``.
 
         Returns:
-            ``(batch, channels, bins, frames, targets)`` (``dim=-1``) or
-            ``(batch, targets, channels, samples)`` (``dim=1``).
+            ``(batch, targets, channels, bins, frames, 2)`` or ``(batch,
+            targets, channels, samples)``.
         """
         parts = []
         for model in self.target_models.values():
             out = model(x)
-            parts.append(out if getattr(model, "targets", None) is not None else out.unsqueeze(dim))
-        return torch.cat(parts, dim=dim)
+            parts.append(out if getattr(model, "targets", None) is not None else out.unsqueeze(1))
+        return torch.cat(parts, dim=1)
 
     def _separate_spectrogram(self, audio: torch.Tensor) -> torch.Tensor:
         """Models of complex spectrograms: the inverse STFT of their estimates (and of the residual).
@@ -378,7 +379,8 @@ class Separator(nn.Module):
         ``(batch, channels, samples)`` -> ``(batch, sources, channels, samples)``.
         """
         X = self.stft(audio)  # (batch, channels, bins, frames)
-        Y = self.run_models(X, dim=-1).permute(0, 4, 1, 2, 3)  # (batch, targets, channels, bins, frames)
+        Y = self.run_models(torch.view_as_real(X))  # (batch, targets, channels, bins, frames, 2)
+        Y = torch.view_as_complex(Y.contiguous())
         if self.filter.residual:
             Y = torch.cat([Y, (X - Y.sum(1)).unsqueeze(1)], dim=1)
         return self.istft(Y, audio.shape[-1])
@@ -388,7 +390,7 @@ class Separator(nn.Module):
 
         ``(batch, channels, samples)`` -> ``(batch, sources, channels, samples)``.
         """
-        S = self.run_models(audio, dim=1)
+        S = self.run_models(audio)
         if self.filter.residual:
             S = torch.cat([S, (audio - S.sum(1)).unsqueeze(1)], dim=1)
         return S

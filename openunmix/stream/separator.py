@@ -69,14 +69,12 @@ class StreamingSeparator:
     def __init__(self, separator: Separator, memory: float = DEFAULT_MEMORY):
         for name, model in separator.target_models.items():
             caps = architectures.capabilities(model)
+            if not caps.causal:
+                note = caps.causal_note or f"a {architectures.describe(model)} that reads later frames"
+                raise ValueError(f"streaming needs causal models, but '{name}' is {note}")
             if not caps.streamable:
                 raise ValueError(f"streaming takes models that run block by block; '{name}' is a "
                                  f"{architectures.describe(model)}")
-            if not caps.causal:
-                raise ValueError(
-                    f"streaming needs causal models, but '{name}' is bidirectional (its LSTM reads the "
-                    "future); train one with train.py --unidirectional"
-                )
         self.separator = separator
         self.n_fft = separator.n_fft
         self.n_hop = separator.n_hop
