@@ -267,7 +267,7 @@ def test_unidirectional_flag_survives_training_and_loading(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "uni" / "vocals.json").read_text())["unidirectional"] is True
     models, config = load_target_models(tmp_path / "uni")
-    assert config.unidirectional and models["vocals"].unidirectional and not models["vocals"].lstm.bidirectional
+    assert config.options["unidirectional"] and models["vocals"].unidirectional and not models["vocals"].lstm.bidirectional
     streamer = StreamingSeparator(load_separator(tmp_path / "uni"))
     out = separate_stream(streamer, [mixture(4000)])
     assert out.shape == (2, 2, 4000 + streamer.latency) and torch.isfinite(out).all()
