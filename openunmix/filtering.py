@@ -54,7 +54,8 @@ class FilterSettings:
     prints it as ``--<setting> ...``).
 
     Attributes:
-        niter: EM iterations of the Wiener filter (0: the ratio mask alone).
+        niter: EM iterations of the Wiener filter (default 1, as upstream's
+            ``umx`` and its published scores; 0: the ratio mask alone).
         softmask: start the filter from the ratio mask; otherwise from the
             model magnitudes with the mixture phase.
         alpha: exponent of the magnitudes in the ratio mask and residual model.
@@ -67,7 +68,7 @@ class FilterSettings:
             memory, does not change the result); None: all bins at once.
     """
 
-    niter: int = 0
+    niter: int = 1
     softmask: bool = True
     alpha: float = 1.0
     logit: Optional[float] = None

@@ -129,8 +129,9 @@ def test_filter_settings_normalise_types():
     assert settings == filtering.FilterSettings(niter=2, alpha=2.0, logit=0.25, wiener_win_len=None)
 
 
-def test_filter_settings_travel_as_one_value():
-    """The filter functions take the settings as one FilterArgs."""
+def test_filter_settings_default_to_one_em_iteration_and_travel_as_one_value():
+    """Upstream's umx and its published scores use niter 1; the filter functions take FilterArgs."""
+    assert filtering.FilterSettings().niter == 1
     args = filtering.FilterSettings(niter=2, softmask=False, alpha=2, logit=0.25, residual=True).args()
     assert args == filtering.FilterArgs(niter=2, softmask=False, alpha=2.0, logit=0.25, residual=True,
                                         wiener_win_len=300, bin_chunk=256)
