@@ -65,7 +65,8 @@ def best_time(fn, repeats: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     p.add_argument("--seconds", type=float, default=60.0, help="audio duration (default: %(default)s)")
-    p.add_argument("--niter", type=int, default=1, help="EM iterations of the separator (default: %(default)s)")
+    p.add_argument("--niter", type=int, default=FilterSettings().niter,
+                   help="EM iterations of the separator (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="threads for torch and ONNX Runtime (default: their own)")
     args = p.parse_args()

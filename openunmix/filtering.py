@@ -2,9 +2,11 @@
 
 Everything runs in torch on native complex tensors, on CPU or GPU, for any
 number of channels, without Python loops over frames. The filter settings
-travel as one :class:`FilterSettings`; the functions below take them as
-plain arguments so that ``torch.jit.script`` compiles them (the exported
-TorchScript separator runs this very code).
+travel as one :class:`FilterSettings` (validated); the filter functions take
+them as one :class:`FilterArgs` (``settings.args()``), a named tuple that
+``torch.jit.script`` compiles (the exported TorchScript separator runs this
+very code). The mathematical primitives (:func:`wiener`,
+:func:`expectation_maximization`, ...) keep norbert-like arguments.
 
 Shapes (frames first, as in ``norbert``):
     v: real ``(frames, bins, channels, sources)``: nonnegative source magnitudes
@@ -13,16 +15,33 @@ Shapes (frames first, as in ``norbert``):
     y: complex ``(frames, bins, channels, sources)``: source STFT estimates
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: TorchScript reads FilterArgs' annotations as types (it cannot
+# resolve them as strings where a module attribute holds a FilterArgs, pytorch issue 95858)
 import math
 import numbers
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 
 LOGIT_SLOPE = 15.0
+
+
+class FilterArgs(NamedTuple):
+    """:class:`FilterSettings` as the filter functions take them: one value that TorchScript compiles.
+
+    Made by :meth:`FilterSettings.args` (which validates); the fields are those
+    of :class:`FilterSettings`, with 0 for None in ``wiener_win_len`` (the
+    whole input at once) and ``bin_chunk`` (all bins at once).
+    """
+
+    niter: int
+    softmask: bool
+    alpha: float
+    logit: Optional[float]
+    residual: bool
+    wiener_win_len: int
+    bin_chunk: int
 
 
 @dataclass(frozen=True)
@@ -35,7 +54,8 @@ class FilterSettings:
     prints it as ``--<setting> ...``).
 
     Attributes:
-        niter: EM iterations of the Wiener filter (0: the ratio mask alone).
+        niter: EM iterations of the Wiener filter (default 1, as upstream's
+            ``umx`` and its published scores; 0: the ratio mask alone).
         softmask: start the filter from the ratio mask; otherwise from the
             model magnitudes with the mixture phase.
         alpha: exponent of the magnitudes in the ratio mask and residual model.
@@ -48,7 +68,7 @@ class FilterSettings:
             memory, does not change the result); None: all bins at once.
     """
 
-    niter: int = 0
+    niter: int = 1
     softmask: bool = True
     alpha: float = 1.0
     logit: Optional[float] = None
@@ -73,6 +93,13 @@ class FilterSettings:
         for name in ("wiener_win_len", "bin_chunk"):
             if getattr(self, name) is not None:
                 set_(self, name, _integer(name, getattr(self, name), 1, " (or None: all at once)"))
+
+    def args(self) -> FilterArgs:
+        """These settings as the filter functions take them (:func:`filter_windows`, :func:`filter_window`,
+        :func:`wiener_setup`, :func:`wiener_bins`)."""
+        return FilterArgs(niter=self.niter, softmask=self.softmask, alpha=self.alpha, logit=self.logit,
+                          residual=self.residual, wiener_win_len=self.wiener_win_len or 0,
+                          bin_chunk=self.bin_chunk or 0)
 
 
 def _integer(name: str, value: object, low: int, alternative: str = "") -> int:
@@ -322,18 +349,38 @@ def wiener(
     Returns:
         complex ``(frames, bins, channels, sources[+1])``.
     """
-    scale, out, chunks = wiener_setup(v, x, iterations, residual, bin_chunk)
+    args = FilterArgs(niter=iterations, softmask=softmask, alpha=alpha, logit=logit, residual=residual,
+                      wiener_win_len=0, bin_chunk=0 if bin_chunk is None else bin_chunk)
+    return _wiener(v, x, args, eps)
+
+
+def _wiener(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Optional[float]) -> torch.Tensor:
+    """:func:`wiener` with its settings as one :class:`FilterArgs` (``wiener_win_len`` unused).
+
+    Args:
+        v: real ``(frames, bins, channels, sources)`` target magnitudes.
+        x: complex ``(frames, bins, channels)`` mixture STFT.
+
+    Returns:
+        complex ``(frames, bins, channels, sources[+1])``.
+    """
+    scale, out, chunks = wiener_setup(v, x, args)
     for b, e in chunks:
-        _wiener_bins(v[:, b:e], x[:, b:e], iterations, softmask, residual, alpha, logit, eps, scale, out[:, b:e])
+        _wiener_bins(v[:, b:e], x[:, b:e], args, eps, scale, out[:, b:e])
     return out
 
 
-def wiener_setup(v: torch.Tensor, x: torch.Tensor, iterations: int, residual: bool,
-                 bin_chunk: Optional[int]) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
+def wiener_setup(v: torch.Tensor, x: torch.Tensor,
+                 args: FilterArgs) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
     """What :func:`wiener` fixes before it filters its chunks of bins: the scale, the output and the chunks.
 
     The chunks are independent: :func:`wiener_bins` on each of them, in any
     order or at the same time, fills ``out`` as :func:`wiener` does.
+    ``args.niter``, ``args.residual`` and ``args.bin_chunk`` matter here.
+
+    Args:
+        v: real ``(frames, bins, channels, targets)`` target magnitudes.
+        x: complex ``(frames, bins, channels)`` mixture STFT.
 
     Returns:
         ``(scale, out, chunks)``: the mixture scale (the EM runs on the
@@ -343,48 +390,53 @@ def wiener_setup(v: torch.Tensor, x: torch.Tensor, iterations: int, residual: bo
     """
     # scale to a range where the regularisation is meaningful, as norbert does
     scale = 1.0
-    if iterations > 0 and x.numel() > 0:
+    if args.niter > 0 and x.numel() > 0:
         scale = max(1.0, float(x.abs().max()) / 10.0)
     frames, bins, channels = x.shape[0], x.shape[1], x.shape[2]
-    sources = v.shape[-1] + 1 if residual else v.shape[-1]
+    sources = v.shape[-1] + 1 if args.residual else v.shape[-1]
     # sources, channels, frames, bins in memory: the layout the inverse STFT reads
     # (bins contiguous), seen as (frames, bins, channels, sources)
     out = torch.empty([sources, channels, frames, bins], dtype=x.dtype, device=x.device).permute(2, 3, 1, 0)
     step = max(bins, 1)
-    if bin_chunk is not None and 0 < bin_chunk < bins:
-        step = bin_chunk
+    if 0 < args.bin_chunk < bins:
+        step = args.bin_chunk
     chunks: List[Tuple[int, int]] = []
     for b in range(0, bins, step):
         chunks.append((b, min(b + step, bins)))
     return scale, out, chunks
 
 
-def wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bool, residual: bool, alpha: float,
-                logit: Optional[float], scale: float, out: torch.Tensor, first: int, end: int) -> None:
+def wiener_bins(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, scale: float, out: torch.Tensor,
+                first: int, end: int) -> None:
     """:func:`wiener` on the bins ``first:end`` into ``out`` (from :func:`wiener_setup`), default ``eps``.
 
-    Shapes as in :func:`wiener`, of all bins.
+    Args:
+        v: real ``(frames, bins, channels, targets)`` target magnitudes, of all bins.
+        x: complex ``(frames, bins, channels)`` mixture STFT, of all bins.
+        args: the settings given to :func:`wiener_setup`.
+        out: complex ``(frames, bins, channels, sources[+1])``, of all bins; the bins ``first:end`` are written.
     """
-    _wiener_bins(v[:, first:end], x[:, first:end], iterations, softmask, residual, alpha, logit, None, scale,
-                 out[:, first:end])
+    _wiener_bins(v[:, first:end], x[:, first:end], args, None, scale, out[:, first:end])
 
 
-def _wiener_bins(v: torch.Tensor, x: torch.Tensor, iterations: int, softmask: bool, residual: bool, alpha: float,
-                 logit: Optional[float], eps: Optional[float], scale: float, out: torch.Tensor) -> None:
+def _wiener_bins(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Optional[float], scale: float,
+                 out: torch.Tensor) -> None:
     """:func:`wiener` on a range of bins into ``out``, with the mixture scale fixed by the caller.
 
-    Shapes as in :func:`wiener`; ``out`` is complex ``(frames, bins, channels, sources[+1])``.
+    Shapes as in :func:`wiener`: ``v`` real ``(frames, bins, channels, targets)``, ``x`` complex
+    ``(frames, bins, channels)``; ``out`` is complex ``(frames, bins, channels, sources[+1])``.
     """
+    iterations, softmask, alpha = args.niter, args.softmask, args.alpha
     if softmask and alpha != 1.0:
         v = v**alpha
-    if residual:
+    if args.residual:
         v = residual_model(v, x, alpha if softmask else 1.0)
     # the EM is not scale-invariant (eps): it starts from estimates of the mixture scaled by 1 / scale,
     # and the filter scales its output back. The ratio mask is linear in x: it starts from the scaled
     # mixture; the magnitudes with the mixture phase are scaled themselves, as norbert does.
     xs = x / scale if scale != 1.0 else x
     if softmask:
-        y = ratio_mask(v, xs, logit, eps)
+        y = ratio_mask(v, xs, args.logit, eps)
     else:
         # mixture phase; sgn(0) = 0 keeps silent bins silent (norbert's exp(i*angle(0)) = 1 would not)
         vs = v / scale if scale != 1.0 else v
@@ -401,7 +453,7 @@ def windows(batch: int, frames: int, wiener_win_len: Optional[int]) -> List[Tupl
     """The windows the filter works on, ``(item, first frame, end frame)``, item after item.
 
     ``wiener_win_len`` frames each (None or 0: the whole input at once); the
-    EM's statistics are estimated per window, as upstream does.
+    EM's statistics are estimated per window, as upstream does. No tensors.
     """
     win = frames if wiener_win_len is None or wiener_win_len <= 0 else wiener_win_len
     win = max(win, 1)
@@ -412,9 +464,10 @@ def windows(batch: int, frames: int, wiener_win_len: Optional[int]) -> List[Tupl
     return found
 
 
-def filter_window(V: torch.Tensor, X: torch.Tensor, niter: int, softmask: bool, alpha: float,
-                  logit: Optional[float], residual: bool, bin_chunk: Optional[int]) -> torch.Tensor:
-    """:func:`wiener` on one batch item's window, in the separator's layout.
+def filter_window(V: torch.Tensor, X: torch.Tensor, args: FilterArgs) -> torch.Tensor:
+    """:func:`wiener` on one batch item's window, in the separator's layout, with the settings ``args``.
+
+    ``args.wiener_win_len`` does not apply (the caller cut the window).
 
     Args:
         V: target magnitudes ``(channels, bins, frames, targets)``.
@@ -423,17 +476,15 @@ def filter_window(V: torch.Tensor, X: torch.Tensor, niter: int, softmask: bool, 
     Returns:
         complex ``(sources, channels, bins, frames)``.
     """
-    y = wiener(V.permute(2, 1, 0, 3), X.permute(2, 1, 0), niter, softmask, residual, alpha, logit, None, bin_chunk)
+    y = _wiener(V.permute(2, 1, 0, 3), X.permute(2, 1, 0), args, None)
     return y.permute(3, 2, 1, 0)
 
 
-def filter_windows(V: torch.Tensor, X: torch.Tensor, niter: int, softmask: bool, alpha: float,
-                   logit: Optional[float], residual: bool, wiener_win_len: Optional[int],
-                   bin_chunk: Optional[int]) -> torch.Tensor:
+def filter_windows(V: torch.Tensor, X: torch.Tensor, args: FilterArgs) -> torch.Tensor:
     """Wiener-filter a batch window by window (:func:`windows`, :func:`filter_window`).
 
-    The arguments after ``X`` are those of :class:`FilterSettings` (here as
-    plain values, so that TorchScript compiles this function).
+    ``args`` are the settings (:meth:`FilterSettings.args`), one value that
+    TorchScript compiles.
 
     Args:
         V: target magnitudes ``(batch, channels, bins, frames, targets)``.
@@ -443,9 +494,8 @@ def filter_windows(V: torch.Tensor, X: torch.Tensor, niter: int, softmask: bool,
         complex ``(batch, sources, channels, bins, frames)``.
     """
     batch, channels, bins, frames = X.shape[0], X.shape[1], X.shape[2], X.shape[3]
-    sources = V.shape[-1] + 1 if residual else V.shape[-1]
+    sources = V.shape[-1] + 1 if args.residual else V.shape[-1]
     Y = torch.empty([batch, sources, channels, bins, frames], dtype=X.dtype, device=X.device)
-    for item, start, end in windows(batch, frames, wiener_win_len):
-        Y[item, :, :, :, start:end] = filter_window(V[item, :, :, start:end], X[item, :, :, start:end], niter,
-                                                    softmask, alpha, logit, residual, bin_chunk)
+    for item, start, end in windows(batch, frames, args.wiener_win_len):
+        Y[item, :, :, :, start:end] = filter_window(V[item, :, :, start:end], X[item, :, :, start:end], args)
     return Y

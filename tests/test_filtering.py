@@ -1,5 +1,7 @@
 """The torch Wiener filter against norbert (the reference implementation) in float64."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -127,6 +129,17 @@ def test_filter_settings_normalise_types():
     assert settings == filtering.FilterSettings(niter=2, alpha=2.0, logit=0.25, wiener_win_len=None)
 
 
+def test_filter_settings_default_to_one_em_iteration_and_travel_as_one_value():
+    """Upstream's umx and its published scores use niter 1; the filter functions take FilterArgs."""
+    assert filtering.FilterSettings().niter == 1
+    args = filtering.FilterSettings(niter=2, softmask=False, alpha=2, logit=0.25, residual=True).args()
+    assert args == filtering.FilterArgs(niter=2, softmask=False, alpha=2.0, logit=0.25, residual=True,
+                                        wiener_win_len=300, bin_chunk=256)
+    assert args._fields == tuple(f.name for f in dataclasses.fields(filtering.FilterSettings))
+    whole = filtering.FilterSettings(wiener_win_len=None, bin_chunk=None).args()  # None: 0, all at once
+    assert (whole.wiener_win_len, whole.bin_chunk) == (0, 0)
+
+
 @pytest.mark.parametrize("channels", [1, 2, 3])
 def test_window_loop_compiles_with_torchscript_and_gives_the_same(channels):
     """The exported separator runs filter_windows (and the filter functions it calls) compiled."""
@@ -134,14 +147,19 @@ def test_window_loop_compiles_with_torchscript_and_gives_the_same(channels):
     gen = torch.Generator().manual_seed(channels)
     V = torch.rand(2, channels, 21, 17, 2, generator=gen) * 3  # (batch, channels, bins, frames, targets)
     X = torch.randn(2, channels, 21, 17, dtype=torch.complex64, generator=gen) * 4
-    for args in ((0, True, 1.0, None, False, None, None), (2, True, 1.5, 0.3, True, 5, 7), (1, False, 1.0, None, True, 0, 0)):
-        expected = filtering.filter_windows(V, X, *args)
-        assert expected.shape == (2, 2 + args[4], channels, 21, 17)
+    for settings in (filtering.FilterSettings(niter=0, wiener_win_len=None, bin_chunk=None),
+                     filtering.FilterSettings(niter=2, alpha=1.5, logit=0.3, residual=True, wiener_win_len=5,
+                                              bin_chunk=7),
+                     filtering.FilterSettings(niter=1, softmask=False, residual=True, wiener_win_len=None,
+                                              bin_chunk=None)):
+        args = settings.args()
+        expected = filtering.filter_windows(V, X, args)
+        assert expected.shape == (2, 2 + args.residual, channels, 21, 17)
         # the same operations in the same order; only a fusing executor could round differently (float32:
         # a few eps per step, a few steps): 1e-5 relative, absolute on values of order 1-10
-        torch.testing.assert_close(scripted(V, X, *args), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(scripted(V, X, args), expected, rtol=1e-5, atol=1e-5)
     # window by window: each window is the filter on its frames alone
-    whole = filtering.filter_windows(V, X, 1, True, 1.0, None, False, 5, None)
+    whole = filtering.filter_windows(V, X, filtering.FilterSettings(niter=1, wiener_win_len=5, bin_chunk=None).args())
     one = filtering.wiener(V[1, ..., 5:10, :].permute(2, 1, 0, 3), X[1, ..., 5:10].permute(2, 1, 0), 1)
     # the same operations on the same 5 frames, from memory laid out otherwise, which can change the order
     # of the 5-frame sums: 5 eps32 = 6e-7 relative (conftest.sum_rtol); assert_close's float32 default

@@ -26,7 +26,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from ..filtering import filter_windows
+from ..filtering import FilterArgs, filter_windows
 from .. import architectures
 from ..separation.separator import Separator
 from ..utils import PathLike
@@ -42,12 +42,15 @@ class ScriptableSeparator(nn.Module):
     ``source_names``, ``targets``, ``sample_rate``, ``n_fft``, ``n_hop``,
     ``nb_channels`` and the filter settings ``niter``, ``softmask``,
     ``alpha``, ``logit``, ``residual``, ``wiener_win_len`` (0: the whole
-    input at once) and ``bin_chunk`` (0: all bins at once) for whoever loads it.
+    input at once) and ``bin_chunk`` (0: all bins at once) for whoever loads it;
+    the filter takes them as one value, ``filter_args``
+    (:class:`~openunmix.filtering.FilterArgs`, the same fields in that order).
 
     Raises:
         ValueError: a target model whose architecture cannot be exported (e.g. a joint model).
     """
 
+    filter_args: FilterArgs
     logit: Optional[float]
     source_names: List[str]
     targets: List[str]
@@ -64,14 +67,15 @@ class ScriptableSeparator(nn.Module):
         self.targets = list(separator.targets)
         self.source_names = list(separator.source_names)
         self.target_models = nn.ModuleList(list(separator.target_models.values()))
-        settings = separator.filter
-        self.niter = settings.niter
-        self.softmask = settings.softmask
-        self.alpha = settings.alpha
-        self.logit = settings.logit
-        self.residual = settings.residual
-        self.wiener_win_len = settings.wiener_win_len or 0
-        self.bin_chunk = settings.bin_chunk or 0
+        args = separator.filter.args()
+        self.filter_args = args  # what the filter takes; the fields below are for whoever loads the module
+        self.niter = args.niter
+        self.softmask = args.softmask
+        self.alpha = args.alpha
+        self.logit = args.logit
+        self.residual = args.residual
+        self.wiener_win_len = args.wiener_win_len
+        self.bin_chunk = args.bin_chunk
         self.sample_rate = float(separator.sample_rate)
         self.n_fft = int(separator.n_fft or 0)  # 0: models of waveforms, no STFT
         self.n_hop = int(separator.n_hop or 0)
@@ -111,8 +115,7 @@ class ScriptableSeparator(nn.Module):
         for model in self.target_models:
             estimates.append(model(mag))
         V = torch.stack(estimates, dim=-1)  # (batch, channels, bins, frames, targets)
-        Y = filter_windows(V, X, self.niter, self.softmask, self.alpha, self.logit, self.residual,
-                           self.wiener_win_len, self.bin_chunk)
+        Y = filter_windows(V, X, self.filter_args)
         return self.istft(Y, audio.shape[-1])
 
 

@@ -26,6 +26,7 @@ from .folder import ModelConfig
 from ..utils import ModelError, PathLike
 
 DEFAULT_MODEL = "umxhq"
+_FILTER = FilterSettings()  # the filter defaults of pretrained() and untrained()
 
 
 def _default_device() -> str:
@@ -158,11 +159,11 @@ def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] 
 def pretrained(
     name_or_folder: Union[str, PathLike] = DEFAULT_MODEL,
     targets: Optional[Sequence[str]] = None,
-    niter: int = 1,
+    niter: int = _FILTER.niter,
     device: Optional[Union[str, torch.device]] = None,
-    residual: bool = False,
-    softmask: bool = True,
-    alpha: float = 1.0,
+    residual: bool = _FILTER.residual,
+    softmask: bool = _FILTER.softmask,
+    alpha: float = _FILTER.alpha,
     models_file: Optional[PathLike] = None,
     cache_dir: Optional[PathLike] = None,
     progress: bool = True,
@@ -181,7 +182,8 @@ def pretrained(
         name_or_folder: ``umx``, ``umxhq`` (default), ``umxl``, ``umxse``, a name of the
             user's table, or a model folder.
         targets: targets to load (default: all).
-        niter: EM iterations of the Wiener filter (upstream's scores use 1).
+        niter: EM iterations of the Wiener filter (default: that of
+            :class:`~openunmix.filtering.FilterSettings`, 1, as upstream's scores).
         device: default: CUDA when available, else the CPU.
         precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
             (CPU only); see :mod:`openunmix.precision`.
@@ -200,9 +202,9 @@ def pretrained(
 def untrained(
     name: str,
     targets: Optional[Sequence[str]] = None,
-    niter: int = 1,
+    niter: int = _FILTER.niter,
     device: Optional[Union[str, torch.device]] = None,
-    residual: bool = False,
+    residual: bool = _FILTER.residual,
     models_file: Optional[PathLike] = None,
     **_: object,
 ) -> Separator:

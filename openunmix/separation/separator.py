@@ -36,7 +36,7 @@ from torch import nn
 
 from .. import architectures
 from ..architectures import MAGNITUDE, SPECTROGRAM, WAVEFORM
-from ..filtering import FilterSettings, filter_window, filter_windows, wiener_bins, wiener_setup, windows
+from ..filtering import FilterArgs, FilterSettings, filter_window, filter_windows, wiener_bins, wiener_setup, windows
 from ..transforms import ComplexNorm, OverlapAdd, make_filterbanks
 from ..utils import frozen
 from .parallel import map_side_by_side
@@ -46,16 +46,16 @@ class _Window:
     """One filter window of :meth:`Separator.filtered_windows` run in chunks of bins: its
     :func:`~openunmix.filtering.wiener_setup`, made once by whichever job comes first."""
 
-    def __init__(self, v: torch.Tensor, x: torch.Tensor, niter: int, residual: bool, bin_chunk: Optional[int]):
+    def __init__(self, v: torch.Tensor, x: torch.Tensor, args: FilterArgs):
         self.v, self.x = v, x  # (frames, bins, channels, targets), (frames, bins, channels)
-        self._args = (niter, residual, bin_chunk)
+        self.args = args
         self._lock = threading.Lock()
         self._setup: Optional[Tuple[float, torch.Tensor, List[Tuple[int, int]]]] = None
 
     def setup(self) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
         with self._lock:
             if self._setup is None:
-                self._setup = wiener_setup(self.v, self.x, *self._args)
+                self._setup = wiener_setup(self.v, self.x, self.args)
             return self._setup
 
     def release(self) -> torch.Tensor:
@@ -272,14 +272,13 @@ class Separator(nn.Module):
         Yields:
             ``(item, first_frame, y)`` with ``y`` complex ``(sources, channels, bins, window frames)``.
         """
-        f = self.filter
+        f = self.filter.args()
         spans = windows(X.shape[0], X.shape[-1], f.wiener_win_len)
         chunks = -(-X.shape[2] // f.bin_chunk) if f.bin_chunk else 1
         workers = self._workers(self.parallel_filter, len(spans) * chunks, X)
         if workers < 2:
             for item, start, end in spans:
-                yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f.niter,
-                                                 f.softmask, f.alpha, f.logit, f.residual, f.bin_chunk)
+                yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f)
             return
         # the windows' chunks of bins, as filter_window -> wiener cuts them, are the workers' jobs (many
         # small ones keep two workers equally busy; a 977-frame segment has windows of 300, 300, 300, 77).
@@ -287,8 +286,7 @@ class Separator(nn.Module):
         # windows are held at a time, as many as one after the other would hold
         jobs = []
         for item, start, end in spans:
-            window = _Window(V[item, :, :, start:end].permute(2, 1, 0, 3), X[item, :, :, start:end].permute(2, 1, 0),
-                             f.niter, f.residual, f.bin_chunk)
+            window = _Window(V[item, :, :, start:end].permute(2, 1, 0, 3), X[item, :, :, start:end].permute(2, 1, 0), f)
             for k in range(chunks):
                 jobs.append((item, start, window, k, k == chunks - 1))
 
@@ -296,7 +294,7 @@ class Separator(nn.Module):
             item, start, window, k, last = job
             scale, out, parts = window.setup()
             b, e = parts[k]
-            wiener_bins(window.v, window.x, f.niter, f.softmask, f.residual, f.alpha, f.logit, scale, out, b, e)
+            wiener_bins(window.v, window.x, window.args, scale, out, b, e)
             return item, start, window, last
 
         for item, start, window, last in map_side_by_side(run, jobs, workers, torch.get_num_threads(),
@@ -315,8 +313,7 @@ class Separator(nn.Module):
         Returns:
             complex ``(batch, sources, channels, bins, frames)``.
         """
-        f = self.filter
-        return filter_windows(V, X, f.niter, f.softmask, f.alpha, f.logit, f.residual, f.wiener_win_len, f.bin_chunk)
+        return filter_windows(V, X, self.filter.args())
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """Separate.
