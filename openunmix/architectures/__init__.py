@@ -39,10 +39,23 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from ..models.entry import DEFAULT_ARCHITECTURE
 from ..models.folder import ModelConfig
 from ..utils import ModelError, PathLike
-from .base import (MAGNITUDE, OUTPUTS, SPECTROGRAM, WAVEFORM, Architecture, ArchitectureError, Capabilities,
-                   MagnitudeTargetPart, Spectrogram, TrainingOption, TrainingPart, check_stft_options)
+from .base import (
+    MAGNITUDE,
+    OUTPUTS,
+    SPECTROGRAM,
+    WAVEFORM,
+    Architecture,
+    ArchitectureError,
+    Capabilities,
+    MagnitudeTargetPart,
+    Spectrogram,
+    TrainingOption,
+    TrainingPart,
+    check_stft_options,
+)
 
 __all__ = ["Architecture", "ArchitectureError", "Capabilities", "MagnitudeTargetPart", "Spectrogram", "TrainingOption",
            "TrainingPart", "check_stft_options", "FolderModel", "register", "get", "names", "all_architectures", "default",
@@ -52,7 +65,7 @@ __all__ = ["Architecture", "ArchitectureError", "Capabilities", "MagnitudeTarget
 
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"
 ENTRY_POINT_GROUP = "openunmix.architectures"
-DEFAULT = "umx"  # the architecture of the model table, of upstream folders and of --architecture's default
+DEFAULT = DEFAULT_ARCHITECTURE  # of the model table, of upstream folders and of --architecture's default
 _BUILTIN = ("umx", "xumx")  # modules of this package, registered first and in this order
 
 _registry: Dict[str, Architecture] = {}

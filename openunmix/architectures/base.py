@@ -25,19 +25,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import losses
+from ..models.entry import ModelEntry
 from ..models.folder import ModelConfig, peek_json
 from ..transforms import STFT, ComplexNorm
 from ..utils import ModelError, PathLike
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..models.table import ModelEntry
 
 
 class ArchitectureError(ModelError):
@@ -449,7 +447,7 @@ class Architecture:
         """
         raise ArchitectureError(f"{where}: architecture {self.name!r} has no models in the model table")
 
-    def load_published(self, entry: "ModelEntry", target: str, path: PathLike,
+    def load_published(self, entry: ModelEntry, target: str, path: PathLike,
                        device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, "ModelConfig"]:
         """One target's model of a model table entry from its downloaded file, frozen."""
         raise ArchitectureError(f"architecture {self.name!r} has no models in the model table")

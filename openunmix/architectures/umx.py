@@ -19,22 +19,35 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.folder import (ModelConfig, flatten, load_state, read_json, read_separator_json,
-                           save_model_files, state_dict_from_file, stft_settings)
+from ..models.entry import ModelEntry
+from ..models.folder import (
+    ModelConfig,
+    flatten,
+    load_state,
+    read_json,
+    read_separator_json,
+    save_model_files,
+    state_dict_from_file,
+    stft_settings,
+)
 from ..utils import ModelError, PathLike, bandwidth_to_max_bin, frozen, setting_number
 from . import ArchitectureError, register
-from .base import (MAGNITUDE, Architecture, Capabilities, MagnitudeTargetPart, TrainingOption, TrainingPart,
-                   check_stft_options)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..models.table import ModelEntry
+from .base import (
+    MAGNITUDE,
+    Architecture,
+    Capabilities,
+    MagnitudeTargetPart,
+    TrainingOption,
+    TrainingPart,
+    check_stft_options,
+)
 
 NAME = "umx"
 _BIDIRECTIONAL = "bidirectional (its LSTM reads the future); train one with train.py --unidirectional"
@@ -477,7 +490,7 @@ class UMX(Architecture):
                 "nb_layers": setting_number(where, entry, "nb_layers", int, 1, 64, default=3),
                 "unidirectional": unidirectional, "max_bin": max_bin}
 
-    def load_published(self, entry: "ModelEntry", target: str, path: PathLike,
+    def load_published(self, entry: ModelEntry, target: str, path: PathLike,
                        device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, ModelConfig]:
         """A target of a model table entry: the file's shapes must match the table's settings."""
         state = _state(path)

@@ -54,16 +54,30 @@ from torch import nn
 
 from .. import losses
 from ..data.sources import MUSDB_SOURCES
-from ..utils import frozen
-from .umx import OpenUnmix
-from ..models.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
-                           state_dict_from_file, stft_settings)
+from ..models.folder import (
+    ModelConfig,
+    flatten,
+    load_state,
+    read_json,
+    save_model_files,
+    state_dict_from_file,
+    stft_settings,
+)
 from ..transforms import ISTFT, STFT, ComplexNorm
-from ..utils import ModelError, PathLike, setting_number
+from ..utils import ModelError, PathLike, frozen, setting_number
 from . import DEFAULT, ArchitectureError, register
 from .base import MAGNITUDE, Architecture, Capabilities, TrainingOption, TrainingPart
-from .umx import (_BIDIRECTIONAL, MODEL_OPTIONS, check_model_options, checkpoint_settings, config_from_state, model_options,
-                  model_settings, run_config)
+from .umx import (
+    _BIDIRECTIONAL,
+    MODEL_OPTIONS,
+    OpenUnmix,
+    check_model_options,
+    checkpoint_settings,
+    config_from_state,
+    model_options,
+    model_settings,
+    run_config,
+)
 
 NAME = "xumx"
 STEM = "xumx"  # file stem of an X-UMX model: xumx.pth, xumx.json

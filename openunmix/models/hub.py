@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from .. import architectures
-from . import table
-from .download import fetch
 from ..filtering import FilterSettings
 from ..separation.separator import Separator
-from .folder import ModelConfig
 from ..utils import ModelError, PathLike
+from . import table
+from .download import fetch
+from .folder import ModelConfig
 
 DEFAULT_MODEL = "umxhq"
 _FILTER = FilterSettings()  # the filter defaults of pretrained() and untrained()

@@ -28,60 +28,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlparse
 
 from .. import architectures
 from ..utils import ModelError, PathLike, setting_number
+from .entry import ModelEntry, TargetFile
 
 BUILTIN_TABLE = Path(__file__).with_name("models.json")
 ENV_TABLE = "OPENUNMIX_MODELS"
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
-
-
-@dataclass(frozen=True)
-class TargetFile:
-    """Where one target's weights are published and the digest they must have."""
-
-    url: str
-    sha256: str  # lower-case hex, full digest or a prefix of at least 8 digits
-
-    @property
-    def filename(self) -> str:
-        """The file name in the cache: the last part of the URL (torch.hub's convention)."""
-        return Path(urlparse(self.url).path).name
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """One named model of a table: what every model has, its architecture's settings, one file per target."""
-
-    name: str
-    description: str
-    license: str
-    sample_rate: float
-    nb_channels: int
-    targets: Mapping[str, TargetFile]
-    source: str  # the table file it comes from
-    architecture: str = architectures.DEFAULT
-    options: Mapping[str, Any] = field(default_factory=dict)  # the architecture's settings
-
-    @property
-    def n_fft(self) -> Optional[int]:
-        """The FFT size of the models' STFT (``None`` for models of waveforms)."""
-        return self.options.get("nfft")
-
-    @property
-    def n_hop(self) -> Optional[int]:
-        """The hop of the models' STFT (``None`` for models of waveforms)."""
-        return self.options.get("nhop")
-
-    @property
-    def restricted(self) -> bool:
-        """True when the licence limits use (e.g. non-commercial): users must be told."""
-        return "NC" in self.license.upper().replace("-", " ").split() or "non-commercial" in self.license.lower()
 
 
 def _target_file(where: str, spec: Any) -> TargetFile:
