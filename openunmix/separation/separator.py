@@ -28,7 +28,6 @@ Shapes (names used across the package):
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch
@@ -36,36 +35,10 @@ from torch import nn
 
 from .. import architectures
 from ..architectures import MAGNITUDE, SPECTROGRAM, WAVEFORM
-from ..filtering import FilterArgs, FilterSettings, filter_window, filter_windows, wiener_bins, wiener_setup, windows
+from ..filtering import FilterSettings, filter_windows
 from ..transforms import ComplexNorm, OverlapAdd, make_filterbanks
 from ..utils import frozen
-from .parallel import map_side_by_side
-
-
-class _Window:
-    """One filter window of :meth:`Separator.filtered_windows` run in chunks of bins: its
-    :func:`~openunmix.filtering.wiener_setup`, made once by whichever job comes first."""
-
-    def __init__(self, v: torch.Tensor, x: torch.Tensor, args: FilterArgs):
-        self.v, self.x = v, x  # (frames, bins, channels, targets), (frames, bins, channels)
-        self.args = args
-        self._lock = threading.Lock()
-        self._setup: Optional[Tuple[float, torch.Tensor, List[Tuple[int, int]]]] = None
-
-    def setup(self) -> Tuple[float, torch.Tensor, List[Tuple[int, int]]]:
-        with self._lock:
-            if self._setup is None:
-                self._setup = wiener_setup(self.v, self.x, self.args)
-            return self._setup
-
-    def release(self) -> torch.Tensor:
-        """The filtered window ``(frames, bins, channels, sources)``, no longer held here."""
-        with self._lock:
-            assert self._setup is not None
-            out = self._setup[1]
-            self._setup = None
-            self.v = self.x = None  # type: ignore[assignment]
-            return out
+from . import steps
 
 
 def residual_name(targets: List[str]) -> str:
@@ -207,63 +180,18 @@ class Separator(nn.Module):
         return V
 
     def fill_magnitudes(self, mag: torch.Tensor, V: torch.Tensor) -> None:
-        """Write every target's magnitude into ``V``, running each model (joint or not) once.
-
-        The models run one after the other on torch's threads, or, on the
-        CPU with :attr:`parallel_targets` (by default when torch has ``k >= 2``
-        threads), side by side: ``min(k, models)`` worker threads (at least 2)
-        take the models in turn, and each runs its models on ``k / workers``
-        threads (torch's intra-op count is per thread;
-        :func:`~openunmix.separation.parallel.map_side_by_side`). A batch-1 LSTM keeps
-        two threads poorly busy, two single-threaded models keep them busy
-        (see docs/performance.md). The workers are joined before this
-        returns or raises; the thread count of the calling thread does not
-        change. The result equals the sequential one up to float rounding
-        (bitwise where both run each model on the same number of threads).
+        """Write every target's magnitude into ``V``, running each model (joint or not) once, side by side
+        on the CPU with :attr:`parallel_targets` (:func:`~openunmix.separation.steps.fill_magnitudes`).
 
         Args:
             mag: ``(batch, channels, bins, frames)``.
             V: ``(batch, channels, bins, frames, targets)``, filled in place.
         """
-        jobs = []
-        j = 0
-        for model in self.target_models.values():
-            joint = getattr(model, "targets", None) is not None
-            jobs.append((model, j, joint))
-            j += len(model.targets) if joint else 1
-
-        def run(job: Tuple[nn.Module, int, bool]) -> Tuple[torch.Tensor, int, bool]:
-            return job[0](mag), job[1], job[2]
-
-        workers = self._workers(self.parallel_targets, len(jobs), mag)
-        results = map(run, jobs) if workers < 2 else map_side_by_side(
-            run, jobs, workers, torch.get_num_threads(), name="openunmix-target")
-        for out, first, joint in results:
-            if joint:
-                V[..., first : first + out.shape[-1]] = out
-            else:
-                V[..., first] = out
-
-    @staticmethod
-    def _workers(setting: Optional[bool], jobs: int, x: torch.Tensor) -> int:
-        """Worker threads for ``jobs`` pieces of work on ``x``'s device (< 2: none, work in this thread)."""
-        threads = torch.get_num_threads()
-        parallel = threads >= 2 if setting is None else setting
-        if not parallel or jobs < 2 or x.device.type != "cpu" or torch.is_autocast_enabled("cpu"):
-            return 1  # autocast is per thread: keep it in this one
-        return min(jobs, max(2, threads))
+        steps.fill_magnitudes(list(self.target_models.values()), mag, V, self.parallel_targets)
 
     def filtered_windows(self, V: torch.Tensor, X: torch.Tensor) -> Iterator[Tuple[int, int, torch.Tensor]]:
-        """Wiener-filter one batch item and time window after the other (:func:`~openunmix.filtering.windows`).
-
-        With :attr:`parallel_filter` (off by default; None: when torch has
-        ``k >= 2`` threads, on the CPU), ``min(k, chunks)`` worker threads filter the
-        windows' chunks of ``filter.bin_chunk`` bins side by side on
-        ``k / workers`` intra-op threads each
-        (:func:`~openunmix.separation.parallel.map_side_by_side`,
-        :func:`~openunmix.filtering.wiener_bins`); the windows are still
-        yielded in order, and about ``workers`` windows are held at a time.
-        Each window's filter is the same computation either way.
+        """Wiener-filter one batch item and time window after the other, chunks side by side with
+        :attr:`parallel_filter` (:func:`~openunmix.separation.steps.filtered_windows`).
 
         Args:
             V: target magnitudes ``(batch, channels, bins, frames, targets)``.
@@ -272,36 +200,7 @@ class Separator(nn.Module):
         Yields:
             ``(item, first_frame, y)`` with ``y`` complex ``(sources, channels, bins, window frames)``.
         """
-        f = self.filter.args()
-        spans = windows(X.shape[0], X.shape[-1], f.wiener_win_len)
-        chunks = -(-X.shape[2] // f.bin_chunk) if f.bin_chunk else 1
-        workers = self._workers(self.parallel_filter, len(spans) * chunks, X)
-        if workers < 2:
-            for item, start, end in spans:
-                yield item, start, filter_window(V[item, :, :, start:end], X[item, :, :, start:end], f)
-            return
-        # the windows' chunks of bins, as filter_window -> wiener cuts them, are the workers' jobs (many
-        # small ones keep two workers equally busy; a 977-frame segment has windows of 300, 300, 300, 77).
-        # A window's output is allocated by the first of its jobs and let go once yielded: about `workers`
-        # windows are held at a time, as many as one after the other would hold
-        jobs = []
-        for item, start, end in spans:
-            window = _Window(V[item, :, :, start:end].permute(2, 1, 0, 3), X[item, :, :, start:end].permute(2, 1, 0), f)
-            for k in range(chunks):
-                jobs.append((item, start, window, k, k == chunks - 1))
-
-        def run(job: Tuple[int, int, "_Window", int, bool]) -> Tuple[int, int, "_Window", bool]:
-            item, start, window, k, last = job
-            scale, out, parts = window.setup()
-            b, e = parts[k]
-            wiener_bins(window.v, window.x, window.args, scale, out, b, e)
-            return item, start, window, last
-
-        for item, start, window, last in map_side_by_side(run, jobs, workers, torch.get_num_threads(),
-                                                          name="openunmix-filter"):
-            if last:  # the window's chunks are all done (they come in order)
-                out = window.release()
-                yield item, start, out.permute(3, 2, 1, 0)
+        return steps.filtered_windows(V, X, self.filter.args(), self.parallel_filter)
 
     def filter_spectrum(self, V: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """Wiener-filter a batch, in windows of ``filter.wiener_win_len`` frames.
@@ -332,9 +231,9 @@ class Separator(nn.Module):
         if self.nb_channels == 1 and audio.shape[1] != 1:
             raise ValueError("a mono model needs mono input")
         if self.output == SPECTROGRAM:
-            return self._separate_spectrogram(audio)
+            return steps.spectrogram_sources(self.run_models, self.stft, self.istft, audio, self.filter.residual)
         if self.output == WAVEFORM:
-            return self._separate_waveform(audio)
+            return steps.waveform_sources(self.run_models, audio, self.filter.residual)
         X = self.stft(audio)
         batch, channels, bins, frames = X.shape
         mag = self.complexnorm(X)
@@ -352,45 +251,17 @@ class Separator(nn.Module):
         return torch.stack(out)
 
     def run_models(self, x: torch.Tensor) -> torch.Tensor:
-        """Run every target model (joint ones once) on ``x`` and stack their targets second
-        (models of spectrograms and of waveforms).
+        """Models of spectrograms and of waveforms: every target model (joint ones once) on ``x``, targets
+        stacked second (:func:`~openunmix.separation.steps.run_models`).
 
         Args:
-            x: the models' input: the mixture STFT as real and imaginary parts
-                ``(batch, channels, bins, frames, 2)``, or the waveform
-                ``(batch, channels, samples)``.
+            x: the mixture's STFT as real and imaginary parts ``(batch, channels, bins, frames, 2)``, or its
+                waveform ``(batch, channels, samples)``.
 
         Returns:
-            ``(batch, targets, channels, bins, frames, 2)`` or ``(batch,
-            targets, channels, samples)``.
+            ``(batch, targets, channels, bins, frames, 2)`` or ``(batch, targets, channels, samples)``.
         """
-        parts = []
-        for model in self.target_models.values():
-            out = model(x)
-            parts.append(out if getattr(model, "targets", None) is not None else out.unsqueeze(1))
-        return torch.cat(parts, dim=1)
-
-    def _separate_spectrogram(self, audio: torch.Tensor) -> torch.Tensor:
-        """Models of complex spectrograms: the inverse STFT of their estimates (and of the residual).
-
-        ``(batch, channels, samples)`` -> ``(batch, sources, channels, samples)``.
-        """
-        X = self.stft(audio)  # (batch, channels, bins, frames)
-        Y = self.run_models(torch.view_as_real(X))  # (batch, targets, channels, bins, frames, 2)
-        Y = torch.view_as_complex(Y.contiguous())
-        if self.filter.residual:
-            Y = torch.cat([Y, (X - Y.sum(1)).unsqueeze(1)], dim=1)
-        return self.istft(Y, audio.shape[-1])
-
-    def _separate_waveform(self, audio: torch.Tensor) -> torch.Tensor:
-        """Models of waveforms: their estimates (and the residual).
-
-        ``(batch, channels, samples)`` -> ``(batch, sources, channels, samples)``.
-        """
-        S = self.run_models(audio)
-        if self.filter.residual:
-            S = torch.cat([S, (audio - S.sum(1)).unsqueeze(1)], dim=1)
-        return S
+        return steps.run_models(list(self.target_models.values()), x)
 
     def to_dict(self, estimates: torch.Tensor) -> Dict[str, torch.Tensor]:
         """``(batch, sources, channels, samples)`` -> ``{source: (batch, channels, samples)}``."""
