@@ -38,7 +38,8 @@ from ..models.folder import (
     stft_settings,
 )
 from ..utils import ModelError, PathLike, bandwidth_to_max_bin, frozen, setting_number
-from . import ArchitectureError, register
+from .base import ArchitectureError
+from .registry import register
 from .base import (
     MAGNITUDE,
     Architecture,
@@ -239,7 +240,7 @@ def _state(path: PathLike) -> Dict[str, torch.Tensor]:
 
 def _check_mark(js: Path, settings: Mapping[str, Any]) -> None:
     """Refuse a json that another architecture wrote (its ``"architecture"`` mark), naming it."""
-    from . import names
+    from .registry import names
 
     mark = settings.get("architecture", NAME)
     if mark == NAME:
@@ -264,7 +265,7 @@ def read_config(model_dir: PathLike, target: str) -> Tuple[ModelConfig, Dict[str
         ModelError: missing or malformed files, or a state dict whose shapes
             do not match its json.
     """
-    from . import list_targets
+    from .registry import list_targets
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():

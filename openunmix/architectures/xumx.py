@@ -65,7 +65,8 @@ from ..models.folder import (
 )
 from ..transforms import ISTFT, STFT, ComplexNorm
 from ..utils import ModelError, PathLike, frozen, setting_number
-from . import DEFAULT, ArchitectureError, register
+from .base import ArchitectureError
+from .registry import DEFAULT, register
 from .base import MAGNITUDE, Architecture, Capabilities, TrainingOption, TrainingPart
 from .umx import (
     _BIDIRECTIONAL,
