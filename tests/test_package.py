@@ -13,6 +13,8 @@ from conftest import ROOT
 PACKAGE = ROOT / "openunmix"
 # the core: imported by everything above it, importing nothing of it
 CORE = {"transforms", "filtering", "losses", "audio", "utils", "distributed", "precision"}
+ROOMS = {"architectures", "models", "separation", "training", "data", "evaluation", "compare", "export", "stream",
+         "demo", "commands"}
 MAX_MODULE_LINES = 600
 MAX_CLASS_LINES = 250
 
@@ -120,11 +122,21 @@ def test_public_api_and_upstream_import_paths():
 
 
 def test_unit_tests_mirror_the_package():
-    """A test file in tests/<subpackage>/ is named after a module of openunmix/<subpackage>/."""
+    """A test file in tests/<subpackage>/ is named after a module of openunmix/<subpackage>/ (tests/core/: of
+    the core modules at the package's root); tests/programs/ runs the programs, tests/plugins/ holds the
+    test-only architectures."""
     tests = ROOT / "tests"
     for path in sorted(tests.glob("*/test_*.py")):
         folder = path.parent.name
         if folder in ("programs", "plugins"):
             continue
-        module = PACKAGE / folder / (path.stem[len("test_"):] + ".py")
+        name = path.stem[len("test_"):] + ".py"
+        module = PACKAGE / name if folder == "core" else PACKAGE / folder / name
         assert module.is_file(), f"{path.relative_to(ROOT)} mirrors no module ({module.relative_to(ROOT)})"
+
+
+def test_the_package_root_holds_only_the_core_and_the_rooms():
+    loose = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "model"}  # model: upstream's import paths
+    assert loose == CORE, f"modules at the package's root outside the core: {sorted(loose - CORE)}"
+    rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert rooms == ROOMS
