@@ -79,3 +79,42 @@ def test_save_model_files_writes_the_pair_and_adds_to_separator_json(tmp_path):
     assert read_separator_json(tmp_path)["targets"] == ["vocals", "drums"]
     assert torch.equal(state_dict_from_file(tmp_path / "drums_x.pth")["w"], torch.zeros(1))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def _earlier_json(target, hidden, max_bin, extra=None):
+    """A model json as train.py wrote it before the architectures owned their settings (0.1.0, 2026-11):
+    every TrainConfig field under args, the model settings at the top level too."""
+    settings = {"nfft": 512, "nhop": 128, "nb_channels": 2, "hidden_size": hidden, "nb_layers": 3,
+                "unidirectional": False, "max_bin": max_bin}
+    args = {"root": "data", "output": "model", "dataset": "musdb", "target": target, "epochs": 2, "patience": 20,
+            "batch_size": 8, "seq_dur": 5.0, "lr": 0.001, "seed": 1, "bandwidth": 16000.0, "sample_rate": 16000.0,
+            "architecture": "umx", "is_wav": True, **settings}
+    return {"args": args, **settings, "sample_rate": 16000.0, "epochs_trained": 2, "best_epoch": 2,
+            "train_loss_history": [1.0, 0.5], "valid_loss_history": [1.1, 0.6], **(extra or {})}
+
+
+def test_folders_written_by_earlier_versions_load(tmp_path):
+    """Folders of Open-Unmix and X-UMX models written before the seam: the files are read as they are."""
+    from openunmix import load_separator
+    from openunmix.architectures.umx import OpenUnmix
+    from openunmix.architectures.xumx import CrossNetOpenUnmix
+
+    umx = tmp_path / "umx"
+    umx.mkdir()
+    torch.save(OpenUnmix(nb_bins=257, hidden_size=16, max_bin=129).state_dict(), umx / "vocals.pth")
+    (umx / "vocals.json").write_text(json.dumps(_earlier_json("vocals", 16, 129)))
+    (umx / "separator.json").write_text(json.dumps({"targets": ["vocals"], "sample_rate": 16000.0, "nfft": 512,
+                                                    "nhop": 128, "nb_channels": 2}))
+    sep = load_separator(umx)
+    assert sep.source_names == ["vocals", "accompaniment"] and (sep.n_fft, sep.n_hop) == (512, 128)
+    with torch.no_grad():
+        assert sep(torch.rand(1, 2, 4000) - 0.5).shape == (1, 2, 2, 4000)
+
+    xumx = tmp_path / "xumx"
+    xumx.mkdir()
+    targets = ["vocals", "drums", "bass", "other"]
+    torch.save(CrossNetOpenUnmix(targets, nb_bins=257, hidden_size=16, max_bin=129).state_dict(), xumx / "xumx.pth")
+    (xumx / "xumx.json").write_text(json.dumps(_earlier_json("vocals", 16, 129, {"architecture": "xumx",
+                                                                                 "targets": targets})))
+    sep = load_separator(xumx, filter=None)
+    assert sep.targets == targets and sep.sample_rate == 16000.0
