@@ -15,20 +15,7 @@ from torch import nn
 from ..models.entry import DEFAULT_ARCHITECTURE
 from ..models.folder import ModelConfig
 from ..utils import ModelError, PathLike
-from .base import (  # noqa: F401 (the registry's types)
-    MAGNITUDE,
-    OUTPUTS,
-    SPECTROGRAM,
-    WAVEFORM,
-    Architecture,
-    ArchitectureError,
-    Capabilities,
-    MagnitudeTargetPart,
-    Spectrogram,
-    TrainingOption,
-    TrainingPart,
-    check_stft_options,
-)
+from .base import Architecture, ArchitectureError, Capabilities
 
 
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"
