@@ -565,6 +565,65 @@ def test_register_layout_rejects_a_second_builder():
         data.register_layout("musdb", lambda *a, **k: None, ())
 
 
+def test_layouts_declare_their_options_as_data():
+    options = {opt.name: (opt, layouts) for opt, layouts in data.dataset_options()}
+    assert len(options) == len(data.dataset_options())  # each name once
+    ext, users = options["ext"]
+    assert ext.flag == "--ext" and users == ("unaligned", "trackfolder_var")
+    assert options["silence_missing_targets"][0].flag == "--silence-missing"
+    assert options["short_tracks"][0].choices == ("pad", "skip") and len(options["short_tracks"][1]) == 5
+    assert options["joint_targets"][0].flag is None  # for load_datasets callers only
+    # a shared option is one declaration, named by each layout that takes it
+    assert data.layout_declarations("unaligned")[1] is data.layout_declarations("trackfolder_var")[1] is ext
+    with pytest.raises(ValueError, match="kind must be"):
+        data.DatasetOption("level", kind=list)
+    with pytest.raises(ValueError, match="must start with --"):
+        data.DatasetOption("level", flag="-l")
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Layouts registered by a test go when it ends."""
+    from openunmix.data import registry
+
+    monkeypatch.setattr(registry, "_LAYOUTS", dict(registry._LAYOUTS))
+
+
+def test_an_option_declared_otherwise_is_refused(scratch_registry):
+    other = data.DatasetOption("ext", "extension", flag="--extension")
+    with pytest.raises(ValueError, match="dataset layout 'mine': option 'ext' is declared otherwise by layout"):
+        data.register_layout("mine", lambda *a, **k: None, (other,))
+
+
+def test_a_registered_layout_gets_train_flags_for_its_options(scratch_registry, tmp_path):
+    from openunmix.commands.train import build_parser, parse_args
+
+    seen = {}
+
+    def build(root, target, settings, **options):
+        seen.update(options)
+        return [], []
+
+    gain = data.DatasetOption("gain_db", "gain of every excerpt in dB", flag="--gain-db", kind=float, metavar="DB")
+    loud = data.DatasetOption("loud", "louder excerpts", flag="--loud", kind=bool, switch=True)
+    data.register_layout("test_layout", build, (gain, loud, "short_tracks"))
+    text = " ".join(build_parser().format_help().split())
+    assert "--gain-db DB test_layout: gain of every excerpt in dB" in text
+    assert "--loud test_layout: louder excerpts" in text
+    assert "--short-tracks {pad,skip} every layout: tracks shorter" in text  # it takes short_tracks too
+    assert "--ext EXT unaligned, trackfolder_var: audio file extension" in text
+    cfg = parse_args(["--root", str(tmp_path), "--dataset", "test_layout", "--gain-db", "-3.5", "--loud",
+                      "--short-tracks", "skip"])
+    assert cfg.dataset == "test_layout"
+    assert {k: cfg.dataset_options[k] for k in ("gain_db", "loud", "short_tracks")} == {
+        "gain_db": -3.5, "loud": True, "short_tracks": "skip"}
+    data.load_datasets(cfg.dataset, cfg.root, **cfg.dataset_options)
+    assert seen == {"gain_db": -3.5, "loud": True, "short_tracks": "skip"}  # only its own options
+    with pytest.raises(SystemExit):
+        parse_args(["--root", str(tmp_path), "--gain-db", "loud"])
+    assert parse_args(["--root", str(tmp_path), "--dataset", "test_layout"]).dataset_options.get("gain_db") is None
+
+
 def test_unknown_musdb_target_lists_targets(musdb_root, tmp_path):
     expected = "unknown MUSDB target 'kazoo'; choose one of vocals, drums, bass, other, accompaniment"
     with pytest.raises(DatasetError) as err:

@@ -409,3 +409,66 @@ def test_rerun_removes_temporaries_of_killed_runs_only(setup, tmp_path):
     for dead, live in planted:
         assert not dead.exists(), dead
         assert live.exists(), live
+
+
+# ---------------------------------------------------------------------------
+# EvaluationSettings: every setting of a run in one value; run_evaluation takes it
+
+
+def test_evaluation_settings_defaults_match_eval_py():
+    from openunmix.commands.evaluate import build_parser
+    from openunmix.evaluation import EvaluationSettings
+
+    s = EvaluationSettings(root="musdb")
+    a = build_parser().parse_args(["--root", "musdb"])
+    assert (s.subset, s.is_wav, s.outdir, s.evaldir, s.cores) == (a.subset, a.is_wav, a.outdir, a.evaldir, a.cores)
+    assert (s.model, s.targets, s.tracks, s.report, s.force, s.baseline, s.report_wav) == (
+        None, None, None, None, False, False, False)
+    assert not s.estimates_only and not s.score_only and s.progress
+    assert s.separation == SeparationSettings() and s.shard.whole
+    assert EvaluationSettings(root="r", tracks=["a", "b"]).tracks == ("a", "b")  # lists kept as tuples
+    with pytest.raises(AttributeError):
+        s.cores = 2  # frozen
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(subset="valid"), "subset: 'valid' is not one of 'train', 'test'"),
+    (dict(cores=0), "cores: needs a whole number of at least 1, got 0"),
+    (dict(tracks="one"), "tracks: needs a list of names, got 'one'"),
+    (dict(targets=[]), "targets: an empty list; leave it out (None) for all"),
+    (dict(root=""), "root: needs a path, got ''"),
+    (dict(estimates_only=True, report="page"), "report: the listening page needs scores; not with estimates_only"),
+    (dict(report_wav=True), "report_wav: only with report DIR"),
+    (dict(estimates_only=True, score_only=True), "score_only: not allowed with estimates_only"),
+    (dict(separation="cpu"), "separation: needs a SeparationSettings, got str"),
+])
+def test_evaluation_settings_bad_value_is_one_line(kwargs, message):
+    from openunmix.evaluation import EvaluationSettings, SettingError
+
+    with pytest.raises(SettingError) as caught:
+        EvaluationSettings(**{"root": "musdb", **kwargs})
+    assert isinstance(caught.value, ValueError)
+    assert str(caught.value) == message and "\n" not in str(caught.value)
+
+
+def test_evaluate_main_turns_a_bad_setting_into_one_line(capsys):
+    assert evaluate_main(None, "musdb", subset="valid") == 2
+    assert _stderr_lines(capsys.readouterr().err) == ["error: subset: 'valid' is not one of 'train', 'test'"]
+
+
+def test_run_evaluation_takes_the_settings(setup, tmp_path):
+    from openunmix.evaluation import EvaluationSettings, run_evaluation
+
+    name = setup["names"][0]
+    settings = EvaluationSettings(
+        root=setup["root"], model=setup["model"], is_wav=True, tracks=[name], outdir=tmp_path / "est",
+        evaldir=tmp_path / "ev", separation=SeparationSettings(filter=FilterSettings(niter=1), use_cuda=False),
+        progress=False, baseline=True,
+    )
+    result = run_evaluation(settings)
+    assert result.tracks == (name,) and not result.failed and result.aggregated == 1
+    assert list(result.summary) == list(SOURCES) and list(result.baseline) == list(SOURCES)
+    assert (tmp_path / "est" / "test" / name / "vocals.wav").is_file()
+    # the same scores as the serial eval.py run of the fixture, and the baseline in its own folder
+    assert same_scores(tmp_path / "ev" / "test" / f"{name}.json", setup["ev"] / "test" / f"{name}.json")
+    assert (tmp_path / "ev" / "mixture-baseline" / "results.csv").is_file()

@@ -1,15 +1,22 @@
-"""``eval.py``: separate a MUSDB18 subset with a model, score it with museval, print and write the report."""
+"""``eval.py``: separate a MUSDB18 subset with a model, score it with museval, print and write the report.
+
+The command parses, builds one :class:`~openunmix.evaluation.EvaluationSettings`, runs
+:func:`~openunmix.evaluation.run_evaluation` and prints what it returns; errors become one line.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
-from ..distributed import broadcast_object, cleanup
-from ..evaluation import EvaluationError, evaluate, evaluate_mixture_baseline, format_comparison, format_table
-from ..separation.separate import SeparationSettings
+from ..distributed import Context, cleanup
+from ..evaluation import (
+    EvaluationError, EvaluationResult, EvaluationSettings, SettingError, format_comparison, format_table,
+    run_evaluation, write_listening_page,
+)
 from ..separation.sharding import Shard
 from ..utils import ModelError
 from .argtypes import ArgumentParser, positive_int
@@ -19,46 +26,17 @@ from .common import (
 )
 
 
-def evaluate_main(
-    model_dir: Optional[str],
-    root: str,
-    subset: str = "test",
-    is_wav: bool = False,
-    targets: Optional[List[str]] = None,
-    outdir: str = "estimates",
-    evaldir: str = "eval",
-    settings: SeparationSettings = SeparationSettings(),
-    cores: int = 1,
-    tracks: Optional[List[str]] = None,
-    force: bool = False,
-    estimates_only: bool = False,
-    score_only: bool = False,
-    progress: bool = True,
-    baseline: bool = False,
-    report: Optional[str] = None,
-    report_wav: bool = False,
-    shard: Shard = Shard(),
-) -> int:
-    """What ``eval.py`` runs: separate, score, aggregate; errors become one line on stderr.
+def run(settings: EvaluationSettings) -> int:
+    """What ``eval.py`` runs once its settings are made: separate, score, aggregate, print; errors become one line
+    on stderr.
 
-    ``score_only`` needs no model: it scores the estimates in ``outdir``
-    (the sources in ``targets``, or every musdb target found there).
-    ``estimates_only`` separates and scores nothing. With ``baseline``, the
-    unprocessed mixture is scored too (in ``evaldir/mixture-baseline``) and
-    the model's median SDR is compared with it. ``settings``: how to separate
-    (default :class:`~openunmix.separation.separate.SeparationSettings`). With ``report``,
-    the listening page of the tracks evaluated (the model, and the mixture
-    baseline with ``baseline``) is written into that folder (see
-    :func:`openunmix.compare.evaluation_report`; ``report_wav`` adds full wav
-    files). The table goes to stdout, progress and errors to stderr.
-
-    Under ``torchrun`` the processes share the tracks (balanced by duration,
-    one GPU each where there are GPUs); rank 0 shows one progress display,
-    waits for the others, reports their failures, aggregates every track
-    and writes the report; the others print nothing. ``shard`` is this task's
-    share of a job array: the task that finds every track scored when it
-    ends aggregates; a task that does not says so (``score_only`` without a
-    shard aggregates afterwards).
+    The table goes to stdout, progress and errors to stderr. Under
+    ``torchrun`` the processes share the tracks (balanced by duration, one
+    GPU each where there are GPUs); rank 0 shows one progress display, waits
+    for the others, reports their failures, aggregates every track and
+    writes the report; the others print nothing. In a task of a job array
+    (``settings.shard``), the task that finds every track scored when it
+    ends aggregates; a task that does not says so.
 
     Returns:
         the exit status: 0 all done, 1 some tracks failed (or the listening
@@ -67,53 +45,53 @@ def evaluate_main(
         0's status is the run's; the other ranks return 0 unless they could
         not work at all.
     """
-    ctx = join_processes(settings.use_cuda and not score_only)
+    ctx = join_processes(settings.separation.use_cuda and not settings.score_only)
     try:
-        return _evaluate(model_dir, root, subset, is_wav, targets, outdir, evaldir, settings, cores, tracks, force,
-                         estimates_only, score_only, progress, baseline, report, report_wav, shard, ctx)
+        return _run(settings, ctx)
     finally:
         cleanup()
 
 
-def _evaluate(model_dir: Optional[str], root: str, subset: str, is_wav: bool, targets: Optional[List[str]],
-              outdir: str, evaldir: str, settings: SeparationSettings, cores: int, tracks: Optional[List[str]],
-              force: bool, estimates_only: bool, score_only: bool, progress: bool, baseline: bool,
-              report: Optional[str], report_wav: bool, shard: Shard, ctx: Any) -> int:
-    from ..compare import CompareError, check_report_folder
+def evaluate_main(model_dir: Optional[str], root: str, **options: Any) -> int:
+    """:func:`run` with the settings as keywords: those of :class:`~openunmix.evaluation.EvaluationSettings`
+    (``settings`` is accepted for its ``separation``, as before); ``model_dir`` is its ``model``.
 
+    A bad setting is one error line and exit status 2.
+    """
+    if "settings" in options:
+        options["separation"] = options.pop("settings")
+    try:
+        settings = EvaluationSettings(model=model_dir, root=root, **options)
+    except SettingError as err:
+        error(str(err))
+        return 2
+    return run(settings)
+
+
+def _run(settings: EvaluationSettings, ctx: Context) -> int:
+    from ..compare import CompareError
+
+    s = settings
     lead = ctx.rank == 0
     try:
-        if report is not None:
-            check_report_folder(report)  # before hours of separation
-        result = evaluate(
-            root, None if score_only else model_dir, subset, is_wav, targets, outdir, evaldir, settings, cores,
-            tracks, force, estimates_only, score_only, progress and lead, shard, ctx,
-        )
-        # every process scores its share of the mixtures too, once rank 0 has a summary (or awaits other tasks')
-        floor = None
-        if baseline and not estimates_only and broadcast_object(result.summary is not None or bool(result.pending), ctx):
-            floor = evaluate_mixture_baseline(
-                root, subset, _baseline_targets(result, outdir, subset), is_wav, Path(evaldir) / "mixture-baseline",
-                cores, force, tracks, progress and lead, shard, ctx,
-            )
+        result = run_evaluation(s, ctx)
         if not lead:
             return 0
         total = len(result.tracks)
-        if estimates_only:
-            return _finish(result.failed, total, f"estimates in {Path(outdir) / subset}")
+        if s.estimates_only:
+            return _finish(result.failed, total, f"estimates in {Path(s.outdir) / s.subset}")
         if result.pending:
-            return _finish(result.failed, total, _pending_note(result, shard))
+            return _finish(result.failed, total, _pending_note(result, s.shard))
         if result.summary is None:  # nothing scored: the per-track errors say why
             return _finish(result.failed, total, "")
         print(format_table(result.summary), flush=True)
-        if floor is not None:
-            print(format_comparison(result.summary, floor), flush=True)
+        if result.baseline is not None:
+            print(format_comparison(result.summary, result.baseline), flush=True)
         status = _finish(result.failed, total, f"{result.aggregated} tracks aggregated: "
-                         f"{Path(evaldir) / 'results.csv'}, {Path(evaldir) / 'sdr.png'}")
-        if report is not None:
+                         f"{Path(s.evaldir) / 'results.csv'}, {Path(s.evaldir) / 'sdr.png'}")
+        if s.report is not None:
             scored = [t for t in result.tracks if t not in result.failed]
-            status = max(status, _write_report(report, report_wav, model_dir, root, subset, is_wav, outdir, evaldir,
-                                               baseline, scored, progress))
+            status = max(status, _listening_page(s, scored))
         return status
     except (EvaluationError, ModelError, CompareError, OSError) as err:
         error(str(err) if lead else f"rank {ctx.rank}: {err}")
@@ -124,45 +102,25 @@ def _evaluate(model_dir: Optional[str], root: str, subset: str, is_wav: bool, ta
         return 130
 
 
-def _baseline_targets(result: Any, outdir: str, subset: str) -> List[str]:
-    """The targets the mixture is scored as: those of the model's summary, or (in a task of a job array, before
-    the summary) the musdb targets among the estimates of one of its tracks."""
-    from ..evaluation import MUSDB_TARGETS, estimates_folder
-
-    if result.summary is not None:
-        return list(result.summary)
-    for name in result.share or result.tracks:
-        folder = estimates_folder(outdir, subset, name)
-        found = [t for t in MUSDB_TARGETS if (folder / f"{t}.wav").is_file()]
-        if len(found) >= 2:
-            return found
-    raise EvaluationError(f"{Path(outdir) / subset}: no estimates to tell which targets the mixture is scored as")
-
-
-def _pending_note(result: Any, shard: Shard) -> str:
-    done = len(result.tracks) - len(result.pending) - len(result.failed)
-    mine = f"{len(result.share)} track{'s' if len(result.share) != 1 else ''}"
-    return (f"share {shard} ({mine}) finished; {done} of {len(result.tracks)} tracks scored so far. The "
-            "table is written by the task that finds every track scored; after a failure, the same command with "
-            "--score-only and without --shard aggregates what is there")
-
-
-def _write_report(report: str, wav: bool, model: Optional[str], root: str, subset: str, is_wav: bool, outdir: str,
-                  evaldir: str, baseline: bool, tracks: Sequence[str], progress: bool) -> int:
+def _listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> int:
     """Write the listening page of the tracks evaluated; returns 0, or 1 (one error line) when it cannot be written."""
-    from ..compare import CompareError, ReportSettings, evaluation_report
+    from ..compare import CompareError
 
-    name = Path(str(model).rstrip("/\\")).name if model else Path(outdir).name
     try:
-        index = evaluation_report(
-            evaldir, outdir, report, root, subset, is_wav, name or "model",
-            Path(evaldir) / "mixture-baseline" if baseline else None, tracks, ReportSettings(wav=wav), progress,
-        )
+        index = write_listening_page(settings, tracks)
     except (CompareError, EvaluationError, OSError) as err:
         error(f"{err} (the listening page was not written)")
         return 1
     print(f"listening page: {index}", flush=True)
     return 0
+
+
+def _pending_note(result: EvaluationResult, shard: Shard) -> str:
+    done = len(result.tracks) - len(result.pending) - len(result.failed)
+    mine = f"{len(result.share)} track{'s' if len(result.share) != 1 else ''}"
+    return (f"share {shard} ({mine}) finished; {done} of {len(result.tracks)} tracks scored so far. The "
+            "table is written by the task that finds every track scored; after a failure, the same command with "
+            "--score-only and without --shard aggregates what is there")
 
 
 def _finish(failed: Mapping[str, str], total: int, done: str) -> int:
@@ -214,20 +172,33 @@ def evaluate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
     """``eval.py``: parse the command line and evaluate; returns the exit status."""
     p = build_parser(prog)
     a = p.parse_args(argv)
-    if a.report is not None and a.estimates_only:
-        p.error("argument --report: the listening page needs scores; not with --estimates-only")
-    if a.report_wav and a.report is None:
-        p.error("argument --report-wav: only with --report DIR")
-    settings = separation_settings(p, a)
-    shard, note = job_shard(p, a, "track")
+    settings, note = _settings(p, a)
     lead = os.environ.get("RANK", "0") == "0"  # under torchrun, only rank 0 talks
     if lead and not a.score_only:
         print_licence_notice(a.model, a.models)
     if lead and note:
         print(f"note: {note}", file=sys.stderr, flush=True)
-    return evaluate_main(
-        model_dir=None if a.score_only else a.model, root=a.root, subset=a.subset, is_wav=a.is_wav, targets=a.targets,
-        outdir=a.outdir, evaldir=a.evaldir, cores=a.cores, tracks=a.tracks, force=a.force,
-        estimates_only=a.estimates_only, score_only=a.score_only, progress=not a.quiet,
-        baseline=a.baseline, settings=settings, report=a.report, report_wav=a.report_wav, shard=shard,
-    )
+    return run(settings)
+
+
+def _flag(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
+def _settings(parser: argparse.ArgumentParser,
+              args: argparse.Namespace) -> Tuple[EvaluationSettings, Optional[str]]:
+    """The parsed flags as settings (``parser.error`` naming the flag on a bad value), and the note saying where
+    a share of a job array not given by ``--shard`` comes from (:func:`~.common.job_shard`)."""
+    separation = separation_settings(parser, args)
+    shard, note = job_shard(parser, args, "track")
+    try:
+        settings = EvaluationSettings(
+            model=None if args.score_only else args.model, root=args.root, subset=args.subset, is_wav=args.is_wav,
+            targets=args.targets, tracks=args.tracks, outdir=args.outdir, evaldir=args.evaldir,
+            separation=separation, cores=args.cores, force=args.force, estimates_only=args.estimates_only,
+            score_only=args.score_only, progress=not args.quiet, baseline=args.baseline, report=args.report,
+            report_wav=args.report_wav, shard=shard,
+        )
+    except SettingError as err:
+        parser.error(f"argument {_flag(err.setting)}: {err.reason_with(_flag)}")
+    return settings, note

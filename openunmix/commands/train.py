@@ -16,7 +16,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from .. import architectures
-from ..data import dataset_names
+from ..data import dataset_names, dataset_options
 from ..training import ONE_LINE_ERRORS, TrainConfig, TrainingInterrupted, train
 from ..training.recipes import DEFAULT_RECIPE, RECIPES, recipe
 from ..training.schedule import SCHEDULES
@@ -62,6 +62,36 @@ def _architecture_options(p: argparse.ArgumentParser, args: argparse.Namespace,
     given = {}
     for opt in arch.options:
         value = getattr(args, f"arch_{opt.name}", None)
+        if value is not None:
+            given[opt.name] = value
+    return given
+
+
+def _dataset_flags(parser: argparse.ArgumentParser) -> None:
+    """The "dataset options" group: a flag for each option with one that the registered layouts declare
+    (:func:`openunmix.data.dataset_options`); its help names the layouts that take it. The flag's value is
+    ``args.<option name>``; left out, the declared default (None: the layout's own)."""
+    uses = dataset_options()
+    everyone = set(dataset_names())
+    d = parser.add_argument_group("dataset options")
+    for opt, layouts in uses:
+        if opt.flag is None:
+            continue
+        who = "every layout" if len(everyone) > 1 and set(layouts) == everyone else ", ".join(layouts)
+        more: Dict[str, Any] = {"dest": opt.name, "default": opt.default, "help": f"{who}: {opt.help}"}
+        if opt.kind is bool:
+            more["action"] = "store_true" if opt.switch else argparse.BooleanOptionalAction
+        else:
+            more.update(type=None if opt.kind is str else opt.kind, nargs=opt.nargs, choices=opt.choices,
+                        metavar=opt.metavar)
+        d.add_argument(opt.flag, **more)
+
+
+def _dataset_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The dataset options given on the command line (or by a recipe), by name; those left at None are left out."""
+    given = {}
+    for opt, _ in dataset_options():
+        value = getattr(args, opt.name, None) if opt.flag is not None else None
         if value is not None:
             given[opt.name] = value
     return given
@@ -120,24 +150,7 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
     m.add_argument("--nb-channels", type=number(int, 1, 2), default=2, help="1 for mono models, 2 for stereo")
     m.add_argument("--sample-rate", type=number(float, 1000, 768000), default=44100.0, help="audio at other rates is resampled")
 
-    d = p.add_argument_group("dataset options")
-    d.add_argument("--is-wav", action="store_true", help="musdb: decoded wav layout instead of .stem.mp4")
-    d.add_argument("--subset", default=None, help="musdb: subset holding train and valid tracks (default: train)")
-    d.add_argument("--valid-tracks", nargs="+", default=None, metavar="NAME",
-                   help="musdb: validation track names (default: ROOT/valid_tracks.txt, else musdb's split)")
-    d.add_argument("--random-track-mix", action=argparse.BooleanOptionalAction,
-                   help="mix sources from random tracks (default: the recipe's)")
-    d.add_argument("--source-augmentations", nargs="*", default=None, metavar="AUG",
-                   help="per-source augmentations (default: gain channelswap)")
-    d.add_argument("--input-file", default=None, help="aligned: mixture file name")
-    d.add_argument("--output-file", default=None, help="aligned: target file name")
-    d.add_argument("--interferences", nargs="+", default=None, help="unaligned: interference folders")
-    d.add_argument("--target-file", default=None, help="trackfolder_*: target file name")
-    d.add_argument("--interferer-files", nargs="+", default=None, help="trackfolder_fix: interferer file names")
-    d.add_argument("--ext", default=None, help="unaligned/trackfolder_var: audio file extension")
-    d.add_argument("--silence-missing", action="store_true", help="trackfolder_var: a missing target is silence")
-    d.add_argument("--short-tracks", choices=["pad", "skip"], default=None,
-                   help="tracks shorter than an excerpt: zero-pad (default) or skip")
+    _dataset_flags(p)
     return p
 
 
@@ -159,13 +172,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         arch.check_options(arch_options)
     except architectures.ArchitectureError as err:
         p.error(str(err))
-    options = {
-        "is_wav": a.is_wav, "subset": a.subset, "valid_tracks": a.valid_tracks,
-        "random_track_mix": a.random_track_mix, "source_augmentations": a.source_augmentations,
-        "input_file": a.input_file, "output_file": a.output_file, "interferences": a.interferences,
-        "target_file": a.target_file, "interferer_files": a.interferer_files, "ext": a.ext,
-        "silence_missing_targets": a.silence_missing or None, "short_tracks": a.short_tracks,
-    }
     return TrainConfig(
         root=a.root, output=a.output, dataset=a.dataset, target=a.target, epochs=a.epochs,
         patience=a.patience, batch_size=a.batch_size, seq_dur=a.seq_dur, lr=a.lr,
@@ -175,7 +181,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         nb_channels=a.nb_channels, sample_rate=a.sample_rate, samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,
         valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
         no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet,
-        dataset_options={k: v for k, v in options.items() if v is not None},
+        dataset_options=_dataset_options(a),
         architecture=a.architecture, architecture_options=arch_options,
     )
 

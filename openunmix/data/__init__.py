@@ -26,7 +26,8 @@ is in :mod:`.common`, the augmentations in :mod:`.augment`, the MUSDB source
 names in :mod:`.sources` (importable on its own, without audio or torch), and
 the layouts by name with :func:`load_datasets` in :mod:`.registry`. A new
 layout is a module that defines its dataset and calls
-:func:`register_layout`, imported below.
+:func:`register_layout`, imported below, declaring the options its builder takes as
+:class:`DatasetOption` values (``train.py`` makes flags of them: :func:`dataset_options`).
 """
 
 from .augment import (
@@ -48,7 +49,16 @@ from .common import (
     sum_sources,
 )
 from .errors import DatasetError, DatasetNameError, ShortFileWarning
-from .registry import DatasetSettings, dataset_names, layout_options, load_datasets, register_layout
+from .registry import (
+    DatasetOption,
+    DatasetSettings,
+    dataset_names,
+    dataset_options,
+    layout_declarations,
+    layout_options,
+    load_datasets,
+    register_layout,
+)
 from .sources import MUSDB_SOURCES, MUSDB_TARGETS
 
 # The layouts register themselves in this order, which train.py --dataset lists.
@@ -84,9 +94,12 @@ __all__ = [
     "UnalignedDataset",
     "FixedSourcesTrackFolderDataset",
     "VariableSourcesTrackFolderDataset",
+    "DatasetOption",
     "DatasetSettings",
     "register_layout",
     "dataset_names",
+    "dataset_options",
+    "layout_declarations",
     "layout_options",
     "load_datasets",
 ]

@@ -8,8 +8,8 @@ from typing import Optional, Tuple
 from torch.utils.data import Dataset
 
 from ..audio import PathLike
-from .common import Track, TrackDataset, probe_file, track_folders
-from .registry import DatasetSettings, register_layout
+from .common import RANDOM_CHUNKS, SHORT_TRACKS, Track, TrackDataset, probe_file, track_folders
+from .registry import DatasetOption, DatasetSettings, register_layout
 
 __all__ = ["AlignedDataset", "build_aligned"]
 
@@ -84,6 +84,7 @@ def build_aligned(
     return train, valid
 
 
-register_layout(
-    "aligned", build_aligned, ("input_file", "output_file", "random_chunks", "short_tracks")
-)
+INPUT_FILE = DatasetOption("input_file", "mixture file name", flag="--input-file")
+OUTPUT_FILE = DatasetOption("output_file", "target file name", flag="--output-file")
+
+register_layout("aligned", build_aligned, (INPUT_FILE, OUTPUT_FILE, RANDOM_CHUNKS, SHORT_TRACKS))

@@ -44,6 +44,7 @@ from .. import audio
 from ..audio import AudioError, PathLike
 from .augment import AugmentationSpec, apply_augmentations, build_augmentations
 from .errors import DatasetError, ShortFileWarning
+from .registry import DatasetOption
 
 __all__ = [
     "AudioFile",
@@ -62,7 +63,25 @@ __all__ = [
     "BaseDataset",
     "Track",
     "TrackDataset",
+    "RANDOM_TRACK_MIX",
+    "RANDOM_CHUNKS",
+    "SOURCE_AUGMENTATIONS",
+    "SHORT_TRACKS",
+    "EXT",
+    "TARGET_FILE",
 ]
+
+# Options several layouts take, declared once (each layout names those its builder takes; see
+# :func:`~openunmix.data.registry.register_layout`). train.py's help puts the layouts in front.
+RANDOM_TRACK_MIX = DatasetOption("random_track_mix", "mix sources from random tracks (default: the recipe's)",
+                                 flag="--random-track-mix", kind=bool)
+RANDOM_CHUNKS = DatasetOption("random_chunks", kind=bool)  # training excerpts at random offsets (no flag)
+SOURCE_AUGMENTATIONS = DatasetOption("source_augmentations", "per-source augmentations (default: gain channelswap)",
+                                     flag="--source-augmentations", nargs="*", metavar="AUG")
+SHORT_TRACKS = DatasetOption("short_tracks", "tracks shorter than an excerpt: zero-pad (default) or skip",
+                             flag="--short-tracks", choices=("pad", "skip"))
+EXT = DatasetOption("ext", "audio file extension", flag="--ext")
+TARGET_FILE = DatasetOption("target_file", "target file name", flag="--target-file")
 
 #: File in a dataset root listing its validation tracks, one name per line.
 VALID_TRACKS_FILE = "valid_tracks.txt"

@@ -17,9 +17,12 @@ from torch.utils.data import Dataset
 from .. import audio
 from ..audio import PathLike
 from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec
-from .common import AudioFile, Track, TrackDataset, probe_file, read_valid_tracks
+from .common import (
+    RANDOM_CHUNKS, RANDOM_TRACK_MIX, SHORT_TRACKS, SOURCE_AUGMENTATIONS, AudioFile, Track, TrackDataset, probe_file,
+    read_valid_tracks,
+)
 from .errors import DatasetError, DatasetNameError
-from .registry import DatasetSettings, register_layout
+from .registry import DatasetOption, DatasetSettings, register_layout
 from .sources import MUSDB_ROLES, MUSDB_SOURCES, MUSDB_TARGETS
 
 __all__ = ["MUSDBDataset", "write_wav_cache", "build_musdb"]
@@ -292,11 +295,22 @@ def build_musdb(
     return train, valid
 
 
+IS_WAV = DatasetOption("is_wav", "decoded wav layout instead of .stem.mp4", flag="--is-wav", kind=bool,
+                       default=False, switch=True)
+SUBSET = DatasetOption("subset", "subset holding train and valid tracks (default: train)", flag="--subset")
+VALID_TRACKS = DatasetOption("valid_tracks",
+                             "validation track names (default: ROOT/valid_tracks.txt, else musdb's split)",
+                             flag="--valid-tracks", nargs="+", metavar="NAME")
+# without a flag: for load_datasets callers
+SUBSETS = DatasetOption("subsets", "the older spelling of subset")
+CACHE_DIR = DatasetOption("cache_dir", "decoded wav cache of the .stem.mp4 tracks")
+JOINT_TARGETS = DatasetOption("joint_targets", "several targets per item, stacked", nargs="+")
+
 register_layout(
     "musdb",
     build_musdb,
     (
-        "is_wav", "subset", "subsets", "valid_tracks", "random_track_mix", "random_chunks",
-        "source_augmentations", "cache_dir", "short_tracks", "joint_targets",
+        IS_WAV, SUBSET, SUBSETS, VALID_TRACKS, RANDOM_TRACK_MIX, RANDOM_CHUNKS,
+        SOURCE_AUGMENTATIONS, CACHE_DIR, SHORT_TRACKS, JOINT_TARGETS,
     ),
 )

@@ -1,10 +1,15 @@
 """The dataset layouts by name, and :func:`load_datasets`, which builds one.
 
-Each layout module registers itself when the package is imported::
+Each layout module registers itself when the package is imported, with the
+options its builder takes, declared as data next to it::
 
-    register_layout("aligned", build_aligned, ("input_file", "output_file", ...))
+    INPUT_FILE = DatasetOption("input_file", "mixture file name", flag="--input-file")
+    register_layout("aligned", build_aligned, (INPUT_FILE, OUTPUT_FILE, RANDOM_CHUNKS, SHORT_TRACKS))
 
-A builder is called as ``build(root, target, settings, **options)``, with
+A :class:`DatasetOption` with a ``flag`` becomes a ``train.py`` flag of the
+"dataset options" group (:func:`dataset_options` lists them across layouts);
+options several layouts take are declared once (:mod:`.common`) and named by
+each. A builder is called as ``build(root, target, settings, **options)``, with
 ``root`` a ``Path``, ``settings`` a :class:`DatasetSettings` and only the
 options it registered (those not ``None``), and returns ``(train, valid)``.
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from torch.utils.data import Dataset
 
@@ -21,10 +26,13 @@ from ..audio import PathLike
 from .errors import DatasetNameError
 
 __all__ = [
+    "DatasetOption",
     "DatasetSettings",
     "Layout",
     "register_layout",
     "dataset_names",
+    "dataset_options",
+    "layout_declarations",
     "layout_options",
     "load_datasets",
 ]
@@ -56,27 +64,93 @@ class DatasetSettings:
 
 
 @dataclass(frozen=True)
+class DatasetOption:
+    """One option of a layout's builder (its keyword ``name``), and the ``train.py`` flag it becomes.
+
+    Attributes:
+        name: the builder's keyword, and the flag's ``dest``.
+        help: what the option does; ``train.py --help`` puts the layouts that take it in front.
+        flag: the ``train.py`` flag (e.g. ``"--is-wav"``); None: no flag, the option is for
+            :func:`load_datasets` callers only.
+        kind: the type of a value: ``str``, ``int``, ``float`` or ``bool``.
+        default: the flag's value when it is not given; None leaves the option out (the builder's default).
+        nargs: ``"+"`` or ``"*"`` for a list of values (as argparse's ``nargs``); None: one value.
+        choices: the values allowed, if only some are.
+        switch: a ``bool`` option given by the flag alone (``True`` when given). A ``bool`` option that is
+            not a switch has ``--flag`` and ``--no-flag``.
+        metavar: the value's name in ``--help``.
+    """
+
+    name: str
+    help: str = ""
+    flag: Optional[str] = None
+    kind: type = str
+    default: Any = None
+    nargs: Optional[str] = None
+    choices: Optional[Tuple[Any, ...]] = None
+    switch: bool = False
+    metavar: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"dataset option {self.name!r}: the name must be a Python identifier")
+        if self.flag is not None and not self.flag.startswith("--"):
+            raise ValueError(f"dataset option {self.name!r}: flag {self.flag!r} must start with --")
+        if self.kind not in (str, int, float, bool):
+            raise ValueError(f"dataset option {self.name!r}: kind must be str, int, float or bool")
+        if self.switch and self.kind is not bool:
+            raise ValueError(f"dataset option {self.name!r}: a switch is of kind bool")
+        if self.nargs not in (None, "+", "*"):
+            raise ValueError(f"dataset option {self.name!r}: nargs must be None, '+' or '*'")
+        if self.choices is not None:
+            object.__setattr__(self, "choices", tuple(self.choices))
+
+
+OptionSpec = Union[DatasetOption, str]  # a bare name: an option without a flag (or one declared by another layout)
+
+
+@dataclass(frozen=True)
 class Layout:
-    """A registered dataset layout: its name, builder and the option names it takes."""
+    """A registered dataset layout: its name, builder and the options it takes."""
 
     name: str
     build: Builder
-    options: Tuple[str, ...]
+    declarations: Tuple[DatasetOption, ...]
+
+    @property
+    def options(self) -> Tuple[str, ...]:
+        """The option names."""
+        return tuple(opt.name for opt in self.declarations)
 
 
 _LAYOUTS: Dict[str, Layout] = {}
 
 
-def register_layout(name: str, build: Builder, options: Sequence[str]) -> None:
+def register_layout(name: str, build: Builder, options: Sequence[OptionSpec]) -> None:
     """Make layout ``name`` available to :func:`load_datasets` (and ``train.py --dataset``).
 
+    Args:
+        options: what the builder takes: :class:`DatasetOption` declarations, or bare names (an option
+            declared by another layout, or one without a flag).
+
     Raises:
-        ValueError: ``name`` is already registered with another builder.
+        ValueError: ``name`` is already registered with another builder, or an option with a flag is
+            declared otherwise by another layout (one name is one flag).
     """
     known = _LAYOUTS.get(name)
     if known is not None and known.build is not build:
         raise ValueError(f"dataset layout {name!r} is already registered")
-    _LAYOUTS[name] = Layout(name, build, tuple(options))
+    declared = {opt.name: (opt, layout.name) for layout in _LAYOUTS.values() if layout.name != name
+                for opt in layout.declarations}
+    declarations = []
+    for spec in options:
+        if isinstance(spec, str):
+            spec = declared.get(spec, (DatasetOption(spec), name))[0]
+        elif spec.name in declared and declared[spec.name][0].flag is not None and declared[spec.name][0] != spec:
+            raise ValueError(f"dataset layout {name!r}: option {spec.name!r} is declared otherwise by layout "
+                             f"{declared[spec.name][1]!r}")
+        declarations.append(spec)
+    _LAYOUTS[name] = Layout(name, build, tuple(declarations))
 
 
 def dataset_names() -> List[str]:
@@ -87,6 +161,27 @@ def dataset_names() -> List[str]:
 def layout_options(name: str) -> Tuple[str, ...]:
     """The option names layout ``name`` takes (``DatasetNameError`` for an unknown name)."""
     return _layout(name).options
+
+
+def layout_declarations(name: str) -> Tuple[DatasetOption, ...]:
+    """The options layout ``name`` takes, as declared (``DatasetNameError`` for an unknown name)."""
+    return _layout(name).declarations
+
+
+def dataset_options() -> List[Tuple[DatasetOption, Tuple[str, ...]]]:
+    """Every option of the registered layouts once (by name), with the layouts that take it.
+
+    In the order the layouts were registered and declare them; where one name has declarations with and
+    without a flag (a bare name), the one with a flag.
+    """
+    found: Dict[str, DatasetOption] = {}
+    users: Dict[str, List[str]] = {}
+    for layout in _LAYOUTS.values():
+        for opt in layout.declarations:
+            if opt.name not in found or (found[opt.name].flag is None and opt.flag is not None):
+                found[opt.name] = opt
+            users.setdefault(opt.name, []).append(layout.name)
+    return [(opt, tuple(users[name])) for name, opt in found.items()]
 
 
 def _layout(name: str) -> Layout:

@@ -9,8 +9,11 @@ from torch.utils.data import Dataset
 
 from ..audio import PathLike
 from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec
-from .common import Track, TrackDataset, probe_file, track_folders
-from .registry import DatasetSettings, register_layout
+from .common import (
+    RANDOM_CHUNKS, RANDOM_TRACK_MIX, SHORT_TRACKS, SOURCE_AUGMENTATIONS, TARGET_FILE, Track, TrackDataset, probe_file,
+    track_folders,
+)
+from .registry import DatasetOption, DatasetSettings, register_layout
 
 __all__ = ["FixedSourcesTrackFolderDataset", "build_trackfolder_fix"]
 
@@ -94,11 +97,10 @@ def build_trackfolder_fix(
     return train, valid
 
 
+INTERFERER_FILES = DatasetOption("interferer_files", "interferer file names", flag="--interferer-files", nargs="+")
+
 register_layout(
     "trackfolder_fix",
     build_trackfolder_fix,
-    (
-        "target_file", "interferer_files", "random_track_mix", "random_chunks",
-        "source_augmentations", "short_tracks",
-    ),
+    (TARGET_FILE, INTERFERER_FILES, RANDOM_TRACK_MIX, RANDOM_CHUNKS, SOURCE_AUGMENTATIONS, SHORT_TRACKS),
 )

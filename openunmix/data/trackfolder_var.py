@@ -10,9 +10,12 @@ from torch.utils.data import Dataset
 
 from ..audio import PathLike
 from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec
-from .common import Track, TrackDataset, listing, probe_file, track_folders
+from .common import (
+    EXT, RANDOM_CHUNKS, SHORT_TRACKS, SOURCE_AUGMENTATIONS, TARGET_FILE, Track, TrackDataset, listing, probe_file,
+    track_folders,
+)
 from .errors import DatasetError
-from .registry import DatasetSettings, register_layout
+from .registry import DatasetOption, DatasetSettings, register_layout
 
 __all__ = ["VariableSourcesTrackFolderDataset", "build_trackfolder_var"]
 
@@ -117,11 +120,11 @@ def build_trackfolder_var(
     return train, valid
 
 
+SILENCE_MISSING_TARGETS = DatasetOption("silence_missing_targets", "a missing target is silence",
+                                        flag="--silence-missing", kind=bool, switch=True)
+
 register_layout(
     "trackfolder_var",
     build_trackfolder_var,
-    (
-        "target_file", "ext", "silence_missing_targets", "random_chunks",
-        "source_augmentations", "short_tracks",
-    ),
+    (TARGET_FILE, EXT, SILENCE_MISSING_TARGETS, RANDOM_CHUNKS, SOURCE_AUGMENTATIONS, SHORT_TRACKS),
 )

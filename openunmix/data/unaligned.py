@@ -11,6 +11,9 @@ from torch.utils.data import Dataset
 from ..audio import PathLike
 from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec, apply_augmentations, build_augmentations
 from .common import (
+    EXT,
+    SHORT_TRACKS,
+    SOURCE_AUGMENTATIONS,
     AudioFile,
     BaseDataset,
     excerpt_start,
@@ -21,7 +24,7 @@ from .common import (
     to_tensors,
 )
 from .errors import DatasetError
-from .registry import DatasetSettings, register_layout
+from .registry import DatasetOption, DatasetSettings, register_layout
 
 __all__ = ["UnalignedDataset", "build_unaligned"]
 
@@ -156,6 +159,6 @@ def build_unaligned(
     return train, valid
 
 
-register_layout(
-    "unaligned", build_unaligned, ("interferences", "ext", "source_augmentations", "short_tracks")
-)
+INTERFERENCES = DatasetOption("interferences", "interference folders", flag="--interferences", nargs="+")
+
+register_layout("unaligned", build_unaligned, (INTERFERENCES, EXT, SOURCE_AUGMENTATIONS, SHORT_TRACKS))

@@ -13,9 +13,12 @@ The steps can run apart (separation on a GPU machine, scoring on CPUs):
 * :mod:`.aggregate` -- :func:`summarize`: per track the median over frames
   (NaN frames ignored), then the median over tracks, per target and metric,
   and the mean over tracks of the whole-track SDR;
-* :mod:`.report` -- text tables, ``results.csv`` and ``sdr.png``;
-* :mod:`.run` -- :func:`evaluate` drives all of it for a dataset (what ``eval.py`` runs), alone or as
-  one of many processes (``torchrun``, job arrays: :func:`share_tracks`).
+* :mod:`.report` -- text tables, ``results.csv``, ``sdr.png`` and the listening page
+  (:func:`write_listening_page`);
+* :mod:`.baseline` -- :func:`evaluate_mixture_baseline`: the mixture scored as every target's estimate;
+* :mod:`.run` -- :func:`evaluate` drives all of it for a dataset, alone or as one of many processes
+  (``torchrun``, job arrays: :func:`share_tracks`); :func:`run_evaluation` is what ``eval.py`` runs:
+  every setting in one :class:`EvaluationSettings`.
 
 Nothing here prints errors: problems raise :class:`EvaluationError` (one line).
 """
@@ -25,20 +28,24 @@ from .aggregate import (
     track_medians,
 )
 from .estimates import SUBTYPE, load_estimates, separate_array, separate_track, separate_tracks
-from .report import format_comparison, format_table, plot_sdr, write_csv, write_report
-from .run import EvaluationResult, evaluate, evaluate_mixture_baseline, separate_dataset, share_tracks
+from .baseline import BASELINE_DIR, baseline_folder, baseline_targets, evaluate_mixture_baseline, mixture_baseline
+from .report import format_comparison, format_table, plot_sdr, write_csv, write_listening_page, write_report
+from .run import (
+    SUBSETS, EvaluationResult, EvaluationSettings, SettingError, evaluate, run_evaluation, separate_dataset,
+)
 from .scoring import (
     EPS, METRICS, WINDOW, Frames, ScoreJob, TrackScores, fit_estimate, frames_from_museval, global_sdr, score_track,
     score_tracks,
 )
 from .tracks import (
-    GLOBAL_DIR, MUSDB_TARGETS, EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder,
-    global_sdr_path, has_estimates, is_scored, list_tracks, scorable, scores_path,
+    ALONE, GLOBAL_DIR, MUSDB_TARGETS, EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder,
+    global_sdr_path, has_estimates, is_scored, list_tracks, scorable, scores_path, share_tracks,
 )
 
 __all__ = [
-    "COLUMNS", "EPS", "GLOBAL_DIR", "METRICS", "MUSDB_TARGETS", "SUBTYPE", "WINDOW",
-    "EvaluationError", "EvaluationResult", "Frames", "ScoreJob", "Summary", "TrackScores",
+    "ALONE", "BASELINE_DIR", "COLUMNS", "EPS", "GLOBAL_DIR", "METRICS", "MUSDB_TARGETS", "SUBSETS", "SUBTYPE", "WINDOW",
+    "EvaluationError", "EvaluationResult", "EvaluationSettings", "Frames", "ScoreJob", "SettingError", "Summary",
+    "TrackScores", "baseline_folder", "baseline_targets", "mixture_baseline", "run_evaluation", "write_listening_page",
     "check_scorable", "check_target_names", "check_writable", "estimates_folder", "evaluate",
     "evaluate_mixture_baseline", "fit_estimate", "format_comparison", "format_table", "frames_from_museval",
     "global_sdr", "global_sdr_path", "has_estimates", "is_scored", "list_tracks", "load_estimates", "load_results",

@@ -17,28 +17,137 @@ estimates on disk (``score_only``, no shard) aggregates afterwards.
 
 from __future__ import annotations
 
+import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import torch
-
 from ..distributed import Context, gather_objects
 from ..separation.separate import SeparationSettings
-from ..separation.sharding import Shard, share_of
+from ..separation.sharding import Shard
 from ..utils import PathLike
 from .aggregate import Summary
+from .baseline import evaluate_mixture_baseline, mixture_baseline
 from .estimates import separate_tracks
 from .report import write_report
 from .scoring import score_tracks
 from .tracks import (
-    EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder, is_scored, list_tracks,
-    scorable,
+    ALONE, EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder, is_scored,
+    list_tracks, scorable, share_tracks,
 )
 
-ALONE = Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))  # one process, no torchrun
+SUBSETS = ("train", "test")
 
+
+class SettingError(ValueError):
+    """A bad :class:`EvaluationSettings` value; the message (one line) is ``<setting>: <reason>``.
+
+    ``setting`` names the setting, ``others`` the settings the reason refers
+    to, so that a command can name its flags instead: :meth:`reason_with`.
+    """
+
+    def __init__(self, setting: str, reason: str, others: Sequence[str] = ()):
+        self.setting = setting
+        self.reason = reason  # "{0}", "{1}"...: the settings of ``others``
+        self.others = tuple(others)
+        super().__init__(f"{setting}: {self.reason_with(str)}")
+
+    def reason_with(self, name: Any) -> str:
+        """The reason, each setting it refers to written as ``name(setting)`` (e.g. a flag)."""
+        return self.reason.format(*(name(other) for other in self.others))
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Every setting of an evaluation run (what ``eval.py``'s flags say); checked when made.
+
+    Attributes:
+        root: MUSDB18 root (``.stem.mp4`` files, or decoded wav folders with ``is_wav``).
+        model: a model folder or a model name; not needed (None) with ``score_only``.
+        subset: ``'train'`` or ``'test'``.
+        is_wav: the dataset is decoded wav folders.
+        targets: the targets to separate (None: all of the model's); with
+            ``score_only``, the estimates to score (None: every musdb target found).
+        tracks: only these tracks (None: all).
+        outdir: the estimates, ``OUTDIR/<subset>/<track>/<source>.wav``.
+        evaldir: per-track scores, ``results.csv`` and ``sdr.png``.
+        separation: how to separate.
+        cores: processes scoring tracks in parallel (at least 1).
+        force: separate and score again tracks that already have results.
+        estimates_only: separate and write the estimates, score nothing.
+        score_only: score the estimates already in ``outdir``; needs no model.
+        progress: progress bars (on stderr).
+        baseline: also score the unprocessed mixture (in ``EVALDIR/mixture-baseline``)
+            and compare the model with it.
+        report: also write the listening page into this folder (not with ``estimates_only``).
+        report_wav: with ``report``, full-length wav files beside the compressed audio.
+        shard: this task's share of a job array (default: every track).
+
+    Sequences given as lists are kept as tuples.
+
+    Raises:
+        SettingError: (a ``ValueError``) a bad value or combination; one line.
+    """
+
+    root: PathLike
+    model: Optional[PathLike] = None
+    subset: str = "test"
+    is_wav: bool = False
+    targets: Optional[Tuple[str, ...]] = None
+    tracks: Optional[Tuple[str, ...]] = None
+    outdir: PathLike = "estimates"
+    evaldir: PathLike = "eval"
+    separation: SeparationSettings = SeparationSettings()
+    cores: int = 1
+    force: bool = False
+    estimates_only: bool = False
+    score_only: bool = False
+    progress: bool = True
+    baseline: bool = False
+    report: Optional[PathLike] = None
+    report_wav: bool = False
+    shard: Shard = Shard()
+
+    def __post_init__(self) -> None:
+        for name in ("targets", "tracks"):
+            object.__setattr__(self, name, _names(name, getattr(self, name)))
+        for name in ("root", "outdir", "evaldir"):
+            _check_path(name, getattr(self, name))
+        if self.model is not None:
+            _check_path("model", self.model)
+        if self.report is not None:
+            _check_path("report", self.report)
+        if self.subset not in SUBSETS:
+            raise SettingError("subset", f"{self.subset!r} is not one of {', '.join(map(repr, SUBSETS))}")
+        if isinstance(self.cores, bool) or not isinstance(self.cores, int) or self.cores < 1:
+            raise SettingError("cores", f"needs a whole number of at least 1, got {self.cores!r}")
+        if not isinstance(self.separation, SeparationSettings):
+            raise SettingError("separation", f"needs a SeparationSettings, got {type(self.separation).__name__}")
+        if not isinstance(self.shard, Shard):
+            raise SettingError("shard", f"needs a Shard, got {type(self.shard).__name__}")
+        if self.estimates_only and self.score_only:
+            raise SettingError("score_only", "not allowed with {0}", ("estimates_only",))
+        if self.report is not None and self.estimates_only:
+            raise SettingError("report", "the listening page needs scores; not with {0}", ("estimates_only",))
+        if self.report_wav and self.report is None:
+            raise SettingError("report_wav", "only with {0} DIR", ("report",))
+
+
+def _names(setting: str, names: Optional[Sequence[str]]) -> Optional[Tuple[str, ...]]:
+    """``names`` as a tuple of strings (None stays None)."""
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
+        raise SettingError(setting, f"needs a list of names, got {names!r}")
+    if not names:
+        raise SettingError(setting, "an empty list; leave it out (None) for all")
+    return tuple(names)
+
+
+def _check_path(setting: str, value: Any) -> None:
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise SettingError(setting, f"needs a path, got {value!r}")
 
 @dataclass(frozen=True)
 class EvaluationResult:
@@ -55,6 +164,8 @@ class EvaluationResult:
         share: the tracks this process separated and scored (all of them when alone).
         pending: tracks that other tasks of a job array have not scored yet;
             ``summary`` is None while there are any.
+        baseline: the mixture baseline's summary (:func:`run_evaluation` with
+            ``baseline``, on rank 0 once every track is scored); else None.
     """
 
     tracks: Tuple[str, ...]
@@ -63,6 +174,7 @@ class EvaluationResult:
     aggregated: int = 0
     share: Tuple[str, ...] = ()
     pending: Tuple[str, ...] = ()
+    baseline: Optional[Summary] = None
 
 
 def separate_dataset(
@@ -199,9 +311,32 @@ def evaluate(
     return EvaluationResult(names, failed, summary, count, share=share)
 
 
-def share_tracks(tracks: Sequence[Any], shard: Shard) -> List[Any]:
-    """The musdb tracks of ``shard``, balanced by duration (:func:`openunmix.separation.sharding.share_of`), in list order."""
-    return [tracks[i] for i in share_of([float(getattr(t, "duration", 0.0) or 0.0) for t in tracks], shard)]
+def run_evaluation(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationResult:
+    """What ``eval.py`` runs: :func:`evaluate` with ``settings``, then the mixture baseline (``settings.baseline``).
+
+    The report folder (``settings.report``) is checked first, before hours of
+    separation; the listening page itself is written afterwards by
+    :func:`~.report.write_listening_page`, with the tracks scored. Every
+    process under ``torchrun`` must call this; only rank 0 shows progress.
+
+    Returns:
+        as :func:`evaluate`, with the mixture baseline's summary in ``baseline``.
+
+    Raises:
+        EvaluationError, ModelError, CompareError (unusable report folder), OSError: one line.
+    """
+    s = settings
+    if s.report is not None:
+        from ..compare import check_report_folder
+
+        check_report_folder(s.report)
+    result = evaluate(
+        s.root, None if s.score_only else s.model, s.subset, s.is_wav, s.targets, s.outdir, s.evaldir,
+        s.separation, s.cores, s.tracks, s.force, s.estimates_only, s.score_only, s.progress and ctx.rank == 0,
+        s.shard, ctx,
+    )
+    floor = mixture_baseline(s, result, ctx)
+    return result if floor is None else replace(result, baseline=floor)
 
 
 class _TrackProgress:
@@ -247,45 +382,3 @@ class _TrackProgress:
         self._thread.join()
         self._update()
         self.bar.close()
-
-
-def evaluate_mixture_baseline(
-    root: PathLike,
-    subset: str = "test",
-    targets: Sequence[str] = ("vocals", "accompaniment"),
-    is_wav: bool = False,
-    evaldir: PathLike = "eval-mixture",
-    cores: int = 1,
-    force: bool = False,
-    tracks: Optional[Sequence[str]] = None,
-    progress: bool = False,
-    shard: Shard = Shard(),
-    ctx: Context = ALONE,
-) -> Optional[Summary]:
-    """Score the unprocessed mixture as the estimate of each target: the floor a model must beat.
-
-    Writes the per-track files, ``results.csv`` and ``sdr.png`` under
-    ``evaldir`` (keep it apart from the model's) and returns the summary (see
-    :func:`~.aggregate.summarize`). With ``shard`` and ``ctx`` as in
-    :func:`evaluate`, each process scores its share; the summary comes back on
-    rank 0 once every track is scored, None otherwise.
-
-    Raises:
-        EvaluationError: unusable dataset or targets, or a track that failed.
-    """
-    check_scorable(list(targets))
-    selected = list_tracks(root, subset, is_wav, tracks)
-    check_writable(evaldir, "evaluation")
-    mine = share_tracks(selected, shard.within(ctx.rank, ctx.world_size))
-    failed = score_tracks(mine, evaldir, None, list(targets), cores, force,
-                          progress=progress and ctx.world_size == 1)
-    everyone = gather_objects(failed, ctx)
-    if ctx.rank != 0:
-        return None
-    failed = {name: message for part in everyone or [] for name, message in part.items()}
-    if failed:
-        raise EvaluationError(next(iter(failed.values())))
-    if any(not is_scored(evaldir, subset, t.name) for t in selected):
-        return None  # other tasks of a job array are still at work
-    summary, _ = write_report(evaldir, subset, [t.name for t in selected], "mixture as the estimate")
-    return summary

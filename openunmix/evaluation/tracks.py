@@ -13,12 +13,17 @@ import os
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
+import torch
+
 from ..data.sources import MUSDB_TARGETS as _MUSDB_TARGETS
+from ..distributed import Context
+from ..separation.sharding import Shard, share_of
 from ..utils import PathLike, remove_stale_temporaries
 
 # the targets musdb defines (its mus.yaml), in the order they are reported
 MUSDB_TARGETS: Tuple[str, ...] = tuple(_MUSDB_TARGETS) + ("linear_mixture",)
 GLOBAL_DIR = "global_sdr"
+ALONE = Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))  # one process, no torchrun
 
 
 class EvaluationError(Exception):
@@ -183,3 +188,8 @@ def _no_tracks_message(root: Path, subset: str, is_wav: bool) -> str:
         return f"{folder}: no tracks (expected <track>/mixture.wav folders){hint}"
     hint = " (found track folders: add --is-wav)" if any(p.is_dir() for p in folder.iterdir()) else ""
     return f"{folder}: no tracks (expected <track>.stem.mp4 files){hint}"
+
+
+def share_tracks(tracks: Sequence[Any], shard: Shard) -> List[Any]:
+    """The musdb tracks of ``shard``, balanced by duration (:func:`openunmix.separation.sharding.share_of`), in list order."""
+    return [tracks[i] for i in share_of([float(getattr(t, "duration", 0.0) or 0.0) for t in tracks], shard)]
