@@ -19,7 +19,7 @@ from openunmix.commands.evaluate import evaluate_main
 from openunmix.demo import generate_dataset
 from openunmix.evaluation.aggregate import nanmedian, read_track_scores, summarize, track_medians
 from openunmix.evaluation.report import format_table, plot_sdr, write_csv
-from openunmix.evaluation.run import evaluate_mixture_baseline
+from openunmix.evaluation.baseline import evaluate_mixture_baseline
 from openunmix.evaluation.scoring import METRICS, global_sdr, score_track
 from openunmix.evaluation.tracks import EvaluationError, list_tracks
 from openunmix.filtering import FilterSettings

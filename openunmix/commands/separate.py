@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
+from ..models.hub import load_with
 from ..separation.catalogue import CatalogueResult, read_input_list, separate_catalogue, settings_key
 from ..distributed import cleanup
 from ..separation.separate import SeparationSettings
@@ -69,7 +70,7 @@ def _separate(model: str, inputs: Sequence[str], outdir: str, targets: Optional[
     try:
         if lead:
             print_licence_notice(model, settings.models_file)
-        separator = settings.load(model, targets, progress=progress and lead)
+        separator = load_with(settings, model, targets, progress=progress and lead)
     except ModelError as err:
         if lead:
             error(str(err))

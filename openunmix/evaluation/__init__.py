@@ -16,9 +16,10 @@ The steps can run apart (separation on a GPU machine, scoring on CPUs):
 * :mod:`.report` -- text tables, ``results.csv``, ``sdr.png`` and the listening page
   (:func:`write_listening_page`);
 * :mod:`.baseline` -- :func:`evaluate_mixture_baseline`: the mixture scored as every target's estimate;
+* :mod:`.settings` -- :class:`EvaluationSettings` (every setting of a run, checked when made),
+  :class:`EvaluationResult`, where the baseline's scores go;
 * :mod:`.run` -- :func:`evaluate` drives all of it for a dataset, alone or as one of many processes
-  (``torchrun``, job arrays: :func:`share_tracks`); :func:`run_evaluation` is what ``eval.py`` runs:
-  every setting in one :class:`EvaluationSettings`.
+  (``torchrun``, job arrays: :func:`share_tracks`); :func:`run_evaluation` is what ``eval.py`` runs.
 
 Nothing here prints errors: problems raise :class:`EvaluationError` (one line).
 """
@@ -28,7 +29,8 @@ from .aggregate import (
     track_medians,
 )
 from .estimates import SUBTYPE, load_estimates, separate_array, separate_track, separate_tracks
-from .baseline import BASELINE_DIR, baseline_folder, baseline_targets, evaluate_mixture_baseline, mixture_baseline
+from .baseline import baseline_targets, evaluate_mixture_baseline, mixture_baseline
+from .settings import BASELINE_DIR, baseline_folder
 from .report import format_comparison, format_table, plot_sdr, write_csv, write_listening_page, write_report
 from .run import (
     SUBSETS, EvaluationResult, EvaluationSettings, SettingError, evaluate, run_evaluation, separate_dataset,

@@ -9,7 +9,7 @@ a job array that has no summary yet.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from ..distributed import Context, broadcast_object, gather_objects
 from ..separation.sharding import Shard
@@ -17,16 +17,12 @@ from ..utils import PathLike
 from .aggregate import Summary
 from .report import write_report
 from .scoring import score_tracks
+from .settings import EvaluationResult, EvaluationSettings, baseline_folder
 from .tracks import (
     ALONE, MUSDB_TARGETS, EvaluationError, check_scorable, check_writable, estimates_folder, is_scored, list_tracks,
     share_tracks,
 )
 
-if TYPE_CHECKING:
-    from .run import EvaluationResult, EvaluationSettings
-
-# where an evaluation keeps its baseline's scores, under its EVALDIR
-BASELINE_DIR = "mixture-baseline"
 
 
 def evaluate_mixture_baseline(
@@ -92,12 +88,7 @@ def baseline_targets(result: Any, outdir: PathLike, subset: str) -> List[str]:
     raise EvaluationError(f"{Path(outdir) / subset}: no estimates to tell which targets the mixture is scored as")
 
 
-def baseline_folder(evaldir: PathLike) -> Path:
-    """Where an evaluation writing its scores to ``evaldir`` keeps the mixture baseline's."""
-    return Path(evaldir) / BASELINE_DIR
-
-
-def mixture_baseline(settings: "EvaluationSettings", result: "EvaluationResult",
+def mixture_baseline(settings: EvaluationSettings, result: EvaluationResult,
                      ctx: Context = ALONE) -> Optional[Summary]:
     """The mixture baseline of an evaluation run, when ``settings.baseline`` asks for it, in
     ``EVALDIR/mixture-baseline``: scored by every process once rank 0 has the model's summary (or awaits
@@ -121,6 +112,7 @@ def mixture_baseline(settings: "EvaluationSettings", result: "EvaluationResult",
     if not broadcast_object(result.summary is not None or bool(result.pending), ctx):
         return None
     return evaluate_mixture_baseline(
-        s.root, s.subset, baseline_targets(result, s.outdir, s.subset), s.is_wav, baseline_folder(s.evaldir),
-        s.cores, s.force, s.tracks, s.progress and ctx.rank == 0, s.shard, ctx,
+        s.root, s.subset, baseline_targets(result, s.outdir, s.subset), is_wav=s.is_wav,
+        evaldir=baseline_folder(s.evaldir), cores=s.cores, force=s.force, tracks=s.tracks,
+        progress=s.progress and ctx.rank == 0, shard=s.shard, ctx=ctx,
     )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence, Tuple
+from typing import Mapping, Sequence, Tuple
 
 from ..utils import PathLike, atomic_path
 from .aggregate import COLUMNS, Summary, load_results, order_targets, summarize, track_medians
 from .scoring import METRICS
+from .settings import EvaluationSettings, baseline_folder
 from .tracks import EvaluationError
 
-if TYPE_CHECKING:
-    from .run import EvaluationSettings
 
 
 def format_table(summary: Summary) -> str:
@@ -91,7 +90,7 @@ def write_report(evaldir: PathLike, subset: str, tracks: Sequence[str], title: s
     return summary, len(frames)
 
 
-def write_listening_page(settings: "EvaluationSettings", tracks: Sequence[str]) -> Path:
+def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> Path:
     """Write the listening page of an evaluation run into ``settings.report``
     (:func:`openunmix.compare.evaluation_report`): the model, named after its folder (or
     the estimates folder with ``score_only``), and the mixture baseline with ``settings.baseline``.
@@ -107,7 +106,6 @@ def write_listening_page(settings: "EvaluationSettings", tracks: Sequence[str]) 
         CompareError, EvaluationError, OSError: the page cannot be written; one line.
     """
     from ..compare import ReportSettings, evaluation_report
-    from .baseline import baseline_folder
 
     s = settings
     if s.report is None:

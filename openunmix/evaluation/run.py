@@ -17,165 +17,24 @@ estimates on disk (``score_only``, no shard) aggregates afterwards.
 
 from __future__ import annotations
 
-import os
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..distributed import Context, gather_objects
+from ..models.hub import load_with
 from ..separation.separate import SeparationSettings
-from ..separation.sharding import Shard
 from ..utils import PathLike
-from .aggregate import Summary
-from .baseline import evaluate_mixture_baseline, mixture_baseline
+from .baseline import mixture_baseline
 from .estimates import separate_tracks
 from .report import write_report
 from .scoring import score_tracks
+from .settings import SUBSETS, EvaluationResult, EvaluationSettings, SettingError  # noqa: F401 (handed on)
 from .tracks import (
     ALONE, EvaluationError, check_scorable, check_target_names, check_writable, estimates_folder, is_scored,
     list_tracks, scorable, share_tracks,
 )
-
-SUBSETS = ("train", "test")
-
-
-class SettingError(ValueError):
-    """A bad :class:`EvaluationSettings` value; the message (one line) is ``<setting>: <reason>``.
-
-    ``setting`` names the setting, ``others`` the settings the reason refers
-    to, so that a command can name its flags instead: :meth:`reason_with`.
-    """
-
-    def __init__(self, setting: str, reason: str, others: Sequence[str] = ()):
-        self.setting = setting
-        self.reason = reason  # "{0}", "{1}"...: the settings of ``others``
-        self.others = tuple(others)
-        super().__init__(f"{setting}: {self.reason_with(str)}")
-
-    def reason_with(self, name: Any) -> str:
-        """The reason, each setting it refers to written as ``name(setting)`` (e.g. a flag)."""
-        return self.reason.format(*(name(other) for other in self.others))
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    """Every setting of an evaluation run (what ``eval.py``'s flags say); checked when made.
-
-    Attributes:
-        root: MUSDB18 root (``.stem.mp4`` files, or decoded wav folders with ``is_wav``).
-        model: a model folder or a model name; not needed (None) with ``score_only``.
-        subset: ``'train'`` or ``'test'``.
-        is_wav: the dataset is decoded wav folders.
-        targets: the targets to separate (None: all of the model's); with
-            ``score_only``, the estimates to score (None: every musdb target found).
-        tracks: only these tracks (None: all).
-        outdir: the estimates, ``OUTDIR/<subset>/<track>/<source>.wav``.
-        evaldir: per-track scores, ``results.csv`` and ``sdr.png``.
-        separation: how to separate.
-        cores: processes scoring tracks in parallel (at least 1).
-        force: separate and score again tracks that already have results.
-        estimates_only: separate and write the estimates, score nothing.
-        score_only: score the estimates already in ``outdir``; needs no model.
-        progress: progress bars (on stderr).
-        baseline: also score the unprocessed mixture (in ``EVALDIR/mixture-baseline``)
-            and compare the model with it.
-        report: also write the listening page into this folder (not with ``estimates_only``).
-        report_wav: with ``report``, full-length wav files beside the compressed audio.
-        shard: this task's share of a job array (default: every track).
-
-    Sequences given as lists are kept as tuples.
-
-    Raises:
-        SettingError: (a ``ValueError``) a bad value or combination; one line.
-    """
-
-    root: PathLike
-    model: Optional[PathLike] = None
-    subset: str = "test"
-    is_wav: bool = False
-    targets: Optional[Tuple[str, ...]] = None
-    tracks: Optional[Tuple[str, ...]] = None
-    outdir: PathLike = "estimates"
-    evaldir: PathLike = "eval"
-    separation: SeparationSettings = SeparationSettings()
-    cores: int = 1
-    force: bool = False
-    estimates_only: bool = False
-    score_only: bool = False
-    progress: bool = True
-    baseline: bool = False
-    report: Optional[PathLike] = None
-    report_wav: bool = False
-    shard: Shard = Shard()
-
-    def __post_init__(self) -> None:
-        for name in ("targets", "tracks"):
-            object.__setattr__(self, name, _names(name, getattr(self, name)))
-        for name in ("root", "outdir", "evaldir"):
-            _check_path(name, getattr(self, name))
-        if self.model is not None:
-            _check_path("model", self.model)
-        if self.report is not None:
-            _check_path("report", self.report)
-        if self.subset not in SUBSETS:
-            raise SettingError("subset", f"{self.subset!r} is not one of {', '.join(map(repr, SUBSETS))}")
-        if isinstance(self.cores, bool) or not isinstance(self.cores, int) or self.cores < 1:
-            raise SettingError("cores", f"needs a whole number of at least 1, got {self.cores!r}")
-        if not isinstance(self.separation, SeparationSettings):
-            raise SettingError("separation", f"needs a SeparationSettings, got {type(self.separation).__name__}")
-        if not isinstance(self.shard, Shard):
-            raise SettingError("shard", f"needs a Shard, got {type(self.shard).__name__}")
-        if self.estimates_only and self.score_only:
-            raise SettingError("score_only", "not allowed with {0}", ("estimates_only",))
-        if self.report is not None and self.estimates_only:
-            raise SettingError("report", "the listening page needs scores; not with {0}", ("estimates_only",))
-        if self.report_wav and self.report is None:
-            raise SettingError("report_wav", "only with {0} DIR", ("report",))
-
-
-def _names(setting: str, names: Optional[Sequence[str]]) -> Optional[Tuple[str, ...]]:
-    """``names`` as a tuple of strings (None stays None)."""
-    if names is None:
-        return None
-    if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
-        raise SettingError(setting, f"needs a list of names, got {names!r}")
-    if not names:
-        raise SettingError(setting, "an empty list; leave it out (None) for all")
-    return tuple(names)
-
-
-def _check_path(setting: str, value: Any) -> None:
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise SettingError(setting, f"needs a path, got {value!r}")
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    """What :func:`evaluate` did.
-
-    Attributes:
-        tracks: names of the tracks selected.
-        failed: ``{track name: one-line error message}`` of the tracks that
-            could not be separated or scored; the others were done.
-        summary: the aggregate over the scored tracks (see
-            :func:`~.aggregate.summarize`); None when only estimates were
-            written, or when no track could be scored.
-        aggregated: number of tracks in ``summary``.
-        share: the tracks this process separated and scored (all of them when alone).
-        pending: tracks that other tasks of a job array have not scored yet;
-            ``summary`` is None while there are any.
-        baseline: the mixture baseline's summary (:func:`run_evaluation` with
-            ``baseline``, on rank 0 once every track is scored); else None.
-    """
-
-    tracks: Tuple[str, ...]
-    failed: Dict[str, str] = field(default_factory=dict)
-    summary: Optional[Summary] = None
-    aggregated: int = 0
-    share: Tuple[str, ...] = ()
-    pending: Tuple[str, ...] = ()
-    baseline: Optional[Summary] = None
-
 
 def separate_dataset(
     model: PathLike,
@@ -199,7 +58,7 @@ def separate_dataset(
     Raises:
         ModelError: unusable model, unknown targets; EvaluationError: unscorable sources.
     """
-    separator = settings.load(model, targets)
+    separator = load_with(settings, model, targets)
     sources = check_scorable(separator.source_names) if for_scoring else scorable(separator.source_names)
     separated, failed = separate_tracks(
         separator, tracks, estimates_dir, settings.segment, settings.overlap, force, progress,
@@ -207,24 +66,7 @@ def separate_dataset(
     return separated, failed, sources
 
 
-def evaluate(
-    root: PathLike,
-    model: Optional[PathLike] = None,
-    subset: str = "test",
-    is_wav: bool = False,
-    targets: Optional[Sequence[str]] = None,
-    estimates_dir: PathLike = "estimates",
-    evaldir: PathLike = "eval",
-    settings: SeparationSettings = SeparationSettings(),
-    cores: int = 1,
-    tracks: Optional[Sequence[str]] = None,
-    force: bool = False,
-    estimates_only: bool = False,
-    score_only: bool = False,
-    progress: bool = True,
-    shard: Shard = Shard(),
-    ctx: Context = ALONE,
-) -> EvaluationResult:
+def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationResult:
     """Separate the tracks of a subset with a model, score the estimates, write the report.
 
     Everything named (tracks, targets, the model) and every folder is checked
@@ -233,18 +75,9 @@ def evaluate(
     removed from the folders written to.
 
     Args:
-        root: MUSDB18 root (``.stem.mp4`` files, or decoded wav folders with ``is_wav``).
-        model: a model folder or a model name; not needed with ``score_only``.
-        targets: the targets to separate (None: all of the model's); with
-            ``score_only``, the estimates to score (None: every musdb target found).
-        estimates_dir: ``ESTIMATES_DIR/<subset>/<track>/<source>.wav``.
-        evaldir: per-track scores, ``results.csv`` and ``sdr.png``.
-        settings: how to separate.
-        cores: processes scoring tracks in parallel.
-        tracks: only these tracks (None: all).
-        estimates_only: separate and write the estimates, score nothing.
-        score_only: score the estimates already in ``estimates_dir``.
-        shard: this task's share of a job array (default: every track).
+        settings: the run's settings (its ``baseline`` and ``report`` are
+            :func:`run_evaluation`'s business); ``progress`` shows bars on
+            rank 0 only.
         ctx: this process's place under ``torchrun``
             (:func:`openunmix.distributed.setup`); every process must call
             this function. The processes divide the task's share.
@@ -258,7 +91,12 @@ def evaluate(
         EvaluationError: unusable dataset, unknown track or target names,
             unusable folders; ModelError: unusable model; OSError.
     """
-    selected = list_tracks(root, subset, is_wav, tracks)
+    s = settings
+    root, subset, estimates_dir, evaldir, shard = s.root, s.subset, s.outdir, s.evaldir, s.shard
+    targets, score_only, estimates_only, force = s.targets, s.score_only, s.estimates_only, s.force
+    model = None if score_only else s.model
+    progress = s.progress and ctx.rank == 0
+    selected = list_tracks(root, subset, s.is_wav, s.tracks)
     names = tuple(t.name for t in selected)
     mine = share_tracks(selected, shard.within(ctx.rank, ctx.world_size))
     sources: Optional[List[str]] = None
@@ -282,12 +120,12 @@ def evaluate(
     try:
         if not score_only:
             separated, failed, sources = separate_dataset(
-                model, mine, estimates_dir, targets, settings, force, for_scoring=not estimates_only,
+                model, mine, estimates_dir, targets, s.separation, force, for_scoring=not estimates_only,
                 progress=own_bars,
             )
         if not estimates_only:
             todo = [t for t in mine if t.name not in failed]
-            failed.update(score_tracks(todo, evaldir, estimates_dir, sources, cores, force, redo=separated,
+            failed.update(score_tracks(todo, evaldir, estimates_dir, sources, s.cores, force, redo=separated,
                                        progress=own_bars))
         everyone = gather_objects(failed, ctx)  # rank 0 waits for every process here
     finally:
@@ -330,11 +168,7 @@ def run_evaluation(settings: EvaluationSettings, ctx: Context = ALONE) -> Evalua
         from ..compare import check_report_folder
 
         check_report_folder(s.report)
-    result = evaluate(
-        s.root, None if s.score_only else s.model, s.subset, s.is_wav, s.targets, s.outdir, s.evaldir,
-        s.separation, s.cores, s.tracks, s.force, s.estimates_only, s.score_only, s.progress and ctx.rank == 0,
-        s.shard, ctx,
-    )
+    result = evaluate(s, ctx)
     floor = mixture_baseline(s, result, ctx)
     return result if floor is None else replace(result, baseline=floor)
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from .. import architectures
 from ..filtering import FilterSettings
+from ..separation.separate import SeparationSettings
 from ..separation.separator import Separator
 from ..utils import ModelError, PathLike
 from . import table
@@ -143,6 +144,22 @@ def load_separator(
         raise ModelError(f"{model}: {err}") from None
     separator = separator.to(device).freeze()
     return apply_precision(separator, precision)
+
+
+def load_with(
+    settings: SeparationSettings,
+    model: Union[str, PathLike],
+    targets: Optional[Sequence[str]] = None,
+    progress: bool = True,
+) -> Separator:
+    """The :class:`Separator` of a model folder or named model with the filter, device, model table, cache and
+    precision of ``settings`` (what ``test.py`` and ``eval.py`` separate with).
+
+    Raises:
+        ModelError: unknown model, failed download, unusable model files.
+    """
+    return load_separator(model, targets, settings.filter, device=settings.device, models_file=settings.models_file,
+                          cache_dir=settings.cache_dir, progress=progress, precision=settings.precision)
 
 
 def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] = None) -> Optional[str]:

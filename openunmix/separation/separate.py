@@ -36,7 +36,6 @@ from ..audio import AudioError
 from .background import ReadAhead, WriteBehind
 from ..filtering import FilterSettings
 from .separator import Separator
-from ..models.hub import load_separator
 from ..precision import check_precision
 from ..utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
 
@@ -80,21 +79,6 @@ class SeparationSettings:
     def device(self) -> torch.device:
         return torch.device("cuda" if self.use_cuda and torch.cuda.is_available() else "cpu")
 
-    def load(
-        self,
-        model: PathLike,
-        targets: Optional[Sequence[str]] = None,
-        progress: bool = True,
-    ) -> Separator:
-        """The :class:`Separator` of a model folder or named model with these filter settings, on :attr:`device`.
-
-        Raises:
-            ModelError: unknown model, failed download, unusable model files.
-        """
-        return load_separator(
-            model, targets, self.filter, device=self.device, models_file=self.models_file,
-            cache_dir=self.cache_dir, progress=progress, precision=self.precision,
-        )
 
 
 def _separate_segment(separator: Separator, segment: np.ndarray, device: torch.device) -> np.ndarray:
