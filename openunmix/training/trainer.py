@@ -273,10 +273,9 @@ class Trainer:
             # one epoch behind: write the whole set again from the checkpoint
             self.save()
         reason = "already stopped" if self.es.num_bad_epochs >= self.es.patience else None
-        for epoch in range(self.start_epoch, self.cfg.epochs + 1):
-            reason = reason or self._epoch(epoch)
-            if reason:
-                break
+        epoch = self.start_epoch
+        while reason is None and epoch <= self.cfg.epochs:  # until the last epoch or a reason to stop
+            reason, epoch = self._epoch(epoch), epoch + 1
         self.stop_reason = reason or "epochs"
         self.callbacks.on_train_end(self)
         return 0
