@@ -51,9 +51,10 @@ What a callback may read from the trainer (and should not change):
   ``"already stopped"`` (a resumed run that early stopping had ended:
   no epoch ran) or ``"callback"``.
 
-No hook may draw from torch's random generators while an epoch runs
-(``on_epoch_start``, ``on_step``, ``on_validation``): the run's dropout masks
-and batches would change.
+The trainer seeds torch's global random generator at the start of each
+epoch's training, after ``on_epoch_start``; ``on_step``, called in the middle
+of the epoch, must not draw from it (the epoch's dropout masks would change,
+and a run with the callback would differ from one without).
 """
 
 from __future__ import annotations
