@@ -68,6 +68,36 @@ def _clock(kind: str):
     return time.process_time if kind == "cpu" else time.perf_counter
 
 
+def snapshot_taker(points: Sequence[float], clock: Any) -> Any:
+    """A training callback that copies the weights at each of ``points`` (seconds of ``clock`` since it was
+    made, the copying itself not counted) and stops the run after the last one; its ``snapshots`` hold
+    the copies."""
+    from openunmix.training.callbacks import Callback
+
+    class SnapshotTaker(Callback):
+        def __init__(self) -> None:
+            self.snapshots: List[Dict[str, Any]] = []
+            self.paused = 0.0
+            self.start = clock()
+
+        def on_step(self, trainer: Any, step: int) -> bool:
+            snapshots = self.snapshots
+            now = clock() - self.start - self.paused
+            while len(snapshots) < len(points) and now >= points[len(snapshots)]:
+                t0 = clock()
+                snapshots.append({
+                    "seconds": points[len(snapshots)], "reached_at": now, "step": step,
+                    "epoch": trainer.state["epoch"] + 1,
+                    "weights": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+                    "valid_seconds": sum(trainer.state.get("valid_time_history", [])),
+                    "data_wait": sum(trainer.state.get("data_wait_history", [])) + trainer.data_wait,
+                })
+                self.paused += clock() - t0
+            return len(snapshots) == len(points)
+
+    return SnapshotTaker()
+
+
 def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Train one recipe under the budget; returns the snapshots' times, steps and weights' scores."""
     import torch
@@ -82,29 +112,11 @@ def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
     cfg = parse_args(flags)
     budget = float(spec["budget"])
     points = sorted(float(p) * budget for p in spec["points"])
-    clock = _clock(spec["clock"])
-    paused = 0.0
-    snapshots: List[Dict[str, Any]] = []
-    start = clock()
-
-    def on_step(trainer: Trainer, step: int) -> bool:
-        nonlocal paused
-        now = clock() - start - paused
-        while len(snapshots) < len(points) and now >= points[len(snapshots)]:
-            t0 = clock()
-            snapshots.append({
-                "seconds": points[len(snapshots)], "reached_at": now, "step": step,
-                "epoch": trainer.state["epoch"] + 1,
-                "weights": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-                "valid_seconds": sum(trainer.state.get("valid_time_history", [])),
-                "data_wait": sum(trainer.state.get("data_wait_history", [])) + trainer.data_wait,
-            })
-            paused += clock() - t0
-        return len(snapshots) == len(points)
-
-    trainer = Trainer(cfg, on_step=on_step)
+    taker = snapshot_taker(points, _clock(spec["clock"]))  # the clock starts here, before the run is built
+    trainer = Trainer(cfg, callbacks=[taker])
     with torch.random.fork_rng():
         trainer.run()
+    snapshots = taker.snapshots
     if len(snapshots) < len(points):
         raise SystemExit(f"{spec['label']}: training ended (epochs or early stopping) before the budget")
     model = trainer.model

@@ -10,6 +10,7 @@ from conftest import TINY_TRAIN, run_script
 from openunmix.commands.train import parse_args
 from openunmix.distributed import cpu_has_bf16
 from openunmix.training import TrainConfig, Trainer
+from openunmix.training.callbacks import Callback
 from openunmix.training.recipes import RECIPE_FIELDS, RECIPES
 from openunmix.training.schedule import FINAL_FRACTION, ONECYCLE_START, shape
 
@@ -118,17 +119,19 @@ def test_watching_a_run_changes_nothing_and_can_stop_it(tmp_path, musdb_root):
     plain.run()
     copies = []
 
-    def watch(trainer, step):
-        copies.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
-        return False
+    class Watch(Callback):
+        def on_step(self, trainer, step):
+            copies.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+            return False
 
-    watched = Trainer(_tiny_config(musdb_root, tmp_path / "watched"), on_step=watch)
+    watched = Trainer(_tiny_config(musdb_root, tmp_path / "watched"), callbacks=[Watch()])
     watched.run()
     assert len(copies) == 2 * STEPS_PER_EPOCH
     # the same computations in the same process: bit-identical weights
     for k, v in plain.model.state_dict().items():
         assert torch.equal(v, watched.model.state_dict()[k]), k
 
+    # the deprecated shortcut of a step callback
     stopped = Trainer(_tiny_config(musdb_root, tmp_path / "stopped"), on_step=lambda t, step: step >= 3)
     stopped.run()
     assert stopped.stopped and stopped.scheduler.step_count == 3

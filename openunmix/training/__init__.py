@@ -25,9 +25,15 @@ evenly between processes, and batch-norm statistics are computed over the
 global batch, so a multi-process run follows a single-process run with the
 same global batch (dropout masks aside).
 
+What a run does besides training (writing those files, the printed log)
+is done by callbacks, and a caller watches or stops a run with its own:
+``Trainer(cfg, callbacks=[...])`` (:mod:`.callbacks`).
+
 Modules: :mod:`.config` (settings, early stopping, errors),
 :mod:`.statistics` (the statistics pass), :mod:`.loader` (batches per
-epoch), :mod:`.outputs` (checkpoint, loss plot), :mod:`.trainer` (the run).
+epoch), :mod:`.outputs` (checkpoint, loss plot), :mod:`.callbacks` (the
+hooks of a run and the default ones: saving, loss plot, log), :mod:`.setup`
+(the setup's small pieces), :mod:`.trainer` (the run).
 """
 
 from __future__ import annotations
@@ -42,12 +48,13 @@ from .. import distributed as dist_utils
 from ..audio import AudioError
 from ..data import DatasetError
 from ..utils import ModelError
+from .callbacks import Callback
 from .config import EarlyStopping, TrainConfig, TrainingError, TrainingInterrupted
 from .outputs import plot_losses
 from .statistics import dataset_statistics
 from .trainer import Trainer
 
-__all__ = ["TrainConfig", "EarlyStopping", "TrainingError", "TrainingInterrupted", "Trainer", "train",
+__all__ = ["TrainConfig", "EarlyStopping", "TrainingError", "TrainingInterrupted", "Trainer", "Callback", "train",
            "dataset_statistics", "plot_losses", "ONE_LINE_ERRORS"]
 
 # what a run ends with when it cannot start or go on: each says why in one line

@@ -1,55 +1,52 @@
-"""One training run: setup, epochs, validation, early stopping and saving (see :mod:`openunmix.training`)."""
+"""One training run: setup, epochs, validation and early stopping (see :mod:`openunmix.training`).
+
+What a run does besides training (saving, the loss plot, the printed log) and
+how a caller watches it are callbacks (:mod:`.callbacks`); the setup's small
+pieces are in :mod:`.setup`.
+"""
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from .. import architectures
-from .. import data as data_mod
 from .. import distributed as dist_utils
-from ..utils import make_output_folder, remove_stale_temporaries
+from .callbacks import Callback, CallbackList, EpochRecord, default_callbacks, step_shortcut
+from .callbacks import seconds_text as _seconds
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader
-from .outputs import plot_losses, read_checkpoint, run_info, save_checkpoint, sigint_deferred
-from .schedule import LRSchedule
+from .outputs import read_checkpoint, run_info, sigint_deferred
+from .setup import (amp_note, append_record, backward_step, check_finite, copy_state, local_batch_size,
+                    make_optimizer, new_state, open_datasets, prepare_output, progress_bar, restore,
+                    schedule_horizon)
 from .statistics import dataset_statistics
 
 
-def _seconds(t: float) -> str:
-    return f"{t:.1f}s"
-
-
-def _copy_state(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
 class Trainer:
-    """One training run of ``cfg``; :meth:`run` trains and returns 0.
+    """One training run of ``cfg``; :meth:`run` trains and returns 0. Every name the settings give
+    (architecture and its options, dataset layout and target, model folder, checkpoint) is checked
+    before any work starts and before anything is written.
 
-    Every name the settings give (architecture and its options, dataset
-    layout and target, model folder, checkpoint) is checked before any work
-    starts and before anything is written.
-
-    ``on_step``, when given, is called after every optimizer step with the
-    trainer and the number of steps taken so far in the run; when it returns
-    True the run stops there, before the epoch's validation (the last
-    finished epoch stays saved). It is how a caller watches a run (e.g.
-    ``benchmarks/time_to_quality.py`` takes copies of the weights at points in
-    time); it must not draw random numbers, or the run changes.
+    ``callbacks`` are called at fixed points of the run (:mod:`.callbacks` says when, on which ranks,
+    and what they may read), after the defaults of a normal run (:func:`.callbacks.default_callbacks`:
+    saving, loss plot, printed log), which ``defaults=False`` leaves out. ``on_step(trainer, step)``
+    is deprecated: a :class:`.callbacks.StepFunction` added after ``callbacks``.
     """
 
-    def __init__(self, cfg: TrainConfig, on_step: Optional[Callable[["Trainer", int], bool]] = None):
+    def __init__(self, cfg: TrainConfig, callbacks: Optional[Sequence[Callback]] = None, *, defaults: bool = True,
+                 on_step: Optional[Callable[["Trainer", int], bool]] = None):
         self.cfg = cfg
         self.on_step = on_step
-        self.stopped = False
+        self.stopped = False  # a callback asked to stop
+        self.stop_reason: Optional[str] = None  # set when the run ends (callbacks' docs)
+        self.epoch = 0  # the epoch in progress
+        self.data_wait = 0.0  # seconds spent waiting for batches in the epoch in progress
         arch = architectures.get(cfg.architecture)
         self.options = arch.check_options(cfg.architecture_options)
         self.part = arch.training_part(cfg.target, cfg.nb_channels, self.options)
@@ -57,12 +54,15 @@ class Trainer:
         self.device = self.ctx.device
         self.is_main = self.ctx.rank == 0
         self.out = Path(cfg.output)
-        if cfg.batch_size % self.ctx.world_size:
-            raise TrainingError(
-                f"--batch-size {cfg.batch_size} does not split evenly over {self.ctx.world_size} processes"
-            )
-        self.local_batch = cfg.batch_size // self.ctx.world_size
+        self.local_batch = local_batch_size(cfg.batch_size, self.ctx.world_size)
         self.loader = None
+        chosen = (default_callbacks() if defaults else []) + list(callbacks or []) + step_shortcut(on_step)
+        self.callbacks = CallbackList(chosen, self.is_main)
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken in the run (resumed runs included)."""
+        return self.scheduler.step_count
 
     # -- setup -------------------------------------------------------------
 
@@ -71,25 +71,12 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         dataset_options = self.part.dataset_options(cfg.dataset)
         chk, model = self._starting_point()
-        self.train_ds, self.valid_ds = data_mod.load_datasets(
-            cfg.dataset, root=cfg.root, target=cfg.target, seq_duration=cfg.seq_dur,
-            samples_per_track=cfg.samples_per_track, sample_rate=cfg.sample_rate, nb_channels=cfg.nb_channels,
-            seed=cfg.seed, **cfg.dataset_options, **dataset_options,
-        )
-        self._check_datasets()
-        try:  # every process checks, so that none waits for a rank 0 that gave up
-            make_output_folder(self.out)
-        except OSError as err:
-            raise TrainingError(str(err)) from None
-        if self.is_main:  # what runs killed while writing here left behind
-            remove_stale_temporaries(self.out)
+        self.train_ds, self.valid_ds = open_datasets(cfg, dataset_options, self.ctx.world_size, self.local_batch)
+        prepare_output(self.out, self.is_main)
         self.sample_rate = float(self.train_ds.sample_rate)
         self.part.to(self.device)
 
-        self.state: Dict[str, Any] = {
-            "epoch": 0, "train_loss_history": [], "valid_loss_history": [],
-            "train_time_history": [], "best_epoch": 0, "lr_history": [],
-        }
+        self.state: Dict[str, Any] = new_state()
         if model is None:
             model = self.part.new_model(self.sample_rate, self._statistics())
             # every process starts from rank 0's initial weights
@@ -97,36 +84,21 @@ class Trainer:
         self.arch = self.part.arch(model)
         self.model = model.to(self.device)
         self.net = dist_utils.wrap_model(self.model, self.ctx)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = LRSchedule(
-            self.optimizer, cfg.lr_schedule, cfg.lr, cfg.warmup_steps, self._horizon(), cfg.lr_decay_gamma,
-            cfg.lr_decay_patience,
-        )
+        horizon = schedule_horizon(cfg, len(self.train_ds), self.ctx.world_size, self.local_batch)
+        self.optimizer, self.scheduler = make_optimizer(cfg, self.model, horizon)
         self.es = EarlyStopping(patience=cfg.patience)
-        self.best_state = _copy_state(self.model)
+        self.best_state = copy_state(self.model)
         # holds the best weights when saving
         self.best_model = self._model_from_arch(self.arch)
         if chk is not None:
-            self.optimizer.load_state_dict(chk["optimizer"])
-            self.scheduler.load_state_dict(chk["scheduler"])
-            self.es = EarlyStopping(**chk["early_stopping"])
-            self.state = chk["state"]
-            self.best_state = chk["best_model"]
+            self.es, self.state, self.best_state = restore(chk, self.optimizer, self.scheduler)
+        self.start_epoch = self.state["epoch"] + 1
         self.scaler = dist_utils.make_grad_scaler(cfg.amp, self.device)
         self.amp_dtype = dist_utils.amp_dtype(cfg.amp, self.device)
         if cfg.compile:
             self.net = torch.compile(self.net)
-        if cfg.amp and self.amp_dtype is None:
-            self.log("--amp has no effect on this CPU (no bfloat16 units): training in float32")
-        elif self.amp_dtype is not None:
-            self.log(f"mixed precision: {str(self.amp_dtype).replace('torch.', '')} autocast, STFT in float32")
-
-    def _horizon(self) -> int:
-        """Steps over which a cosine or one-cycle schedule decays: ``lr_horizon``, or all epochs' steps."""
-        if self.cfg.lr_horizon is not None:
-            return self.cfg.lr_horizon
-        per_epoch = len(self.train_ds) // self.ctx.world_size // self.local_batch
-        return max(1, self.cfg.epochs * per_epoch)
+        if cfg.amp:
+            self.log(amp_note(self.amp_dtype))
 
     def _starting_point(self) -> Tuple[Any, Any]:
         """``(checkpoint, model)`` to resume or fine-tune from (``(None, None)`` for a new model)."""
@@ -141,17 +113,6 @@ class Trainer:
             return None, self.part.load_folder(cfg.model)
         return None, None
 
-    def _check_datasets(self) -> None:
-        cfg = self.cfg
-        if len(self.train_ds) == 0:
-            raise TrainingError(f"{cfg.root}: no training items")
-        if len(self.valid_ds) == 0:
-            raise TrainingError(f"{cfg.root}: no validation tracks")
-        if len(self.train_ds) // self.ctx.world_size < self.local_batch:  # batches are never partial
-            raise TrainingError(
-                f"{cfg.root}: the training set gives {len(self.train_ds)} excerpts per epoch, fewer than one "
-                f"batch of {cfg.batch_size}; lower --batch-size or raise --samples-per-track"
-            )
 
     def _model_from_arch(self, arch: Dict[str, Any]) -> torch.nn.Module:
         try:
@@ -177,8 +138,8 @@ class Trainer:
     # -- loops -------------------------------------------------------------
 
     def log(self, msg: str) -> None:
-        if self.is_main:
-            print(msg, flush=True)
+        """A note of the run's: handed to the callbacks' ``on_message`` (the log printer prints it)."""
+        self.callbacks.on_message(self, msg)
 
     def _loader(self, epoch: int) -> DataLoader:
         """The training loader, built once; each epoch re-seeds its sampler."""
@@ -197,11 +158,7 @@ class Trainer:
         torch.manual_seed(self.cfg.seed * 1_000_003 + epoch * 1009 + self.ctx.rank)
         loader = self._loader(epoch)
         total, count = 0.0, 0
-        bar = None
-        if self.is_main and not self.cfg.quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(loader), desc=f"epoch {epoch}", unit="batch", leave=False)
+        bar = progress_bar(self.is_main and not self.cfg.quiet, len(loader), f"epoch {epoch}")
         self.data_wait = 0.0  # seconds spent waiting for batches this epoch
         asked = time.perf_counter()
         for x, y in loader:
@@ -216,28 +173,17 @@ class Trainer:
                 Yhat = self.net(X)
             loss = self.part.loss(Yhat.float(), Y)
             value = dist_utils.mean_over_processes(loss.detach(), self.ctx)
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"loss became {value} in epoch {epoch}; stopped, the last good checkpoint is kept in {self.out}"
-                )
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                loss.backward()
-                self.optimizer.step()
+            check_finite(value, "loss", epoch, self.out)
+            backward_step(loss, self.optimizer, self.scaler)
             total += value * x.shape[0]
             count += x.shape[0]
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / count:.4g}")
-            if self.on_step is not None and self.on_step(self, self.scheduler.step_count):
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / count:.4g}")
+            if self.callbacks.on_step(self, self.scheduler.step_count):
                 self.stopped = True
                 break
             asked = time.perf_counter()
-        if bar is not None:
-            bar.close()
+        bar.close()
         return total / max(count, 1)
 
     def validate(self) -> float:
@@ -262,88 +208,65 @@ class Trainer:
             raise TrainingError("the validation set gave no frames to score (tracks too short?)")
         return float(sse[0] / sse[1])
 
+    def _judge(self, epoch: int, valid_loss: float) -> bool:
+        """Hand a validation loss to the schedule and early stopping; True: early stopping ends the run."""
+        check_finite(valid_loss, "validation loss", epoch, self.out)
+        self.scheduler.after_validation(valid_loss)
+        stop = self.es.step(valid_loss)
+        if self.es.num_bad_epochs == 0:
+            self.state["best_epoch"] = epoch
+            self.best_state = copy_state(self.model)
+        self.callbacks.on_validation(self, epoch, valid_loss)
+        return stop
+
+    def _epoch(self, epoch: int) -> Optional[str]:
+        """Train one epoch, validate it when due, record and save it; the reason to stop after it, or None."""
+        self.epoch = epoch
+        self.callbacks.on_epoch_start(self, epoch)
+        t0 = time.time()
+        train_loss = self.train_epoch(epoch)
+        if self.stopped:
+            return "callback"
+        valid_loss, t_valid, stop = None, 0.0, False
+        if epoch % self.cfg.valid_every == 0 or epoch == self.cfg.epochs:
+            t_valid = time.time()
+            valid_loss = self.validate()
+            t_valid = time.time() - t_valid
+            stop = self._judge(epoch, valid_loss)
+        record = EpochRecord(epoch, train_loss, valid_loss, time.time() - t0, t_valid, self.data_wait,
+                             self.optimizer.param_groups[0]["lr"], self.scheduler.step_count)
+        append_record(self.state, record)
+        self.save()
+        self.callbacks.on_epoch_end(self, epoch, record)
+        return "early stopping" if stop else None
+
     # -- outputs -----------------------------------------------------------
 
     def save(self) -> None:
-        """Write checkpoint, best model, json and plot (rank 0 only), each atomically."""
+        """Have the callbacks write the run's files (``on_save``; rank 0 only, Ctrl-C held until all are done)."""
         if not self.is_main:
             return
         with sigint_deferred():
-            stem = self.part.stem
-            save_checkpoint(self.out / f"{stem}.chkpnt", {
-                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "early_stopping": asdict(self.es),
-                "state": self.state,
-                "best_model": self.best_state,
-                "arch": self.arch,
-            })
-            self.best_model.load_state_dict(self.best_state)
-            info = run_info(self.cfg, self.options, self.state, self.es, self.sample_rate, self.ctx.world_size)
-            self.part.save(self.out, self.best_model, self.sample_rate, extra=info)
-            plot_losses(self.out / f"{stem}_loss.png", self.state["train_loss_history"],
-                        self.state["valid_loss_history"], self.state["best_epoch"], stem,
-                        ylabel=self.part.loss_label, log_scale=self.part.log_scale)
+            self.callbacks.on_save(self)
 
-    def _record(self, epoch: int, train_loss: float, valid_loss: Optional[float], elapsed: float,
-                t_valid: float) -> None:
-        """Append one epoch to the histories (``valid_loss`` None: the epoch was not validated)."""
-        self.state["epoch"] = epoch
-        self.state["train_loss_history"].append(train_loss)
-        self.state["valid_loss_history"].append(valid_loss)
-        self.state["train_time_history"].append(elapsed)
-        self.state.setdefault("data_wait_history", []).append(self.data_wait)
-        self.state.setdefault("valid_time_history", []).append(t_valid)
-        self.state["lr_history"].append(self.optimizer.param_groups[0]["lr"])
-        self.state["step"] = self.scheduler.step_count
+    def save_model(self) -> None:
+        """Write the best weights so far and the run's json (the architecture's files), atomically."""
+        self.best_model.load_state_dict(self.best_state)
+        info = run_info(self.cfg, self.options, self.state, self.es, self.sample_rate, self.ctx.world_size)
+        self.part.save(self.out, self.best_model, self.sample_rate, extra=info)
 
     def run(self) -> int:
-        """Build, then train until ``epochs`` or early stopping; returns 0."""
+        """Build, then train until ``epochs``, early stopping or a callback's stop; returns 0."""
         self.build()
-        cfg = self.cfg
-        start = self.state["epoch"] + 1
-        if start > 1:
-            self.log(f"resuming at epoch {start} from {cfg.checkpoint}")
+        self.callbacks.on_train_start(self)
+        if self.start_epoch > 1:
             # a run killed between writing the checkpoint and the other files left them
             # one epoch behind: write the whole set again from the checkpoint
             self.save()
-        if self.es.num_bad_epochs >= self.es.patience:
-            self.log("early stopping had already stopped this run")
-            return 0
-        for epoch in range(start, cfg.epochs + 1):
-            t0 = time.time()
-            train_loss = self.train_epoch(epoch)
-            if self.stopped:
-                self.log(f"stopped in epoch {epoch} after {self.scheduler.step_count} steps")
-                break
-            valid_loss, t_valid = None, 0.0
-            if epoch % cfg.valid_every == 0 or epoch == cfg.epochs:
-                t_valid = time.time()
-                valid_loss = self.validate()
-                t_valid = time.time() - t_valid
-                if not math.isfinite(valid_loss):
-                    raise TrainingError(
-                        f"validation loss became {valid_loss} in epoch {epoch}; stopped, the last good checkpoint is kept in {self.out}"
-                    )
-            stop = False
-            if valid_loss is not None:
-                self.scheduler.after_validation(valid_loss)
-                stop = self.es.step(valid_loss)
-                if self.es.num_bad_epochs == 0:
-                    self.state["best_epoch"] = epoch
-                    self.best_state = _copy_state(self.model)
-            elapsed = time.time() - t0
-            self._record(epoch, train_loss, valid_loss, elapsed, t_valid)
-            self.save()
-            shown = "-" if valid_loss is None else f"{valid_loss:.6g}"
-            self.log(
-                f"epoch {epoch:4d}  train {train_loss:.6g}  valid {shown}  "
-                f"best {self.es.best:.6g} (epoch {self.state['best_epoch']})  "
-                f"lr {self.optimizer.param_groups[0]['lr']:.3g}  {_seconds(elapsed)}"
-            )
-            if stop:
-                self.log(f"early stopping: no improvement for {cfg.patience} validations")
-                break
-        self.log(f"best model (epoch {self.state['best_epoch']}) saved in {self.out}/{self.part.stem}.pth")
+        reason = "already stopped" if self.es.num_bad_epochs >= self.es.patience else None
+        epoch = self.start_epoch
+        while reason is None and epoch <= self.cfg.epochs:  # until the last epoch or a reason to stop
+            reason, epoch = self._epoch(epoch), epoch + 1
+        self.stop_reason = reason or "epochs"
+        self.callbacks.on_train_end(self)
         return 0
