@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 from ..distributed import Context, cleanup
 from ..evaluation import (
     EvaluationError, EvaluationResult, EvaluationSettings, SettingError, format_comparison, format_table,
-    run_evaluation, write_listening_page,
+    run_evaluation,
 )
 from ..separation.sharding import Shard
 from ..utils import ModelError
@@ -69,11 +69,13 @@ def evaluate_main(model_dir: Optional[str], root: str, **options: Any) -> int:
 
 
 def _run(settings: EvaluationSettings, ctx: Context) -> int:
-    from ..compare import CompareError
+    from ..compare import CompareError, check_report_folder
 
     s = settings
     lead = ctx.rank == 0
     try:
+        if s.report is not None:  # before hours of separation
+            check_report_folder(s.report)
         result = run_evaluation(s, ctx)
         if not lead:
             return 0
@@ -104,7 +106,7 @@ def _run(settings: EvaluationSettings, ctx: Context) -> int:
 
 def _listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> int:
     """Write the listening page of the tracks evaluated; returns 0, or 1 (one error line) when it cannot be written."""
-    from ..compare import CompareError
+    from ..compare import CompareError, write_listening_page
 
     try:
         index = write_listening_page(settings, tracks)

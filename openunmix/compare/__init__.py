@@ -26,7 +26,8 @@ raise :class:`CompareError` (one line).
 from .bootstrap import BootstrapSettings, median_ci
 from .media import AudioSources
 from .paired import Pair, PairedResult, PairedSettings, compare_pairs, conover_holm, conover_iman, holm, wilcoxon_p
-from .report import ReportSettings, check_report_folder, evaluation_report, is_report, report_tracks, write_report
+from .report import (ReportSettings, check_report_folder, evaluation_report, is_report, report_tracks, write_listening_page,
+                     write_report)
 from .results import (
     format_pairs, format_table, notes, pairwise_csv, render_plots, results_csv, results_json, write_results,
 )
@@ -39,7 +40,7 @@ from .table import GLOBAL, Row, aggregate, method_order, track_table
 __all__ = [
     "GLOBAL", "AudioSources", "BootstrapSettings", "CompareError", "CompareSettings", "Comparison", "MethodScores",
     "Pair", "PairedResult", "PairedSettings", "ReportSettings", "Row", "TrackFrames", "aggregate",
-    "check_report_folder", "compare", "compare_folders", "compare_pairs", "conover_holm", "conover_iman",
+    "check_report_folder", "write_listening_page", "compare", "compare_folders", "compare_pairs", "conover_holm", "conover_iman",
     "evaluation_report", "format_pairs", "format_table", "holm", "is_report", "load_method", "load_methods",
     "median_ci", "method_order", "notes", "pairwise_csv", "read_museval_json", "render_plots", "report_tracks",
     "results_csv",

@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..evaluation.aggregate import nanmedian
+from ..evaluation.settings import EvaluationSettings, baseline_folder
 from ..utils import PathLike, remove_stale_temporaries, temporary_prefix
 from .media import FORMATS, AudioSources, TrackAudio, encode, read_estimate, read_track, spectrogram, write_spectrogram
 from .page import Curve, Player, TargetSection, index_html, track_html
@@ -334,3 +335,28 @@ def _restricted(comparison: Comparison, keep: set) -> Comparison:
     if not any(m.tracks for m in methods):
         raise CompareError("none of the tracks evaluated has scores")
     return compare(methods, comparison.settings)
+
+
+def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> Path:
+    """Write the listening page of an evaluation run into ``settings.report``
+    (:func:`evaluation_report`): the model, named after its folder (or
+    the estimates folder with ``score_only``), and the mixture baseline with ``settings.baseline``.
+
+    Args:
+        settings: the run's :class:`~openunmix.evaluation.EvaluationSettings` (``report`` set).
+        tracks: the tracks scored.
+
+    Returns:
+        the page's ``index.html``.
+
+    Raises:
+        CompareError, EvaluationError, OSError: the page cannot be written; one line.
+    """
+    s = settings
+    if s.report is None:
+        raise CompareError("no report folder to write the listening page into")
+    name = Path(str(s.model).rstrip("/\\")).name if s.model else Path(s.outdir).name
+    return evaluation_report(
+        s.evaldir, s.outdir, s.report, s.root, s.subset, s.is_wav, name or "model",
+        baseline_folder(s.evaldir) if s.baseline else None, tracks, ReportSettings(wav=s.report_wav), s.progress,
+    )

@@ -13,8 +13,8 @@ The steps can run apart (separation on a GPU machine, scoring on CPUs):
 * :mod:`.aggregate` -- :func:`summarize`: per track the median over frames
   (NaN frames ignored), then the median over tracks, per target and metric,
   and the mean over tracks of the whole-track SDR;
-* :mod:`.report` -- text tables, ``results.csv``, ``sdr.png`` and the listening page
-  (:func:`write_listening_page`);
+* :mod:`.report` -- text tables, ``results.csv`` and ``sdr.png`` (the listening page of a run is
+  :func:`openunmix.compare.write_listening_page`'s);
 * :mod:`.baseline` -- :func:`evaluate_mixture_baseline`: the mixture scored as every target's estimate;
 * :mod:`.settings` -- :class:`EvaluationSettings` (every setting of a run, checked when made),
   :class:`EvaluationResult`, where the baseline's scores go;
@@ -31,7 +31,7 @@ from .aggregate import (
 from .estimates import SUBTYPE, load_estimates, separate_array, separate_track, separate_tracks
 from .baseline import baseline_targets, evaluate_mixture_baseline, mixture_baseline
 from .settings import BASELINE_DIR, baseline_folder
-from .report import format_comparison, format_table, plot_sdr, write_csv, write_listening_page, write_report
+from .report import format_comparison, format_table, plot_sdr, write_csv, write_report
 from .run import (
     SUBSETS, EvaluationResult, EvaluationSettings, SettingError, evaluate, run_evaluation, separate_dataset,
 )
@@ -47,7 +47,7 @@ from .tracks import (
 __all__ = [
     "ALONE", "BASELINE_DIR", "COLUMNS", "EPS", "GLOBAL_DIR", "METRICS", "MUSDB_TARGETS", "SUBSETS", "SUBTYPE", "WINDOW",
     "EvaluationError", "EvaluationResult", "EvaluationSettings", "Frames", "ScoreJob", "SettingError", "Summary",
-    "TrackScores", "baseline_folder", "baseline_targets", "mixture_baseline", "run_evaluation", "write_listening_page",
+    "TrackScores", "baseline_folder", "baseline_targets", "mixture_baseline", "run_evaluation",
     "check_scorable", "check_target_names", "check_writable", "estimates_folder", "evaluate",
     "evaluate_mixture_baseline", "fit_estimate", "format_comparison", "format_table", "frames_from_museval",
     "global_sdr", "global_sdr_path", "has_estimates", "is_scored", "list_tracks", "load_estimates", "load_results",

@@ -9,7 +9,6 @@ from typing import Mapping, Sequence, Tuple
 from ..utils import PathLike, atomic_path
 from .aggregate import COLUMNS, Summary, load_results, order_targets, summarize, track_medians
 from .scoring import METRICS
-from .settings import EvaluationSettings, baseline_folder
 from .tracks import EvaluationError
 
 
@@ -88,30 +87,3 @@ def write_report(evaldir: PathLike, subset: str, tracks: Sequence[str], title: s
     write_csv(Path(evaldir) / "results.csv", summary)
     plot_sdr(Path(evaldir) / "sdr.png", frames, title)
     return summary, len(frames)
-
-
-def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> Path:
-    """Write the listening page of an evaluation run into ``settings.report``
-    (:func:`openunmix.compare.evaluation_report`): the model, named after its folder (or
-    the estimates folder with ``score_only``), and the mixture baseline with ``settings.baseline``.
-
-    Args:
-        settings: the run's :class:`~.run.EvaluationSettings` (``report`` set).
-        tracks: the tracks scored.
-
-    Returns:
-        the page's ``index.html``.
-
-    Raises:
-        CompareError, EvaluationError, OSError: the page cannot be written; one line.
-    """
-    from ..compare import ReportSettings, evaluation_report
-
-    s = settings
-    if s.report is None:
-        raise EvaluationError("no report folder to write the listening page into")
-    name = Path(str(s.model).rstrip("/\\")).name if s.model else Path(s.outdir).name
-    return evaluation_report(
-        s.evaldir, s.outdir, s.report, s.root, s.subset, s.is_wav, name or "model",
-        baseline_folder(s.evaldir) if s.baseline else None, tracks, ReportSettings(wav=s.report_wav), s.progress,
-    )

@@ -152,22 +152,20 @@ def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationRe
 def run_evaluation(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationResult:
     """What ``eval.py`` runs: :func:`evaluate` with ``settings``, then the mixture baseline (``settings.baseline``).
 
-    The report folder (``settings.report``) is checked first, before hours of
-    separation; the listening page itself is written afterwards by
-    :func:`~.report.write_listening_page`, with the tracks scored. Every
-    process under ``torchrun`` must call this; only rank 0 shows progress.
+    The listening page (``settings.report``) is the comparison's:
+    :func:`openunmix.compare.check_report_folder` checks its folder before
+    (``eval.py`` does, before hours of separation) and
+    :func:`openunmix.compare.write_listening_page` writes it afterwards, with
+    the tracks scored. Every process under ``torchrun`` must call this; only
+    rank 0 shows progress.
 
     Returns:
         as :func:`evaluate`, with the mixture baseline's summary in ``baseline``.
 
     Raises:
-        EvaluationError, ModelError, CompareError (unusable report folder), OSError: one line.
+        EvaluationError, ModelError, OSError: one line.
     """
     s = settings
-    if s.report is not None:
-        from ..compare import check_report_folder
-
-        check_report_folder(s.report)
     result = evaluate(s, ctx)
     floor = mixture_baseline(s, result, ctx)
     return result if floor is None else replace(result, baseline=floor)

@@ -61,12 +61,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional
 
 from .outputs import plot_losses, save_checkpoint
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .trainer import Trainer
+# the run a hook is called with: an openunmix.training.trainer.Trainer (not imported here, for the trainer
+# imports this module; what a callback may read of it is listed above)
+Trainer = Any
 
 
 @dataclass(frozen=True)
