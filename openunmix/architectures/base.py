@@ -32,8 +32,7 @@ import torch
 from torch import nn
 
 from .. import losses
-from ..models.entry import ModelEntry
-from ..models.folder import ModelConfig, peek_json
+from .folder import ModelConfig, peek_json
 from ..transforms import STFT, ComplexNorm
 from ..utils import ModelError, PathLike
 
@@ -440,16 +439,27 @@ class Architecture:
 
         Returns:
             the settings as :meth:`build` and :meth:`load_published` read them
-            from ``ModelEntry.options``.
+            from ``ModelConfig.options`` (the entry's ``options``).
 
         Raises:
             ModelError: a missing or bad setting, naming ``where``.
         """
         raise ArchitectureError(f"{where}: architecture {self.name!r} has no models in the model table")
 
-    def load_published(self, entry: ModelEntry, target: str, path: PathLike,
-                       device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, "ModelConfig"]:
-        """One target's model of a model table entry from its downloaded file, frozen."""
+    def load_published(self, config: ModelConfig, where: str, path: PathLike,
+                       device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, ModelConfig]:
+        """One target's model of a model table entry from its downloaded file, frozen.
+
+        Args:
+            config: the entry's settings for the target (``config.target``):
+                sample rate, channels, the architecture's ``options`` (as
+                :meth:`table_options` gave them).
+            where: the entry, for messages (``model 'umxhq' of models.json``).
+            path: the downloaded weights.
+
+        Returns:
+            the model and its settings as read from the file (checked against ``config``).
+        """
         raise ArchitectureError(f"architecture {self.name!r} has no models in the model table")
 
     # -- training ----------------------------------------------------------

@@ -12,15 +12,14 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..models.entry import DEFAULT_ARCHITECTURE
-from ..models.folder import ModelConfig
+from .folder import ModelConfig
 from ..utils import ModelError, PathLike
 from .base import Architecture, ArchitectureError, Capabilities
 
 
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"
 ENTRY_POINT_GROUP = "openunmix.architectures"
-DEFAULT = DEFAULT_ARCHITECTURE  # of the model table, of upstream folders and of --architecture's default
+DEFAULT = "umx"  # of the model table, of upstream folders and of --architecture's default
 _BUILTIN = ("umx", "xumx")  # modules of this package, registered first and in this order
 
 _registry: Dict[str, Architecture] = {}

@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.entry import ModelEntry
-from ..models.folder import (
+from .folder import (
     ModelConfig,
     flatten,
     load_state,
@@ -491,14 +490,13 @@ class UMX(Architecture):
                 "nb_layers": setting_number(where, entry, "nb_layers", int, 1, 64, default=3),
                 "unidirectional": unidirectional, "max_bin": max_bin}
 
-    def load_published(self, entry: ModelEntry, target: str, path: PathLike,
+    def load_published(self, config: ModelConfig, where: str, path: PathLike,
                        device: Union[str, torch.device] = "cpu") -> Tuple[nn.Module, ModelConfig]:
         """A target of a model table entry: the file's shapes must match the table's settings."""
         state = _state(path)
-        settings = f"model '{entry.name}' of {entry.source}"
-        o = entry.options
-        config = config_from_state(state, target, entry.sample_rate, o["nfft"], o["nhop"], entry.nb_channels,
-                                   o["hidden_size"], path=path, settings=settings)
+        settings, o = where, config.options
+        config = config_from_state(state, config.target, config.sample_rate, o["nfft"], o["nhop"],
+                                   config.nb_channels, o["hidden_size"], path=path, settings=settings)
         table = (o["max_bin"], o["nb_layers"], o["unidirectional"])
         found = tuple(config.options[k] for k in ("max_bin", "nb_layers", "unidirectional"))
         if found != table:

@@ -54,7 +54,7 @@ from torch import nn
 
 from .. import losses
 from ..data.sources import MUSDB_SOURCES
-from ..models.folder import (
+from .folder import (
     ModelConfig,
     flatten,
     load_state,

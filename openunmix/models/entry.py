@@ -1,7 +1,7 @@
 """The entries of a model table: a named model's settings and where its files are published.
 
-Plain data, read by :mod:`.table` and handed to the architectures
-(:meth:`openunmix.architectures.Architecture.load_published`).
+Plain data, read by :mod:`.table`; the hub hands an entry's settings to its
+architecture (:meth:`openunmix.architectures.Architecture.load_published`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlparse
 
-DEFAULT_ARCHITECTURE = "umx"  # of entries that do not name one (the published models)
+from ..architectures.registry import DEFAULT as DEFAULT_ARCHITECTURE  # of entries that name none
 
 
 @dataclass(frozen=True)

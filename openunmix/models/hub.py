@@ -24,7 +24,7 @@ from ..separation.separator import Separator
 from ..utils import ModelError, PathLike
 from . import table
 from .download import fetch
-from .folder import ModelConfig
+from ..architectures.folder import ModelConfig
 
 DEFAULT_MODEL = "umxhq"
 _FILTER = FilterSettings()  # the filter defaults of pretrained() and untrained()
@@ -71,7 +71,9 @@ def load_entry(
     for target in chosen:
         spec = entry.targets[target]
         path = fetch(spec.url, spec.sha256, cache_dir=cache_dir, progress=progress)
-        models[target], config = arch.load_published(entry, target, path, device)
+        wanted = ModelConfig(target=target, sample_rate=entry.sample_rate, nb_channels=entry.nb_channels,
+                             architecture=entry.architecture, options=entry.options)
+        models[target], config = arch.load_published(wanted, f"model '{entry.name}' of {entry.source}", path, device)
         first = first or config
     assert first is not None
     return models, first

@@ -41,7 +41,7 @@ from openunmix import architectures
 from openunmix.architectures import (SPECTROGRAM, Architecture, Capabilities, TrainingOption, TrainingPart,
                                      register)
 from openunmix.architectures.base import check_stft_options
-from openunmix.models.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
+from openunmix.architectures.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                      state_dict_from_file, stft_settings)
 from openunmix.transforms import STFT
 from openunmix.utils import ModelError, PathLike, frozen, setting_number

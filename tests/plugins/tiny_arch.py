@@ -27,7 +27,7 @@ from openunmix.architectures import (MAGNITUDE, Architecture, Capabilities, Magn
                                      TrainingPart, register)
 from openunmix.architectures.base import check_stft_options
 from openunmix.utils import frozen
-from openunmix.models.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
+from openunmix.architectures.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                    state_dict_from_file, stft_settings)
 from openunmix.utils import ModelError, PathLike
 

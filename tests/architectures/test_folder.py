@@ -1,11 +1,11 @@
-"""openunmix.models.folder: what every model folder shares (json, state dicts, separator.json, ModelConfig)."""
+"""openunmix.architectures.folder: what every model folder shares (json, state dicts, separator.json, ModelConfig)."""
 
 import json
 
 import pytest
 import torch
 
-from openunmix.models.folder import (ModelConfig, flatten, load_state, peek_json, read_json, read_separator_json,
+from openunmix.architectures.folder import (ModelConfig, flatten, load_state, peek_json, read_json, read_separator_json,
                                      save_model_files, state_dict_from_file, stft_settings)
 from openunmix.utils import ModelError
 
