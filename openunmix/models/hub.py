@@ -1,7 +1,7 @@
 """Models by name or by folder: the one entry point that every script and the API use.
 
 ``model`` is either a model folder (as ``train.py`` writes and upstream
-publishes; :mod:`openunmix.models.folder`) or the name of a model in the model
+publishes; :mod:`openunmix.architectures.folder`) or the name of a model in the model
 table (:mod:`openunmix.models.table`), whose files are downloaded once, checked and
 cached (:mod:`openunmix.models.download`) and loaded by the entry's
 architecture (Open-Unmix unless the entry names another).
