@@ -128,7 +128,7 @@ def test_unit_tests_mirror_the_package():
     tests = ROOT / "tests"
     for path in sorted(tests.glob("*/test_*.py")):
         folder = path.parent.name
-        if folder in ("programs", "plugins"):
+        if folder in ("programs", "plugins", "helpers"):
             continue
         name = path.stem[len("test_"):] + ".py"
         module = PACKAGE / name if folder == "core" else PACKAGE / folder / name

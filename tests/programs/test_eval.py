@@ -1,4 +1,5 @@
-"""Evaluation: eval.py end to end on a tiny synthetic MUSDB, museval files, aggregation, resume, errors."""
+"""eval.py end to end on a tiny synthetic MUSDB (one serial run shared by the module): museval files, the
+report, resume, errors; evaluate_main and run_evaluation on the same run's files."""
 
 import json
 import math
@@ -15,12 +16,12 @@ import pytest
 import soundfile as sf
 
 from conftest import make_model_folder, run_script, same_scores
+from helpers.scores import read_csv
 from openunmix.commands.evaluate import evaluate_main
 from openunmix.demo import generate_dataset
-from openunmix.evaluation.aggregate import nanmedian, read_track_scores, summarize, track_medians
-from openunmix.evaluation.report import format_table, plot_sdr, write_csv
+from openunmix.evaluation.aggregate import read_track_scores
 from openunmix.evaluation.baseline import evaluate_mixture_baseline
-from openunmix.evaluation.scoring import METRICS, global_sdr, score_track
+from openunmix.evaluation.scoring import METRICS, score_track
 from openunmix.evaluation.tracks import EvaluationError, list_tracks
 from openunmix.filtering import FilterSettings
 from openunmix.separation.separate import SeparationSettings
@@ -45,13 +46,6 @@ def setup(tmp_path_factory):
     names = sorted(p.name for p in (root / "test").iterdir())
     return {"base": base, "root": root, "model": model, "est": base / "est", "ev": base / "ev",
             "proc": proc, "names": names}
-
-
-def _read_csv(path):
-    lines = Path(path).read_text().splitlines()
-    header = lines[0].split(",")
-    return header, {cells[0]: dict(zip(header[1:], map(float, cells[1:])))
-                    for cells in (line.split(",") for line in lines[1:])}
 
 
 def _mtimes(paths):
@@ -79,7 +73,7 @@ def test_eval_writes_estimates_scores_and_report(setup):
             assert (info.samplerate, info.channels, info.frames) == (44100, 2, mix.frames)
         assert (evd / "test" / f"{name}.json").is_file()
         assert (evd / "global_sdr" / "test" / f"{name}.json").is_file()
-    header, rows = _read_csv(evd / "results.csv")
+    header, rows = read_csv(evd / "results.csv")
     assert header == ["target", "SDR", "SIR", "ISR", "SAR", "global_SDR", "tracks"]
     assert list(rows) == list(SOURCES)
     assert all(row["tracks"] == 2 and all(math.isfinite(v) for v in row.values()) for row in rows.values())
@@ -108,7 +102,7 @@ def test_report_matches_museval_evalstore(setup):
     store.add_eval_dir(setup["ev"])  # reads test/*.json only, not global_sdr/
     assert sorted(store.df["track"].unique()) == setup["names"]
     expected = store.agg_frames_tracks_scores()
-    _, rows = _read_csv(setup["ev"] / "results.csv")
+    _, rows = read_csv(setup["ev"] / "results.csv")
     for target, row in rows.items():
         for metric in METRICS:
             # medians of the same stored values (ours and pandas' may differ by an ulp in how they average
@@ -129,7 +123,7 @@ def test_global_sdr_is_computed_over_the_whole_track(setup):
             # maybe in another order: 264600 eps64 = 6e-11 relative each, 2 * 4.3 * 6e-11 = 5e-10 dB at most
             assert stored[source] == pytest.approx(hand, abs=1e-6)
             per_track[source].append(hand)
-    _, rows = _read_csv(setup["ev"] / "results.csv")
+    _, rows = read_csv(setup["ev"] / "results.csv")
     for source in SOURCES:  # the csv's 6 decimals: 5e-7
         assert rows[source]["global_SDR"] == pytest.approx(np.mean(per_track[source]), abs=1e-5)
 
@@ -142,9 +136,9 @@ def test_score_only_in_parallel_needs_no_model_and_matches_serial(setup):
     for name in setup["names"]:
         for rel in (Path("test") / f"{name}.json", Path("global_sdr") / "test" / f"{name}.json"):
             assert same_scores(other / rel, setup["ev"] / rel)
-    header, parallel = _read_csv(other / "results.csv")
-    assert (header, parallel.keys()) == (_read_csv(setup["ev"] / "results.csv")[0], _read_csv(setup["ev"] / "results.csv")[1].keys())
-    for target, row in _read_csv(setup["ev"] / "results.csv")[1].items():
+    header, parallel = read_csv(other / "results.csv")
+    assert (header, parallel.keys()) == (read_csv(setup["ev"] / "results.csv")[0], read_csv(setup["ev"] / "results.csv")[1].keys())
+    for target, row in read_csv(setup["ev"] / "results.csv")[1].items():
         # medians and means of frame scores at most one stored step (1e-5) apart, then 6 decimals (5e-7
         # each): 1.1e-5 at most; 1e-4
         assert all(math.isclose(row[k], parallel[target][k], rel_tol=1e-4, abs_tol=1e-4) for k in row)
@@ -169,88 +163,6 @@ def test_resume_skips_done_tracks_and_force_redoes(setup, capsys):
     assert same_scores(first, setup["ev"] / "test" / first.name)
     assert _mtimes(wavs) == {k: v for k, v in before.items() if k.endswith(".wav")}  # score-only separates nothing
     assert "vocals" in capsys.readouterr().out
-
-
-# ---------------------------------------------------------------------------
-# aggregation on known values
-
-NAN = math.nan
-FRAMES = {  # {track: {target: {metric: values per frame}}}
-    "a": {
-        "vocals": {"SDR": [1, NAN, 3, 10], "SIR": [NAN] * 4, "ISR": [1, 2, NAN, 2], "SAR": [5, 5, 6, 4]},
-        "drums": {"SDR": [0, 2, NAN, NAN], "SIR": [1] * 4, "ISR": [2] * 4, "SAR": [3] * 4},
-    },
-    "b": {
-        "vocals": {"SDR": [NAN] * 4, "SIR": [4, NAN, NAN, NAN], "ISR": [3, 5, 4, NAN], "SAR": [7] * 4},
-        "bass": {m: [NAN] * 4 for m in ("SDR", "SIR", "ISR", "SAR")},
-    },
-    "c": {
-        "vocals": {"SDR": [2, 6, NAN, 4], "SIR": [8, 9, NAN, NAN], "ISR": [NAN] * 4, "SAR": [6, 8, 10, 12]},
-    },
-}
-GLOBAL = {"a": {"vocals": 1.0, "drums": 4.0}, "b": {"vocals": 2.0}, "c": {"vocals": 6.0}}
-
-
-def _same(a, b):
-    # medians and means of a few small integers and halves: exact in float64 in any order (abs 1e-9 leaves
-    # room for an ulp where pandas averages the two middle values otherwise)
-    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=1e-9)
-
-
-def test_track_medians_ignore_nan_frames():
-    assert track_medians(FRAMES["a"])["drums"] == {"SDR": 1.0, "SIR": 1.0, "ISR": 2.0, "SAR": 3.0}
-    vocals = track_medians(FRAMES["a"])["vocals"]
-    assert (vocals["SDR"], vocals["ISR"], vocals["SAR"]) == (3.0, 2.0, 5.0) and math.isnan(vocals["SIR"])
-    assert math.isnan(nanmedian([])) and math.isnan(nanmedian([NAN, NAN]))
-
-
-def test_summarize_hand_computed():
-    summary = summarize(FRAMES, GLOBAL)
-    assert list(summary) == ["vocals", "drums", "bass"]  # musdb order
-    # per-track medians over non-NaN frames, then the median over the tracks that have one
-    expected = {
-        "vocals": {"SDR": 3.5, "SIR": 6.25, "ISR": 3.0, "SAR": 7.0, "global_SDR": 3.0, "tracks": 3},
-        "drums": {"SDR": 1.0, "SIR": 1.0, "ISR": 2.0, "SAR": 3.0, "global_SDR": 4.0, "tracks": 1},
-        "bass": {"SDR": NAN, "SIR": NAN, "ISR": NAN, "SAR": NAN, "global_SDR": NAN, "tracks": 1},
-    }
-    for target, row in expected.items():
-        assert set(summary[target]) == set(row)
-        assert all(_same(summary[target][k], v) for k, v in row.items()), (target, summary[target])
-
-
-@pytest.mark.numerics
-def test_summarize_agrees_with_museval_evalstore():
-    store = museval.EvalStore(frames_agg="median", tracks_agg="median")
-    for track, targets in FRAMES.items():
-        ts = museval.TrackStore(track, win=1.0, hop=1.0)
-        for target, values in targets.items():
-            ts.add_target(target, values)
-        store.add_track(ts)
-    theirs = store.agg_frames_tracks_scores()
-    ours = summarize(FRAMES, GLOBAL)
-    for target in ours:
-        for metric in METRICS:
-            assert _same(ours[target][metric], float(theirs[target][metric])), (target, metric)
-
-
-def test_csv_and_table(tmp_path):
-    summary = summarize(FRAMES, GLOBAL)
-    write_csv(tmp_path / "results.csv", summary)
-    header, rows = _read_csv(tmp_path / "results.csv")
-    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "global_SDR", "tracks"]
-    for target, row in summary.items():
-        assert all(_same(rows[target][k], float(v)) for k, v in row.items())
-    table = format_table(summary).splitlines()
-    assert len(table) == 4 and table[1].split()[:2] == ["vocals", "3.50"]
-    plot_sdr(tmp_path / "sdr.png", FRAMES)
-    assert (tmp_path / "sdr.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def test_global_sdr_formula():
-    ref = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, 0.0]])
-    assert global_sdr(ref, ref) == pytest.approx(10 * np.log10((6.25 + 1e-7) / 1e-7))
-    assert global_sdr(ref, 0.5 * ref) == pytest.approx(10 * np.log10(4.0), abs=1e-6)
-    assert global_sdr(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0  # silent reference: no NaN
 
 
 # ---------------------------------------------------------------------------
@@ -358,8 +270,8 @@ def test_baseline_flag_compares_with_the_mixture(setup):
                       "--evaldir", setup["base"] / "ev-b", "--baseline", "--quiet", "--tracks", setup["names"][0])
     assert proc.returncode == 0, proc.stderr
     assert "mixture SDR" in proc.stdout
-    model = _read_csv(setup["base"] / "ev-b" / "results.csv")[1]
-    floor = _read_csv(setup["base"] / "ev-b" / "mixture-baseline" / "results.csv")[1]
+    model = read_csv(setup["base"] / "ev-b" / "results.csv")[1]
+    floor = read_csv(setup["base"] / "ev-b" / "mixture-baseline" / "results.csv")[1]
     # the comparison row: target, model SDR, mixture SDR, gain (the results row has more cells)
     row = next(cells for cells in map(str.split, proc.stdout.splitlines()) if cells[:1] == ["vocals"] and len(cells) == 4)
     gain = float(row[3])
@@ -412,43 +324,7 @@ def test_rerun_removes_temporaries_of_killed_runs_only(setup, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# EvaluationSettings: every setting of a run in one value; run_evaluation takes it
-
-
-def test_evaluation_settings_defaults_match_eval_py():
-    from openunmix.commands.evaluate import build_parser
-    from openunmix.evaluation import EvaluationSettings
-
-    s = EvaluationSettings(root="musdb")
-    a = build_parser().parse_args(["--root", "musdb"])
-    assert (s.subset, s.is_wav, s.outdir, s.evaldir, s.cores) == (a.subset, a.is_wav, a.outdir, a.evaldir, a.cores)
-    assert (s.model, s.targets, s.tracks, s.report, s.force, s.baseline, s.report_wav) == (
-        None, None, None, None, False, False, False)
-    assert not s.estimates_only and not s.score_only and s.progress
-    assert s.separation == SeparationSettings() and s.shard.whole
-    assert EvaluationSettings(root="r", tracks=["a", "b"]).tracks == ("a", "b")  # lists kept as tuples
-    with pytest.raises(AttributeError):
-        s.cores = 2  # frozen
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(subset="valid"), "subset: 'valid' is not one of 'train', 'test'"),
-    (dict(cores=0), "cores: needs a whole number of at least 1, got 0"),
-    (dict(tracks="one"), "tracks: needs a list of names, got 'one'"),
-    (dict(targets=[]), "targets: an empty list; leave it out (None) for all"),
-    (dict(root=""), "root: needs a path, got ''"),
-    (dict(estimates_only=True, report="page"), "report: the listening page needs scores; not with estimates_only"),
-    (dict(report_wav=True), "report_wav: only with report DIR"),
-    (dict(estimates_only=True, score_only=True), "score_only: not allowed with estimates_only"),
-    (dict(separation="cpu"), "separation: needs a SeparationSettings, got str"),
-])
-def test_evaluation_settings_bad_value_is_one_line(kwargs, message):
-    from openunmix.evaluation import EvaluationSettings, SettingError
-
-    with pytest.raises(SettingError) as caught:
-        EvaluationSettings(**{"root": "musdb", **kwargs})
-    assert isinstance(caught.value, ValueError)
-    assert str(caught.value) == message and "\n" not in str(caught.value)
+# EvaluationSettings: a bad one is one line from evaluate_main; run_evaluation takes it
 
 
 def test_evaluate_main_turns_a_bad_setting_into_one_line(capsys):

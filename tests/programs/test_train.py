@@ -1,6 +1,6 @@
-"""train.py end to end on a tiny generated MUSDB-layout dataset."""
+"""train.py end to end on a tiny generated MUSDB-layout dataset: outputs, early stopping, resume, fine-tuning,
+names checked before any work, recipes, learning-rate schedules, validation frequency and bf16 on the CPU."""
 
-import json
 import math
 import signal
 import subprocess
@@ -13,21 +13,20 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_TRAIN, make_model_folder, run_script, write_tone
+from helpers.datasets import make_musdb
+from helpers.training import STEPS_PER_EPOCH, history
+from openunmix.distributed import cpu_has_bf16
 from openunmix.models.hub import load_separator
-from openunmix.training import EarlyStopping
+from openunmix.training.schedule import shape
 
 TINY = TINY_TRAIN
-
-
-def _history(out, target="vocals"):
-    return json.loads((out / f"{target}.json").read_text())
 
 
 def test_two_epochs_write_every_output(tmp_path, trained_umx):
     out, r = trained_umx  # train.py --epochs 2 with TINY, run once for the session
     for name in ("vocals.pth", "vocals.json", "vocals.chkpnt", "vocals_loss.png", "separator.json"):
         assert (out / name).is_file(), name
-    info = _history(out)
+    info = history(out)
     assert info["epochs_trained"] == 2
     assert len(info["train_loss_history"]) == 2 and len(info["valid_loss_history"]) == 2
     assert len(info["train_time_history"]) == 2
@@ -48,18 +47,12 @@ def test_two_epochs_write_every_output(tmp_path, trained_umx):
     assert not torch.allclose(state["input_scale"], torch.ones_like(state["input_scale"]))
 
 
-def test_early_stopping_rule():
-    es = EarlyStopping(patience=2)
-    assert [es.step(v) for v in (3.0, 2.0, 2.5, 1.0, 1.5, 1.2)] == [False, False, False, False, False, True]
-    assert es.best == 1.0 and es.num_bad_epochs == 2
-
-
 def test_early_stopping_stops_after_patience(tmp_path, musdb_root):
     out = tmp_path / "es"
     r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "30",
                    "--patience", "1", "--lr", "0.05", *TINY)
     assert r.returncode == 0, r.stderr
-    valid = _history(out)["valid_loss_history"]
+    valid = history(out)["valid_loss_history"]
     # the first epoch that did not improve on the best so far ends the run (patience 1)
     best = math.inf
     expected = None
@@ -113,7 +106,7 @@ def test_kill_and_resume_gives_the_same_history(tmp_path, musdb_root, trained_um
     assert not leftover.exists() and not [p.name for p in out.iterdir() if p.name.startswith(".")]
     if done < 2:
         assert f"resuming at epoch {done + 1}" in r.stdout
-    a, b = _history(ref), _history(out)
+    a, b = history(ref), history(out)
     # the same path: runs on this machine with the same kernels, thread count, data and per-epoch seeds,
     # the resumed one from an exact copy of the weights and optimizer state, so the histories are equal
     # bitwise (measured); the tolerance is kept
@@ -160,14 +153,82 @@ def test_empty_root_is_one_line_error(tmp_path):
 
 
 def test_loader_workers_give_the_same_training(tmp_path, musdb_root, trained_umx):
-    runs = {0: _history(trained_umx[0])["train_loss_history"]}  # the session's run has --nb-workers 0
+    runs = {0: history(trained_umx[0])["train_loss_history"]}  # the session's run has --nb-workers 0
     for workers in (2,):
         out = tmp_path / f"w{workers}"
         r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "2",
                        "--nb-workers", str(workers), *TINY)
         assert r.returncode == 0, r.stderr
-        runs[workers] = _history(out)["train_loss_history"]
+        runs[workers] = history(out)["train_loss_history"]
     # the same path: loader workers only read and augment the same items (the items do not depend on the
-    # workers, test_data), the training runs on this machine with the same kernels and thread count, so
-    # the losses are equal bitwise (measured); the tolerance is kept
+    # workers, tests/data/test_musdb.py), the training runs on this machine with the same kernels and thread
+    # count, so the losses are equal bitwise (measured); the tolerance is kept
     np.testing.assert_allclose(runs[2], runs[0], rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- recipes, schedules, validation, bf16
+
+
+def test_unknown_recipe_is_one_line(tmp_path):
+    r = run_script("train.py", "--root", tmp_path, "--recipe", "fastest")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--recipe" in r.stderr and "upstream" in r.stderr
+
+
+def test_cosine_warmup_rates_and_resume(tmp_path, musdb_root):
+    flags = ["--root", musdb_root, "--is-wav", "--lr", "0.01", "--lr-schedule", "cosine", "--warmup-steps", "2",
+             "--lr-horizon", "6", *TINY_TRAIN]
+    out = tmp_path / "whole"
+    r = run_script("train.py", "--output", out, "--epochs", "3", *flags)
+    assert r.returncode == 0, r.stderr
+    info = history(out)
+    assert info["steps"] == 3 * STEPS_PER_EPOCH
+    # lr_history holds the rate of each epoch's last step (0-based step index e * 2 - 1)
+    want = [0.01 * shape("cosine", e * STEPS_PER_EPOCH - 1, 2, 6) for e in (1, 2, 3)]
+    assert info["lr_history"] == pytest.approx(want, rel=1e-12)  # float64 arithmetic of the same formula
+    # a run resumed after epoch 2 goes on with the same rates and losses as the uninterrupted one
+    part = tmp_path / "part"
+    assert run_script("train.py", "--output", part, "--epochs", "2", *flags).returncode == 0
+    r = run_script("train.py", "--output", part, "--epochs", "3", "--checkpoint", part, *flags)
+    assert r.returncode == 0, r.stderr
+    resumed = history(part)
+    assert resumed["lr_history"] == info["lr_history"]
+    # same computations in the same order in one kind of process: the same numbers
+    assert resumed["train_loss_history"] == info["train_loss_history"]
+
+
+def test_valid_every_validates_every_nth_and_the_last_epoch(tmp_path, musdb_root):
+    out = tmp_path / "v"
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, "--epochs", "3",
+                   "--valid-every", "2", *TINY_TRAIN)
+    assert r.returncode == 0, r.stderr
+    info = history(out)
+    valid = info["valid_loss_history"]
+    assert valid[0] is None and all(math.isfinite(v) for v in valid[1:]), valid
+    assert info["valid_time_history"][0] == 0.0 and info["best_epoch"] in (2, 3)
+    assert (out / "vocals_loss.png").is_file()
+
+
+def test_amp_on_cpu_uses_bf16_where_the_cpu_has_it(tmp_path, musdb_root):
+    r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", tmp_path / "amp", "--epochs", "1",
+                   "--amp", "--no-cuda", *TINY_TRAIN)
+    assert r.returncode == 0, r.stderr
+    if cpu_has_bf16():
+        assert "bfloat16 autocast" in r.stdout
+    else:
+        assert "no bfloat16 units" in r.stdout
+    assert math.isfinite(history(tmp_path / "amp")["valid_loss_history"][0])
+
+
+# --------------------------------------------------------------------------- names checked against the data
+
+
+def test_train_with_an_unknown_target_ends_in_one_line(tmp_path):
+    root = make_musdb(tmp_path / "musdb", names=("A - one", "B - two"), seconds=0.5, mixture=False)
+    (root / "valid_tracks.txt").write_text("B - two\n")
+    proc = run_script("train.py", "--root", root, "--is-wav", "--target", "kazoo",
+                      "--output", tmp_path / "out", "--epochs", "1")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "error: unknown MUSDB target 'kazoo'; choose one of vocals, drums, bass, other, accompaniment\n"
+    )

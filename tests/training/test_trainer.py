@@ -1,0 +1,39 @@
+"""openunmix.training.trainer: the Trainer API; watching a run with a callback changes nothing and can stop it."""
+
+import torch
+
+from conftest import TINY_TRAIN
+from helpers.training import STEPS_PER_EPOCH, history
+from openunmix.commands.train import parse_args
+from openunmix.training import Trainer
+from openunmix.training.callbacks import Callback
+
+
+def _tiny_config(root, out):
+    cfg = parse_args(["--root", str(root), "--is-wav", "--output", str(out), "--epochs", "2", "--no-cuda",
+                      *TINY_TRAIN])
+    return cfg
+
+
+def test_watching_a_run_changes_nothing_and_can_stop_it(tmp_path, musdb_root):
+    plain = Trainer(_tiny_config(musdb_root, tmp_path / "plain"))
+    plain.run()
+    copies = []
+
+    class Watch(Callback):
+        def on_step(self, trainer, step):
+            copies.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+            return False
+
+    watched = Trainer(_tiny_config(musdb_root, tmp_path / "watched"), callbacks=[Watch()])
+    watched.run()
+    assert len(copies) == 2 * STEPS_PER_EPOCH
+    # the same computations in the same process: bit-identical weights
+    for k, v in plain.model.state_dict().items():
+        assert torch.equal(v, watched.model.state_dict()[k]), k
+
+    # the deprecated shortcut of a step callback
+    stopped = Trainer(_tiny_config(musdb_root, tmp_path / "stopped"), on_step=lambda t, step: step >= 3)
+    stopped.run()
+    assert stopped.stopped and stopped.scheduler.step_count == 3
+    assert history(tmp_path / "stopped")["epochs_trained"] == 1  # the partial epoch 2 is neither validated nor saved
