@@ -186,3 +186,12 @@ def same_scores(a, b, tol=1e-5):
             return math.isclose(x, y, rel_tol=tol, abs_tol=tol + 1e-12) or (math.isnan(x) and math.isnan(y))
         return x == y
     return same(json.loads(Path(a).read_text()), json.loads(Path(b).read_text()))
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The compare tests' small study (tests/compare/data.py: score folders of three methods, a MUSDB root and
+    estimates of two), made once per session for tests/compare/, tests/commands/ and tests/programs/."""
+    from compare.data import small_study
+
+    return small_study(tmp_path_factory.mktemp("study"))
