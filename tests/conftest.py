@@ -105,15 +105,16 @@ def tiny_musdb(tmp_path_factory):
                             nb_test=1, duration=2.0)
 
 
-# the test-only architecture plug-in (tests/plugins/tiny_arch.py) and how a process loads it
-PLUGIN_MODULE = "plugins.tiny_arch"
+# the test-only architecture plug-ins (tests/plugins/) and how a process loads them
+PLUGIN_MODULE = "plugins.tiny_arch"  # tinygain: a magnitude model
+MASK_PLUGIN_MODULE = "plugins.complex_mask"  # cmask: a model of complex spectrograms
 
 
-def plugin_env(monkeypatch) -> None:
-    """Make the scripts started from now on (and their torchrun workers) register the test plug-in."""
+def plugin_env(monkeypatch, module: str = PLUGIN_MODULE) -> None:
+    """Make the scripts started from now on (and their torchrun workers) register a test plug-in."""
     import os
 
-    monkeypatch.setenv("OPENUNMIX_ARCHITECTURES", PLUGIN_MODULE)
+    monkeypatch.setenv("OPENUNMIX_ARCHITECTURES", module)
     paths = [str(ROOT / "tests")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
@@ -186,3 +187,21 @@ def same_scores(a, b, tol=1e-5):
             return math.isclose(x, y, rel_tol=tol, abs_tol=tol + 1e-12) or (math.isnan(x) and math.isnan(y))
         return x == y
     return same(json.loads(Path(a).read_text()), json.loads(Path(b).read_text()))
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The compare tests' small study (tests/compare/data.py: score folders of three methods, a MUSDB root and
+    estimates of two), made once per session for tests/compare/, tests/commands/ and tests/programs/."""
+    from helpers.studies import small_study
+
+    return small_study(tmp_path_factory.mktemp("study"))
+
+
+@pytest.fixture
+def two_threads():
+    """Run with 2 torch threads (a value the package must not change), restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield 2
+    torch.set_num_threads(before)

@@ -1,5 +1,6 @@
-"""Export: ONNX target models against PyTorch (ONNX Runtime), the TorchScript separator
-against Separator in a process without the package, export.json, bad input, atomic output."""
+"""openunmix.export.folder: the exported folder, ONNX target models against PyTorch (ONNX Runtime), the TorchScript
+separator against Separator in a process without the package, export.json, output folder rules, atomic output,
+models by name. The command's flags: tests/commands/test_export.py; end to end: tests/programs/test_export.py."""
 
 import json
 import os
@@ -12,7 +13,6 @@ import pytest
 import torch
 
 from conftest import fft_round_trip_atol, make_model_folder, sum_rtol
-from openunmix import export as export_module
 from openunmix.commands.export import main
 from openunmix.export import ExportError, export_model
 from openunmix.export import folder as export_folder
@@ -222,28 +222,6 @@ def _one_error_line(err: str, needle: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
 
 
-def test_unloadable_folder_one_line_nothing_written(tmp_path):
-    folder = make_model_folder(tmp_path / "m", targets=("vocals",))
-    cfg = json.loads((folder / "vocals.json").read_text())
-    cfg["hidden_size"] = cfg["args"]["hidden_size"] = 32
-    (folder / "vocals.json").write_text(json.dumps(cfg))
-    r = subprocess.run([sys.executable, "-m", "openunmix.export", str(folder), "--output", str(tmp_path / "out")],
-                       capture_output=True, text=True, timeout=120, env=ONE_THREAD)
-    assert r.returncode != 0
-    _one_error_line(r.stderr, "shapes do not match")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
-
-
-@pytest.mark.parametrize("flag,value", [("--niter", "-1"), ("--alpha", "nan"), ("--alpha", "0"),
-                                        ("--wiener-win-len", "inf"), ("--logit", "1.5")])
-def test_bad_flags_rejected_before_work(tmp_path, capsys, flag, value):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path / "nope"), "--output", str(tmp_path / "out"), flag, value])
-    assert exit_info.value.code == 2
-    _one_error_line(capsys.readouterr().err, flag)
-    assert not (tmp_path / "out").exists()
-
-
 def test_output_folder_rules(tmp_path, capsys):
     folder = make_model_folder(tmp_path / "m", targets=("vocals",))
     busy = tmp_path / "busy"
@@ -309,20 +287,6 @@ def test_export_by_model_name(tmp_path):
         assert _rel_error(got, models["vocals"](torch.from_numpy(mag)).numpy()) < ONNX_RTOL
 
 
-def test_joint_models_are_refused_in_one_line(tmp_path):
-    """X-UMX folders cannot be exported yet: the error says so instead of failing inside TorchScript."""
-    from openunmix.separation.separator import Separator
-    from openunmix.architectures.xumx import CrossNetOpenUnmix
-
-    joint = CrossNetOpenUnmix(["vocals", "drums"], nb_bins=257, nb_channels=2, hidden_size=8, nb_layers=1,
-                              max_bin=100).eval()
-    separator = Separator({"xumx": joint}, n_fft=512, n_hop=128, sample_rate=16000)
-    with pytest.raises(ExportError, match="X-UMX") as info:
-        export_module.export_separator(separator, tmp_path / "separator.pt")
-    assert "\n" not in str(info.value)
-    assert not (tmp_path / "separator.pt").exists()
-
-
 def test_killed_export_leaves_temporaries_that_the_next_export_removes(tmp_path):
     """A SIGKILLed export leaves its hidden folder beside the output, named by utils.temporary_prefix;
     the next export into that place removes it (and leaves a live process's temporaries alone)."""
@@ -346,23 +310,3 @@ def test_killed_export_leaves_temporaries_that_the_next_export_removes(tmp_path)
     export_model(str(folder), tmp_path / "out", progress=False)
     assert sorted(q.name for q in tmp_path.iterdir()) == sorted(["m", "out", live.name])
     assert sorted(q.name for q in (tmp_path / "out").iterdir()) == ["export.json", "separator.pt", "vocals.onnx"]
-
-
-def test_filter_flags_become_filter_settings():
-    from openunmix.commands.argtypes import ArgumentParser
-    from openunmix.commands.common import add_filter_arguments, filter_settings
-
-    p = ArgumentParser(prog="x")
-    add_filter_arguments(p, wiener_win_len=True)
-    assert filter_settings(p, p.parse_args([])) == FilterSettings()
-    args = p.parse_args(["--niter", "2", "--no-softmask", "--alpha", "2", "--logit", "0.3", "--residual",
-                         "--wiener-win-len", "0"])
-    assert filter_settings(p, args) == FilterSettings(niter=2, softmask=False, alpha=2.0, logit=0.3, residual=True,
-                                                      wiener_win_len=None)
-
-
-def test_unknown_target_is_refused_listing_the_model_targets(tmp_path, capsys):
-    folder = make_model_folder(tmp_path / "m", targets=("vocals", "drums"))
-    assert main([str(folder), "--output", str(tmp_path / "out"), "--targets", "kazoo", "--quiet"]) == 2
-    _one_error_line(capsys.readouterr().err, "no model for target 'kazoo' (available: drums, vocals)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

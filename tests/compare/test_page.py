@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from compare_data import small_study
+from helpers.studies import small_study
 from openunmix.commands.compare import main as compare_main
 
 TRACK_SECONDS = 3.0

@@ -1,4 +1,5 @@
-"""Bad input, silence, unsafe model files and interrupted training (scripts end to end)."""
+"""Bad input, silence, unsafe model files and interrupted training: the scripts end to end (test.py, train.py,
+eval.py), each problem in one line. Silence and extremes through the Separator: tests/separation/test_separator.py."""
 
 import json
 import pathlib
@@ -13,9 +14,6 @@ import soundfile as sf
 import torch
 
 from conftest import ROOT, TINY_TRAIN, copy_tree, make_model_folder, run_script, write_tone
-from openunmix.filtering import FilterSettings
-from openunmix.models.hub import load_separator
-from openunmix.separation.separate import separate
 
 
 def _one_error_line(r, *needles):
@@ -136,22 +134,6 @@ def test_malicious_model_file_is_refused_and_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("niter", [0, 1, 2])
-@pytest.mark.parametrize("softmask", [True, False])
-@pytest.mark.parametrize("residual", [False, True])
-def test_silence_in_silence_out_and_extremes_finite(model_dir, niter, softmask, residual):
-    sep = load_separator(model_dir, filter=FilterSettings(niter=niter, softmask=softmask, residual=residual))
-    zeros = separate(sep, torch.zeros(2, 8000))
-    # exactly 0, not rounding: every estimate is a product with the silent mixture's spectrum
-    assert torch.isfinite(zeros).all() and zeros.abs().max() == 0
-    t = torch.arange(8000) / 16000
-    quiet = 1e-9 * torch.sin(2 * torch.pi * 300 * t).repeat(2, 1)
-    loud = torch.sign(torch.sin(2 * torch.pi * 300 * t)).repeat(2, 1)  # full-scale square wave
-    for x in (quiet, loud):
-        y = separate(sep, x)
-        assert torch.isfinite(y).all()
-
-
 def test_silent_file_gives_silent_files(tmp_path, model_dir):
     sf.write(str(tmp_path / "silence.wav"), np.zeros((16000, 2), np.float32), 16000)
     r = run_script("test.py", model_dir, "--input", tmp_path / "silence.wav", "--outdir", tmp_path / "o",
@@ -253,3 +235,37 @@ def test_training_dataset_problems(tmp_path, small_musdb):
     (victim / "bass.wav").unlink()
     r = run_script("train.py", "--root", small_musdb, "--is-wav", *TINY_TRAIN, "--output", tmp_path / "o")
     _one_error_line(r, "bass.wav")
+
+
+def _errors(r):
+    assert "Traceback" not in r.stderr, r.stderr
+    return [line for line in r.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_other_scripts_check_flags_in_one_line(tmp_path):
+    for script, args, needle in [
+        ("eval.py", ["--root", tmp_path, "--cores", "0"], "--cores"),
+        ("eval.py", ["--root", tmp_path, "--niter", "nan"], "--niter"),
+        ("train.py", ["--root", tmp_path, "--lr", "inf"], "--lr"),
+        ("train.py", ["--root", tmp_path, "--nhop", "8192"], "--nhop"),
+        ("train.py", ["--root", tmp_path, "--nb-workers", "-2"], "--nb-workers"),
+        ("train.py", ["--root", tmp_path, "--lr-decay-gamma", "1.5"], "--lr-decay-gamma"),
+    ]:
+        r = run_script(script, *args)
+        assert r.returncode == 2, (script, args, r.stderr)
+        errors = _errors(r)
+        assert len(r.stderr.strip().splitlines()) == 1 and len(errors) == 1 and needle in errors[0], r.stderr
+
+
+def test_training_set_smaller_than_a_batch_is_an_error_not_a_zero_loss(tmp_path):
+    from openunmix.demo import generate_dataset
+
+    root = generate_dataset(tmp_path / "data", seed=3, nb_train=1, nb_valid=1, nb_test=0, duration=2.0)
+    out = tmp_path / "model"
+    r = run_script("train.py", "--root", root, "--is-wav", "--output", out, "--epochs", "1", "--hidden-size", "16",
+                   "--nfft", "512", "--nhop", "128", "--seq-dur", "1.0", "--samples-per-track", "3",
+                   "--batch-size", "4", "--quiet")
+    assert r.returncode != 0
+    errors = _errors(r)
+    assert len(errors) == 1 and "fewer than one batch of 4" in errors[0], r.stderr
+    assert not (out / "vocals.pth").exists()

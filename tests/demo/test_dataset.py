@@ -1,7 +1,10 @@
-"""Tests for the synthetic MUSDB18-layout demo dataset (openunmix.demo)."""
+"""openunmix.demo.dataset: the synthetic MUSDB18-layout demo dataset (its layout and format, determinism, stems
+that sound like instruments, musdb reading it, bad arguments, reruns, dataset.json). The command:
+tests/commands/test_demo.py, tests/programs/test_demo.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +16,6 @@ import pytest
 import soundfile as sf
 
 from openunmix import demo
-from openunmix.commands.demo import main as demo_main
 from openunmix.utils import temporary_prefix
 
 RATE = 44100
@@ -21,7 +23,6 @@ DURATION = 6.0
 SEED = 7
 COUNTS = {"train": 2, "valid": 1, "test": 1}
 FILES = ("mixture", "vocals", "drums", "bass", "other")
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _folder(root: Path, split: str, index: int) -> Path:
@@ -130,18 +131,6 @@ def test_same_seed_is_bit_identical_and_independent_of_track_count(dataset, tmp_
     assert (other / "valid_tracks.txt").read_text() == ""
 
 
-def test_synthesis_is_deterministic_and_seed_dependent():
-    a = demo.synthesize_track(demo.track_rng(SEED, "train", 0), 3.0)
-    b = demo.synthesize_track(demo.track_rng(SEED, "train", 0), 3.0)
-    c = demo.synthesize_track(demo.track_rng(SEED + 1, "train", 0), 3.0)
-    d = demo.synthesize_track(demo.track_rng(SEED, "train", 1), 3.0)
-    for name in FILES:
-        assert a[name].dtype == np.float32 and a[name].shape == (2, 3 * RATE)
-        np.testing.assert_array_equal(a[name], b[name])  # the same computation twice in one process
-        assert not np.array_equal(a[name], c[name])
-        assert not np.array_equal(a[name], d[name])
-
-
 # ---------------------------------------------------------------------------
 # the stems sound like instruments, not noise
 
@@ -194,7 +183,7 @@ def test_vocals_about_as_loud_as_accompaniment(tracks):
 
 
 # ---------------------------------------------------------------------------
-# musdb and command line
+# musdb, arguments, reruns
 
 
 def test_musdb_lists_tracks(dataset):
@@ -246,35 +235,10 @@ def test_rerun_removes_what_a_killed_run_left(tmp_path):
     assert (folder / "mixture.wav").read_bytes() == before
 
 
-def test_cli(tmp_path):
-    root = tmp_path / "cli"
-    cmd = [sys.executable, "-m", "openunmix.demo", "--root", str(root), "--nb-train", "1"]
-    cmd += ["--nb-valid", "0", "--nb-test", "0", "--duration", "2"]
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == str(root) and len(lines) == 2
-    assert (root / "train" / "demo-train-000 - Synth" / "mixture.wav").exists()
-
-    bad = [sys.executable, "-m", "openunmix.demo", "--root", str(root), "--duration", "-3"]
-    done = subprocess.run(bad, cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    errors = [line for line in done.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1 and "--duration" in errors[0]
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        [],  # --root is required
-        ["--root", "x", "--nb-train", "-1"],
-        ["--root", "x", "--nb-test", "two"],
-        ["--root", "x", "--duration", "0"],
-        ["--root", "x", "--seed", "-5"],
-    ],
-)
-def test_cli_bad_arguments_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        demo_main(argv)
-    assert info.value.code == 2
-    assert "error:" in capsys.readouterr().err
+def test_dataset_json(tmp_path):
+    root = demo.generate_dataset(tmp_path / "d", seed=3, nb_train=1, nb_valid=0, nb_test=1, duration=0.5,
+                                 variety="wide")
+    settings = json.loads((root / "dataset.json").read_text())
+    assert settings["variety"] == "wide" and settings["seed"] == 3
+    assert (settings["nb_train"], settings["nb_valid"], settings["nb_test"]) == (1, 0, 1)
+    assert settings["duration"] == 0.5 and settings["rate"] == RATE

@@ -1,15 +1,12 @@
-"""Tests for the demo dataset's ``variety`` setting (openunmix.demo.variety): the default path is
+"""openunmix.demo.variety: the demo dataset's ``variety`` setting: the default path is
 unchanged, the wide one is deterministic and holds test keys and vocal levels out of train/valid."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 from openunmix import demo
-from openunmix.commands.demo import main as demo_main
 from openunmix.demo.song import plan_song
 
 RATE = 44100
@@ -104,25 +101,3 @@ def test_bad_variety_or_split():
         demo.track_ranges("wide", "eval")
     with pytest.raises(ValueError):
         demo.generate_dataset("unused", variety="loud")
-
-
-def test_dataset_json(tmp_path):
-    root = demo.generate_dataset(tmp_path / "d", seed=3, nb_train=1, nb_valid=0, nb_test=1, duration=0.5,
-                                 variety="wide")
-    settings = json.loads((root / "dataset.json").read_text())
-    assert settings["variety"] == "wide" and settings["seed"] == 3
-    assert (settings["nb_train"], settings["nb_valid"], settings["nb_test"]) == (1, 0, 1)
-    assert settings["duration"] == 0.5 and settings["rate"] == RATE
-
-
-def test_cli_variety(tmp_path, capsys):
-    assert demo_main(["--root", str(tmp_path / "w"), "--nb-train", "0", "--nb-valid", "0", "--nb-test", "1",
-                      "--duration", "0.5", "--variety", "wide"]) == 0
-    assert "variety wide" in capsys.readouterr().out
-    assert json.loads((tmp_path / "w" / "dataset.json").read_text())["variety"] == "wide"
-    with pytest.raises(SystemExit) as info:
-        demo_main(["--root", str(tmp_path / "x"), "--variety", "hard"])
-    assert info.value.code == 2
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("error:") and "--variety" in err[0]
-    assert not (tmp_path / "x").exists()

@@ -1,4 +1,5 @@
-"""OpenUnmix shapes, upstream parameter names and semantics, Separator and model folders."""
+"""openunmix.architectures.umx: OpenUnmix's shapes, upstream parameter names and semantics, its model folders
+(upstream's extras, errors in one line)."""
 
 import json
 
@@ -7,12 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import fft_round_trip_atol, make_model_folder, run_script, sum_rtol, write_tone
-from openunmix.architectures.umx import OpenUnmix
-from openunmix.filtering import FilterSettings
-from openunmix.models.hub import load_separator
-from openunmix.architectures.umx import read_config
+from conftest import make_model_folder, sum_rtol
 from openunmix.architectures import load_target_models
+from openunmix.architectures.umx import OpenUnmix, read_config
 from openunmix.utils import ModelError, bandwidth_to_max_bin
 
 UPSTREAM_KEYS = {
@@ -89,59 +87,6 @@ def test_unidirectional_and_mono():
     assert not any("reverse" in k for k in m.state_dict())
 
 
-@pytest.mark.numerics
-def test_separator_shapes_and_mixture_consistency(model_dir):
-    sep = load_separator(model_dir)
-    assert sep.targets == ["drums", "vocals"]
-    assert sep.source_names == ["drums", "vocals"]
-    x = torch.rand(2, 2, 16000) - 0.5
-    with torch.inference_mode():
-        y = sep(x)
-    assert y.shape == (2, 2, 2, 16000)
-    # ratio mask over all sources: the estimates add up to the mixture
-    res = load_separator(model_dir, filter=FilterSettings(niter=0, residual=True))
-    assert res.source_names == ["drums", "vocals", "residual"]
-    with torch.inference_mode():
-        y = res(x)
-    # the 3 masks sum to 1 within 3 eps32 (conftest.sum_rtol); each source is an STFT -> mask -> inverse STFT
-    # round trip (conftest.fft_round_trip_atol): 3 * 1.3e-6 + 1.8e-7 for |x| <= 0.5; measured 1.8e-7
-    scale = float(x.abs().max())
-    assert torch.allclose(y.sum(1), x, rtol=0, atol=3 * fft_round_trip_atol(512, 128, scale) + sum_rtol(3) * scale)
-
-
-def test_single_target_gets_accompaniment(tmp_path):
-    make_model_folder(tmp_path, targets=("vocals",))
-    sep = load_separator(tmp_path)
-    assert sep.source_names == ["vocals", "accompaniment"]
-    make_model_folder(tmp_path / "b", targets=("bass",))
-    assert load_separator(tmp_path / "b").source_names == ["bass", "residual"]
-
-
-def test_upstream_style_folder_loads(tmp_path):
-    """Hash-suffixed .pth names, settings under args, STFT settings in separator.json."""
-    make_model_folder(tmp_path / "m", targets=("vocals",), n_fft=512, n_hop=128)
-    src = tmp_path / "m"
-    up = tmp_path / "upstream"
-    up.mkdir()
-    state = torch.load(src / "vocals.pth", weights_only=True)
-    torch.save(state, up / "vocals-b62c91ce.pth")
-    (up / "vocals.json").write_text(json.dumps({"args": {"nfft": 512, "nhop": 128, "hidden_size": 16, "nb_channels": 2,
-                                                         "bandwidth": 16000}, "best_epoch": 3}))
-    (up / "separator.json").write_text(json.dumps({"targets": ["vocals"], "sample_rate": 16000.0,
-                                                   "nfft": 512, "nhop": 128, "nb_channels": 2}))
-    models, config = load_target_models(up)
-    assert list(models) == ["vocals"] and config.sample_rate == 16000.0
-    ref, _ = load_target_models(src)
-    x = torch.rand(1, 2, 257, 7)
-    # the same weights, module and input in one process: the same operations in the same order, equal bitwise
-    assert torch.equal(models["vocals"](x), ref["vocals"](x))
-    # and test.py separates with it
-    song = write_tone(tmp_path / "song.wav", seconds=1.0, rate=16000)
-    r = run_script("test.py", up, "--input", song, "--outdir", tmp_path / "sep", "--quiet")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "sep" / "song" / "accompaniment.wav").is_file()
-
-
 def test_upstream_v1_state_dict_extras_are_ignored(tmp_path):
     """Early upstream state dicts also hold the sample rate and STFT windows."""
     make_model_folder(tmp_path, targets=("vocals",))
@@ -171,20 +116,3 @@ def test_model_folder_errors(tmp_path, model_dir):
     (model_dir / "vocals.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match="must be a number"):
         read_config(model_dir, "vocals")
-
-
-@pytest.mark.numerics
-def test_separator_filter_then_istft_equals_forward(model_dir):
-    sep = load_separator(model_dir, filter=FilterSettings(niter=1, wiener_win_len=7))
-    x = torch.rand(2, 2, 6000) - 0.5
-    with torch.inference_mode():
-        X = sep.stft(x)
-        V = sep.estimate_magnitudes(sep.complexnorm(X))
-        Y = sep.filter_spectrum(V, X)
-        assert Y.shape == (2, 2, 2, X.shape[2], X.shape[3])
-        # forward inverts the same filtered spectrum window by window (OverlapAdd) instead of at once: two
-        # inverse FFTs and overlap-adds of the same frames in other orders (conftest.fft_round_trip_atol:
-        # 1.3e-6 for |x| <= 0.5); measured 9e-8
-        whole = sep(x)
-        atol = fft_round_trip_atol(512, 128, float(whole.abs().max()))
-        assert torch.allclose(sep.istft(Y, length=6000), whole, rtol=0, atol=atol)

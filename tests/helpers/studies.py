@@ -1,4 +1,4 @@
-"""Small generated inputs for the compare tests: museval score folders, a MUSDB-layout root, estimates."""
+"""Small generated inputs for the compare tests (tests/compare/, tests/commands/, tests/programs/): museval score folders, a MUSDB-layout root, estimates."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 
 METRICS = ("SDR", "SIR", "ISR", "SAR")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SISEC = ROOT.parent / "shared" / "sisec18"  # CI: a copy of shared/ beside the clone
 if not SISEC.is_dir():
     SISEC = Path("/work/shared/sisec18")  # the shared folder of this workplace

@@ -1,14 +1,15 @@
-"""Catalogues on many processes: shares, the manifest, test.py and eval.py under torchrun and as job-array tasks.
+"""Catalogues on many processes: test.py and eval.py under torchrun and as job-array tasks (a program per share, or
+separate_command in this process for a share). Shares and the manifest alone: tests/separation/test_sharding.py,
+tests/separation/test_manifest.py.
 
 Tolerances. Every process separates each of its files alone with the same model, so an output depends on
 nothing but its input and the thread count: with one thread per process (OMP_NUM_THREADS=1 in the workers,
 torch.set_num_threads(1) in the reference) the outputs are compared bit for bit. museval's scores are compared
-to 1e-5 as in tests/test_evaluate.py: its least-squares solves go through BLAS, whose blocking and threads may
+to 1e-5 as in the evaluation's tests: its least-squares solves go through BLAS, whose blocking and threads may
 change the last digits between processes.
 """
 
 import json
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
 from openunmix.separation.manifest import Manifest
 from openunmix.separation.separate import SeparationSettings
-from openunmix.separation.sharding import Shard, balanced_split, share_of
+from openunmix.separation.sharding import Shard, share_of
 
 # seconds: shares differ in length, not only in count; rank 1 of 2 gets song0, song3 and song4 (and the bad
 # entries, which weigh nothing), so that killing it after its first file leaves it 55 s of audio to do
@@ -85,59 +86,6 @@ def catalogue(tmp_path_factory):
         [str(model), "--input", *[str(base / n) for n in GOOD], "--outdir", str(base / "one"), "--quiet"]))
     assert code == 0
     return base
-
-
-# ---------------------------------------------------------------- shares
-
-
-def test_shard_spec_slurm_and_balanced_split():
-    assert Shard.parse("2/4") == Shard(1, 4) and str(Shard(1, 4)) == "2/4"
-    for bad in ("0/2", "3/2", "2", "a/b", "1/0"):
-        with pytest.raises(ValueError, match="K/N"):
-            Shard.parse(bad)
-    assert Shard.from_environment({}) is None
-    assert Shard.from_environment({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "10"}) == Shard(0, 10)
-    assert Shard.from_environment({"SLURM_ARRAY_TASK_ID": "10", "SLURM_ARRAY_TASK_COUNT": "10",
-                                   "SLURM_ARRAY_TASK_MIN": "1"}) == Shard(9, 10)
-    assert Shard.from_environment({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "3",
-                                   "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_STEP": "2"}) == Shard(2, 3)
-    with pytest.raises(ValueError, match="--shard"):
-        Shard.from_environment({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "3"})
-    assert Shard(1, 2).within(1, 3) == Shard(4, 6)
-    rng = np.random.default_rng(0)
-    weights = list(rng.uniform(10, 600, 101)) + [0.0, 0.0]  # two unreadable inputs weigh nothing
-    for count in (1, 2, 3, 8):
-        shares = balanced_split(weights, count)
-        assert sorted(i for s in shares for i in s) == list(range(len(weights)))  # each input exactly once
-        assert shares == balanced_split(list(weights), count)  # the same in every process
-        loads = [sum(weights[i] for i in s) for s in shares]
-        assert max(loads) - min(loads) <= max(weights)  # longest first: within one input of each other
-        assert [share_of(weights, Shard(k, count)) for k in range(count)] == shares
-
-
-def test_manifest_appends_from_two_processes_survive_compaction(tmp_path):
-    manifest = Manifest(tmp_path / "manifest.jsonl")
-    context = multiprocessing.get_context("fork")  # the child appends only: no torch in it
-    child = context.Process(target=_append_many, args=(manifest.path, "child", 300))
-    child.start()
-    for i in range(300):
-        manifest.append({"folder": f"parent{i}", "status": "done"})
-        if i % 30 == 0:
-            manifest.compact()
-    child.join()
-    assert child.exitcode == 0
-    manifest.append({"folder": "parent0", "status": "failed"})  # a later record of the same folder wins
-    manifest.compact(order=["parent5"])
-    latest = manifest.latest()
-    assert len(latest) == 600 and list(latest)[0] == "parent5" and latest["parent0"]["status"] == "failed"
-    assert len(manifest.path.read_text().splitlines()) == 600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.jsonl"]  # no temporary files left
-
-
-def _append_many(path, prefix, n):
-    manifest = Manifest(path)
-    for i in range(n):
-        manifest.append({"folder": f"{prefix}{i}", "status": "done"})
 
 
 # ---------------------------------------------------------------- test.py
@@ -241,5 +189,3 @@ def test_eval_torchrun_and_shards_match_one_process(tmp_path):
 def _csv(path):
     rows = [line.split(",") for line in Path(path).read_text().splitlines()[1:]]
     return [float(v) for row in rows for v in row[1:]]
-
-
