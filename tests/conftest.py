@@ -19,12 +19,13 @@ from openunmix.architectures.umx import save_target_model  # noqa: E402
 
 
 def make_model_folder(path: Path, targets=("vocals", "drums"), hidden_size=16, nb_channels=2,
-                      n_fft=512, n_hop=128, rate=16000.0, bandwidth_bins=200, seed=0) -> Path:
+                      n_fft=512, n_hop=128, rate=16000.0, bandwidth_bins=200, seed=0, nb_layers=3,
+                      unidirectional=False) -> Path:
     """A folder of random (untrained) tiny target models, in the layout train.py writes."""
     torch.manual_seed(seed)
     for t in targets:
         m = OpenUnmix(nb_bins=n_fft // 2 + 1, nb_channels=nb_channels, hidden_size=hidden_size,
-                      max_bin=bandwidth_bins)
+                      nb_layers=nb_layers, unidirectional=unidirectional, max_bin=bandwidth_bins)
         # non-trivial normalisation and batch-norm statistics
         with torch.no_grad():
             m.input_mean.uniform_(-0.5, 0.0)
@@ -196,6 +197,24 @@ def study(tmp_path_factory):
     from helpers.studies import small_study
 
     return small_study(tmp_path_factory.mktemp("study"))
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, restored afterwards: frame-sized work runs best on one, and OpenMP
+    threads spin for seconds on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield 1
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def causal_dir(tmp_path_factory):
+    """A folder of tiny causal Open-Unmix models of vocals and drums (tests/helpers/causal.py), made once."""
+    from helpers.causal import make_causal_folder
+
+    return make_causal_folder(tmp_path_factory.mktemp("causal") / "model")
 
 
 @pytest.fixture

@@ -203,6 +203,7 @@ class TrainingPart:
             model is built (rank 0, then shared) and hands to
             :meth:`new_model`; ``None``: no statistics pass.
         min_valid_samples: the shortest validation chunk in samples (e.g. one hop).
+        n_fft, n_hop, nb_channels: the run's STFT (None for models of waveforms) and channels.
     """
 
     name = ""
@@ -211,6 +212,9 @@ class TrainingPart:
     log_scale = False
     statistics: Optional[Tuple[int, int]] = None
     min_valid_samples = 1
+    n_fft: Optional[int] = None
+    n_hop: Optional[int] = None
+    nb_channels = 2
 
     def to(self, device: torch.device) -> "TrainingPart":
         """Move the part's transforms to ``device``."""
@@ -254,6 +258,12 @@ class TrainingPart:
                 (STFT, channels, the model's shape), naming what differs.
         """
         raise NotImplementedError
+
+    def check_stft(self, where: PathLike, n_fft: Optional[int], n_hop: Optional[int], nb_channels: int) -> None:
+        """Raise :class:`~openunmix.utils.ModelError` unless a folder's model has the run's STFT and channels
+        (the part's ``n_fft``, ``n_hop`` and ``nb_channels``), for :meth:`load_folder`."""
+        if (n_fft, n_hop, nb_channels) != (self.n_fft, self.n_hop, self.nb_channels):
+            raise ModelError(f"{where}: its STFT/channel settings differ from this run's arguments")
 
     def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:
         """``(model input, loss reference)`` of a batch of waveforms (runs without gradients).
@@ -307,11 +317,6 @@ class MagnitudeTargetPart(TrainingPart):
         self.n_fft, self.n_hop, self.nb_channels = n_fft, n_hop, nb_channels
         self.min_valid_samples = n_hop
         self.spec = Spectrogram(n_fft, n_hop, mono=nb_channels == 1)
-
-    def check_stft(self, where: PathLike, n_fft: Optional[int], n_hop: Optional[int], nb_channels: int) -> None:
-        """Raise :class:`~openunmix.utils.ModelError` unless a folder's model has the run's STFT and channels."""
-        if (n_fft, n_hop, nb_channels) != (self.n_fft, self.n_hop, self.nb_channels):
-            raise ModelError(f"{where}: its STFT/channel settings differ from this run's arguments")
 
     def to(self, device: torch.device) -> "MagnitudeTargetPart":
         self.spec = self.spec.to(device)

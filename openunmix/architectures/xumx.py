@@ -469,8 +469,7 @@ class XUMXPart(TrainingPart):
         config, targets, state = read_xumx_config(model_dir)
         if tuple(targets) != tuple(self.targets):
             raise ModelError(f"{model_dir}: its X-UMX targets {targets} are not {list(self.targets)}")
-        if (config.n_fft, config.n_hop, config.nb_channels) != (self.n_fft, self.n_hop, self.nb_channels):
-            raise ModelError(f"{model_dir}: its STFT/channel settings differ from this run's arguments")
+        self.check_stft(model_dir, config.n_fft, config.n_hop, config.nb_channels)
         model = _new_model(targets, config)
         load_state(model, state, Path(model_dir) / f"{STEM}.pth", "its json")
         return model

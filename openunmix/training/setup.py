@@ -139,23 +139,8 @@ def backward_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: 
         optimizer.step()
 
 
-class _NoBar:
-    """A progress bar that shows nothing."""
-
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix(self, **values: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def progress_bar(shown: bool, total: int, desc: str) -> Any:
-    """A tqdm bar of one epoch's batches on stderr, or one that shows nothing."""
-    if not shown:
-        return _NoBar()
+    """A tqdm bar of one epoch's batches on stderr (a disabled one, which shows nothing, unless ``shown``)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="batch", leave=False)
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=not shown)

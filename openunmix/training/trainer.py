@@ -42,7 +42,6 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, callbacks: Optional[Sequence[Callback]] = None, *, defaults: bool = True,
                  on_step: Optional[Callable[["Trainer", int], bool]] = None):
         self.cfg = cfg
-        self.on_step = on_step
         self.stopped = False  # a callback asked to stop
         self.stop_reason: Optional[str] = None  # set when the run ends (callbacks' docs)
         self.epoch = 0  # the epoch in progress

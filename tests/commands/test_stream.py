@@ -1,25 +1,12 @@
 """openunmix.commands.stream: names on the command line are checked against the model's before stdin is read."""
 
 import pytest
-import torch
 
-from helpers.causal import RATE, make_causal_folder
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Frame-sized work runs best on one thread (and the suite shares its cores); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from helpers.causal import RATE
 
 
-
-@pytest.fixture(scope="module")
-def causal_dir(tmp_path_factory):
-    return make_causal_folder(tmp_path_factory.mktemp("causal") / "model")
-
+# frame-sized work runs best on one thread (conftest.one_thread), and the suite shares its cores
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_unknown_source_or_target_is_refused_before_reading(tmp_path, causal_dir, capsys):

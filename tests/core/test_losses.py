@@ -4,19 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.oracles import np_wsdr
 from openunmix import losses
 from openunmix.transforms import ISTFT, STFT
-
-
-def _np_wsdr(est, ref, mix, eps=losses.EPS):
-    """Weighted SDR loss of one signal pair, from the formula."""
-    n, n_hat = mix - ref, mix - est
-
-    def cos(a, b):
-        return np.dot(a, b) / (np.sqrt(np.dot(a, a) + eps) * np.sqrt(np.dot(b, b) + eps))
-
-    alpha = np.dot(ref, ref) / (np.dot(ref, ref) + np.dot(n, n) + eps)
-    return -(alpha * cos(ref, est) + (1 - alpha) * cos(n, n_hat))
 
 
 def test_weighted_sdr_loss_by_hand():
@@ -25,7 +15,7 @@ def test_weighted_sdr_loss_by_hand():
     mix = ref + noise
     est = ref + 0.3 * err
     got = losses.weighted_sdr_loss(*(torch.from_numpy(a) for a in (est, ref, mix)))
-    want = np.mean([_np_wsdr(est[b, c], ref[b, c], mix[b, c]) for b in range(2) for c in range(3)])
+    want = np.mean([np_wsdr(est[b, c], ref[b, c], mix[b, c]) for b in range(2) for c in range(3)])
     # float64 against numpy's float64: dot products of 500 samples (500 eps64 = 1.1e-13 relative each,
     # in any order), a few of them per term of the mean: ~1e-12, well inside rel 1e-10
     assert float(got) == pytest.approx(want, rel=1e-10)

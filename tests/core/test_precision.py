@@ -12,15 +12,6 @@ from openunmix.precision import PrecisionError, check_precision, cpu_has_native_
 from openunmix.separation.separate import SeparationSettings, separate
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread for the test, restored afterwards (OpenMP threads spin for seconds on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.numerics
 @pytest.mark.parametrize("precision", ["bfloat16", "int8"])
 def test_reduced_precision_close_to_float32(tmp_path, precision, one_thread):

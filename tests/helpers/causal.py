@@ -4,8 +4,7 @@ tests/programs/test_stream.py, tests/commands/test_stream.py), with the toleranc
 import numpy as np
 import torch
 
-from conftest import sum_rtol
-from openunmix.architectures.umx import OpenUnmix, save_target_model
+from conftest import make_model_folder, sum_rtol
 
 RATE = 16000
 N_FFT, N_HOP = 512, 128
@@ -26,20 +25,9 @@ MASK_RTOL = 2 * MAGNITUDE_RTOL  # 1.6e-4; measured at most 2.6e-7 under the defa
 
 
 def make_causal_folder(path, targets=("vocals", "drums"), unidirectional=True, seed=0):
-    """Tiny random target models with non-trivial normalisation and batch-norm statistics."""
-    torch.manual_seed(seed)
-    for t in targets:
-        m = OpenUnmix(nb_bins=N_FFT // 2 + 1, nb_channels=2, hidden_size=16, nb_layers=2,
-                      unidirectional=unidirectional, max_bin=200)
-        with torch.no_grad():
-            m.input_mean.uniform_(-0.5, 0.0)
-            m.input_scale.uniform_(0.5, 2.0)
-            m.output_scale.uniform_(0.5, 1.5)
-            for bn in (m.bn1, m.bn2, m.bn3):
-                bn.running_mean.uniform_(-0.1, 0.1)
-                bn.running_var.uniform_(0.5, 1.5)
-        save_target_model(path, t, m, RATE, N_FFT, N_HOP)
-    return path
+    """Tiny random target models (conftest.make_model_folder) of two LSTM layers, causal by default."""
+    return make_model_folder(path, targets, hidden_size=16, nb_channels=2, n_fft=N_FFT, n_hop=N_HOP, rate=RATE,
+                             bandwidth_bins=200, seed=seed, nb_layers=2, unidirectional=unidirectional)
 
 
 

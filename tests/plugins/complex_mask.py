@@ -44,7 +44,7 @@ from openunmix.architectures.base import check_stft_options
 from openunmix.architectures.folder import (ModelConfig, flatten, load_state, read_json, save_model_files,
                                      state_dict_from_file, stft_settings)
 from openunmix.transforms import STFT
-from openunmix.utils import ModelError, PathLike, frozen, setting_number
+from openunmix.utils import PathLike, frozen, setting_number
 
 NAME = "cmask"
 SUFFIX = "_cmask"  # files <target>_cmask.*
@@ -128,8 +128,7 @@ class MaskPart(TrainingPart):
 
     def load_folder(self, model_dir: PathLike) -> nn.Module:
         model, config = load_mask_model(Path(model_dir), self.target)
-        if (config.n_fft, config.n_hop, config.nb_channels) != (self.n_fft, self.n_hop, self.nb_channels):
-            raise ModelError(f"{model_dir}: its STFT/channel settings differ from this run's arguments")
+        self.check_stft(model_dir, config.n_fft, config.n_hop, config.nb_channels)
         return model
 
     def prepare(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, Any]:

@@ -19,25 +19,12 @@ from openunmix.stream import StreamingSeparator, separate_stream
 from helpers.causal import MASK_RTOL, RATE, make_causal_folder, mixture
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Frame-sized work runs best on one thread (and the suite shares its cores); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-
-@pytest.fixture(scope="module")
-def causal_dir(tmp_path_factory):
-    return make_causal_folder(tmp_path_factory.mktemp("causal") / "model")
-
+# frame-sized work runs best on one thread (conftest.one_thread), and the suite shares its cores
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _stream_cmd(*args):
     return [sys.executable, "-m", "openunmix.stream", *map(str, args), "--threads", "1"]
-
 
 
 def test_pipe_command_matches_offline(tmp_path, causal_dir):
@@ -67,13 +54,11 @@ def test_pipe_command_matches_offline(tmp_path, causal_dir):
         np.testing.assert_allclose(audio.T, reference[i], rtol=0, atol=MASK_RTOL * scale)  # float wav: exact
 
 
-
 def _one_error_line(stderr: bytes) -> str:
     lines = stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert "Traceback" not in stderr.decode()
     return lines[0]
-
 
 
 def test_pipe_command_bad_input(tmp_path, causal_dir):
@@ -109,7 +94,6 @@ def test_pipe_command_bad_input(tmp_path, causal_dir):
         stderr = p.stderr.read()
         assert p.wait(timeout=120) == 1
     assert "stdout was closed" in _one_error_line(stderr)
-
 
 
 def test_unidirectional_flag_survives_training_and_loading(tmp_path):

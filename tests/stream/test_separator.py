@@ -13,18 +13,8 @@ from openunmix.stream import StreamingSeparator, separate_stream
 from helpers.causal import MAGNITUDE_RTOL, MASK_RTOL, N_FFT, N_HOP, RATE, make_causal_folder, mixture, random_blocks
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Frame-sized work runs best on one thread (and the suite shares its cores); restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def causal_dir(tmp_path_factory):
-    return make_causal_folder(tmp_path_factory.mktemp("causal") / "model")
+# frame-sized work runs best on one thread (conftest.one_thread), and the suite shares its cores
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.numerics
