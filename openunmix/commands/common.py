@@ -7,7 +7,7 @@ import sys
 from datetime import timedelta
 from typing import Optional, Tuple
 
-from .argtypes import nonnegative_float, nonnegative_int, number, positive_float
+from .argtypes import nonnegative_float, nonnegative_int, number, positive_float, positive_int
 from ..filtering import FilterSettings
 from ..models.hub import DEFAULT_MODEL, licence_notice
 from ..precision import PRECISIONS
@@ -65,6 +65,11 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
     p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--chunk-size", type=nonnegative_int, default=None, metavar="SAMPLES",
+                   help="models that separate in chunks (RoFormers): samples per chunk; 0: whole segments "
+                        "(default: the model folder's chunk_size)")
+    p.add_argument("--num-overlap", type=positive_int, default=None, metavar="N",
+                   help="models that separate in chunks: chunks over each sample (default: the model folder's)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="of the target models (the filter stays float32): bfloat16 (measured SDR change +0.01 dB; "
                         "emulated, slower, on CPUs without bfloat16 units) or int8 weights (CPU only; measured "
@@ -100,6 +105,7 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
         return SeparationSettings(
             filter=wiener, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
             models_file=args.models, cache_dir=args.cache_dir, precision=args.precision,
+            chunk_size=args.chunk_size, num_overlap=args.num_overlap,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>
         parser.error(f"--{err}")

@@ -160,8 +160,14 @@ def load_with(
     Raises:
         ModelError: unknown model, failed download, unusable model files.
     """
-    return load_separator(model, targets, settings.filter, device=settings.device, models_file=settings.models_file,
-                          cache_dir=settings.cache_dir, progress=progress, precision=settings.precision)
+    separator = load_separator(model, targets, settings.filter, device=settings.device,
+                               models_file=settings.models_file, cache_dir=settings.cache_dir, progress=progress,
+                               precision=settings.precision)
+    if settings.chunk_size is not None:
+        separator.chunk_size = settings.chunk_size
+    if settings.num_overlap is not None:
+        separator.num_overlap = settings.num_overlap
+    return separator
 
 
 def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] = None) -> Optional[str]:

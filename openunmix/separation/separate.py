@@ -56,6 +56,10 @@ class SeparationSettings:
         cache_dir: where downloaded model files are kept (None: torch's hub cache).
         precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
             (CPU only); see :mod:`openunmix.precision`.
+        chunk_size, num_overlap: for models that separate in chunks of a fixed
+            length (the RoFormers), the chunk in samples and the chunks over
+            each sample (None: the model folder's); see
+            :func:`~openunmix.separation.steps.chunked`.
     """
 
     filter: FilterSettings = field(default_factory=FilterSettings)  # noqa: A003 (the settings' name across the package)
@@ -65,6 +69,8 @@ class SeparationSettings:
     models_file: Optional[str] = None
     cache_dir: Optional[str] = None
     precision: str = "float32"
+    chunk_size: Optional[int] = None
+    num_overlap: Optional[int] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.filter, FilterSettings):
@@ -73,6 +79,10 @@ class SeparationSettings:
             raise ValueError("segment and overlap must be finite numbers")
         if self.segment <= 0 or not 0 <= self.overlap < self.segment:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
+        if self.chunk_size is not None and self.chunk_size < 0:
+            raise ValueError("chunk-size must be at least 0 (0: the whole segment at once)")
+        if self.num_overlap is not None and self.num_overlap < 1:
+            raise ValueError("num-overlap must be at least 1")
         check_precision(self.precision, self.device)  # its messages start with "precision"
 
     @property

@@ -6,7 +6,9 @@
   STFT of :class:`~openunmix.separation.separator.Separator`;
 * spectrograms (:func:`spectrogram_sources`): the models' STFTs, the
   residual, the inverse STFT;
-* waveforms (:func:`waveform_sources`): the models' waveforms and the residual.
+* waveforms (:func:`waveform_sources`): the models' waveforms and the residual;
+* models that see a fixed length (:func:`chunked`): overlapping chunks of
+  that length, their estimates faded and overlap-added.
 
 Each step takes what it works on as arguments; none holds state.
 """
@@ -205,4 +207,61 @@ def waveform_sources(run: Callable[[torch.Tensor], torch.Tensor], audio: torch.T
     return S
 
 
-__all__ = ["workers", "fill_magnitudes", "filtered_windows", "run_models", "spectrogram_sources", "waveform_sources"]
+def chunk_window(chunk: int, fade_in: bool, fade_out: bool, device: torch.device) -> torch.Tensor:
+    """The weights of one chunk's estimate ``(chunk,)``: 1, with linear fades over ``chunk // 10`` samples
+    at the ends that other chunks overlap."""
+    w = torch.ones(chunk, device=device)
+    fade = chunk // 10
+    if fade > 0:
+        ramp = torch.linspace(0.0, 1.0, fade, device=device)
+        if fade_in:
+            w[:fade] = ramp
+        if fade_out:
+            w[-fade:] = ramp.flip(0)
+    return w
+
+
+def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tensor, chunk: int,
+            num_overlap: int) -> torch.Tensor:
+    """Separate in chunks of ``chunk`` samples that step by ``chunk // num_overlap``, as models trained on a
+    fixed length are run (MSST's inference): the input is reflected by ``chunk - step`` samples at both
+    ends (when longer than twice that), a chunk cut short at the end is padded to ``chunk`` samples
+    (reflected when over half a chunk is left, else zeros), and the estimates are overlap-added with
+    :func:`chunk_window`'s weights and divided by their sum. One chunk is in flight at a time.
+
+    Args:
+        separate: ``(batch, channels, chunk)`` -> ``(batch, targets, channels, chunk)``.
+        audio: ``(batch, channels, samples)``.
+
+    Returns:
+        ``(batch, targets, channels, samples)``.
+    """
+    length = audio.shape[-1]
+    step = max(1, chunk // max(1, num_overlap))
+    border = chunk - step
+    padded = border > 0 and length > 2 * border
+    x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if padded else audio
+    total = x.shape[-1]
+    out: Optional[torch.Tensor] = None
+    weight = torch.zeros(total, dtype=audio.dtype, device=audio.device)
+    for start in range(0, total, step):
+        piece = x[..., start : start + chunk]
+        n = piece.shape[-1]
+        if n < chunk:
+            mode = "reflect" if n > chunk // 2 + 1 else "constant"
+            piece = torch.nn.functional.pad(piece, (0, chunk - n), mode=mode)
+        estimate = separate(piece)[..., :n]
+        w = chunk_window(chunk, start > 0, start + step < total, audio.device)[:n].to(audio.dtype)
+        if out is None:
+            out = torch.zeros(estimate.shape[:-1] + (total,), dtype=estimate.dtype, device=audio.device)
+        out[..., start : start + n] += estimate * w
+        weight[start : start + n] += w
+        if start + chunk >= total:
+            break
+    assert out is not None
+    out = out / weight.clamp(min=1e-8)
+    return out[..., border : border + length] if padded else out
+
+
+__all__ = ["workers", "fill_magnitudes", "filtered_windows", "run_models", "spectrogram_sources", "waveform_sources",
+           "chunked", "chunk_window"]
