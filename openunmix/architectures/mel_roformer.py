@@ -43,7 +43,7 @@ class MelRoFormer(RoFormerArchitecture):
         try:
             return mel_bands(num_bands, n_fft, sample_rate)
         except ValueError as err:
-            raise ModelError(f"{where}: {err}") from None
+            raise ModelError(f"{where}: num_bands: {err}") from None
 
     def bands_json(self, settings: RoFormerSettings) -> Dict[str, Any]:
         return {"num_bands": len(settings.bands)}

@@ -219,12 +219,12 @@ def parse_widths(text: str, n_fft: int) -> Tuple[int, ...]:
         try:
             n, w = int(count) if count else 1, int(width)
         except ValueError:
-            raise ValueError(f"freqs_per_bands: {part!r} is not a width or COUNTxWIDTH") from None
+            raise ValueError(f"{part!r} is not a width or COUNTxWIDTH") from None
         if n < 1 or w < 1:
-            raise ValueError(f"freqs_per_bands: {part!r} must be positive")
+            raise ValueError(f"{part!r} must be positive")
         widths += [w] * n
     if sum(widths) != n_fft // 2 + 1:
-        raise ValueError(f"freqs_per_bands: the bands hold {sum(widths)} bins, but a {n_fft}-point STFT has "
+        raise ValueError(f"the bands hold {sum(widths)} bins, but a {n_fft}-point STFT has "
                          f"{n_fft // 2 + 1}")
     return tuple(widths)
 
@@ -279,7 +279,7 @@ def mel_bands(num_bands: int, n_fft: int, sample_rate: float) -> Tuple[Tuple[int
         bands.append(tuple(sorted(held)))
     covered = set(b for band in bands for b in band)
     if len(covered) != nb_bins or any(not band for band in bands):
-        raise ValueError(f"num_bands: {num_bands} mel bands leave bins of a {n_fft}-point STFT uncovered "
+        raise ValueError(f"{num_bands} mel bands leave bins of a {n_fft}-point STFT uncovered "
                          "or a band empty: use fewer bands or a longer STFT")
     return tuple(bands)
 

@@ -136,7 +136,7 @@ def settings_of(config: Mapping[str, Any], path: PathLike, kind: str) -> Tuple[R
     for key, (field, default) in READ.items():
         if key == "mask_estimator_depth" and default is None:
             default = 2 if kind == "bs_roformer" else 1
-        value = _get(config, path, f"model.{key}", default)
+        value = _get(config, path, f"model.{key}") if default is None else _get(config, path, f"model.{key}", default)
         if field in ("normalized", "zero_dc"):
             if not isinstance(value, bool):
                 raise ModelError(f"{path}: model.{key} must be true or false, got {value!r}")
@@ -156,7 +156,7 @@ def settings_of(config: Mapping[str, Any], path: PathLike, kind: str) -> Tuple[R
         try:
             bands = mel_bands(num_bands, n_fft, rate)
         except ValueError as err:
-            raise ModelError(f"{path}: {err}") from None
+            raise ModelError(f"{path}: model.num_bands: {err}") from None
     nb_channels = 2 if _get(config, path, "model.stereo", False) else 1
     ints = {k: int(v) for k, v in values.items() if k not in ("attn_dropout", "ff_dropout", "normalized", "zero_dc")}
     settings = RoFormerSettings(

@@ -207,11 +207,11 @@ def waveform_sources(run: Callable[[torch.Tensor], torch.Tensor], audio: torch.T
     return S
 
 
-def chunk_window(chunk: int, fade_in: bool, fade_out: bool, device: torch.device) -> torch.Tensor:
+def chunk_window(chunk: int, fade_in: bool, fade_out: bool, device: torch.device, overlap: int) -> torch.Tensor:
     """The weights of one chunk's estimate ``(chunk,)``: 1, with linear fades over ``chunk // 10`` samples
-    at the ends that other chunks overlap."""
+    (at most the ``overlap`` with the neighbours) at the ends that other chunks overlap."""
     w = torch.ones(chunk, device=device)
-    fade = chunk // 10
+    fade = min(chunk // 10, overlap)
     if fade > 0:
         ramp = torch.linspace(0.0, 1.0, fade, device=device)
         if fade_in:
@@ -251,12 +251,13 @@ def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tenso
             mode = "reflect" if n > chunk // 2 + 1 else "constant"
             piece = torch.nn.functional.pad(piece, (0, chunk - n), mode=mode)
         estimate = separate(piece)[..., :n]
-        w = chunk_window(chunk, start > 0, start + step < total, audio.device)[:n].to(audio.dtype)
+        last = start + chunk >= total
+        w = chunk_window(chunk, start > 0, not last, audio.device, border)[:n].to(audio.dtype)
         if out is None:
             out = torch.zeros(estimate.shape[:-1] + (total,), dtype=estimate.dtype, device=audio.device)
         out[..., start : start + n] += estimate * w
         weight[start : start + n] += w
-        if start + chunk >= total:
+        if last:
             break
     assert out is not None
     out = out / weight.clamp(min=1e-8)
