@@ -123,13 +123,19 @@ class BandRoFormer(nn.Module):
         self.settings = s
         self.targets = list(s.targets)
         self.nb_channels = s.nb_channels
+        self.zero_dc = bool(s.zero_dc)
+        self.dim = s.dim
         index = torch.tensor([b for band in s.bands for b in band], dtype=torch.long)
         counts = torch.bincount(index, minlength=s.nb_bins)
         if int(counts.min()) < 1 or index.numel() == 0 or int(index.max()) >= s.nb_bins:
             raise ValueError(f"the bands must cover each of the {s.nb_bins} bins of a {s.n_fft}-point STFT")
-        # bins in band order; the number of bands that hold each bin (masks of shared bins are averaged)
+        # bins in band order; the masks of a bin that several bands hold are averaged: a product with
+        # average[p, f] = 1 / (bands holding f) where picked bin p is bin f (a matrix product, not a scatter:
+        # ONNX exports no index_add with repeated indices)
         self.register_buffer("index", index, persistent=False)
-        self.register_buffer("share", counts.to(torch.float32), persistent=False)
+        average = torch.zeros(index.numel(), s.nb_bins)
+        average[torch.arange(index.numel()), index] = 1.0 / counts[index].to(torch.float32)
+        self.register_buffer("average", average, persistent=False)
         self.identity_bands = bool(torch.equal(index, torch.arange(s.nb_bins)))
         widths = [2 * s.nb_channels * len(band) for band in s.bands]
         self.band_split = BandSplit(s.dim, widths)
@@ -160,24 +166,25 @@ class BandRoFormer(nn.Module):
         batch, channels, bins, frames, _ = x.shape
         z = x.permute(0, 3, 2, 1, 4)  # (batch, frames, bins, channels, 2)
         picked = z if self.identity_bands else z.index_select(2, self.index)
-        h = self.band_split(picked.reshape(batch, frames, -1))  # (batch, frames, bands, dim)
+        # explicit sizes, no -1: ONNX's shape inference loses the feature axis of a reshape to -1
+        picked_bins, dim = self.index.shape[0], self.dim
+        h = self.band_split(picked.reshape(batch, frames, picked_bins * channels * 2))  # (batch, frames, bands, dim)
         nb_bands = h.shape[2]
-        for time_transformer, freq_transformer in self.layers:
-            h = h.transpose(1, 2).reshape(batch * nb_bands, frames, -1)
-            h = time_transformer(h).reshape(batch, nb_bands, frames, -1).transpose(1, 2)
-            h = freq_transformer(h.reshape(batch * frames, nb_bands, -1)).reshape(batch, frames, nb_bands, -1)
+        for block in self.layers:  # [across time, across bands]
+            h = h.transpose(1, 2).reshape(batch * nb_bands, frames, dim)
+            h = block[0](h).reshape(batch, nb_bands, frames, dim).transpose(1, 2)
+            h = block[1](h.reshape(batch * frames, nb_bands, dim)).reshape(batch, frames, nb_bands, dim)
         if self.final_norm is not None:
             h = self.final_norm(h)
         outs = []
         for estimator in self.mask_estimators:
-            mask = estimator(h).view(batch, frames, -1, channels, 2)
+            mask = estimator(h).view(batch, frames, picked_bins, channels, 2)
             if not self.identity_bands:  # average the masks of bins that several bands hold
-                summed = torch.zeros_like(z).index_add_(2, self.index, mask)
-                mask = summed / self.share.to(mask.dtype)[:, None, None]
+                mask = torch.matmul(mask.permute(0, 1, 3, 4, 2), self.average.to(mask.dtype)).permute(0, 1, 4, 2, 3)
             re = mask[..., 0] * z[..., 0] - mask[..., 1] * z[..., 1]
             im = mask[..., 0] * z[..., 1] + mask[..., 1] * z[..., 0]
             y = torch.stack([re, im], dim=-1)  # (batch, frames, bins, channels, 2)
-            if self.settings.zero_dc:
+            if self.zero_dc:
                 y = torch.cat([torch.zeros_like(y[:, :, :1]), y[:, :, 1:]], dim=2)
             outs.append(y.permute(0, 3, 2, 1, 4))
         return torch.stack(outs, dim=1)

@@ -34,9 +34,9 @@ class RMSNorm(nn.Module):
         return F.normalize(x, dim=-1) * self.scale * self.gamma
 
 
-def rotary_frequencies(dim_head: int) -> torch.Tensor:
+def rotary_frequencies(dim_head: int, theta: float = ROPE_THETA) -> torch.Tensor:
     """The rotation speeds of the ``dim_head // 2`` pairs of a head's features ``(dim_head // 2,)``."""
-    return 1.0 / ROPE_THETA ** (torch.arange(0, dim_head, 2, dtype=torch.float32) / dim_head)
+    return 1.0 / theta ** (torch.arange(0, dim_head, 2, dtype=torch.float32) / dim_head)
 
 
 def rotate(x: torch.Tensor) -> torch.Tensor:
@@ -45,12 +45,13 @@ def rotate(x: torch.Tensor) -> torch.Tensor:
     Position ``p``'s features are taken in adjacent pairs ``(x[2i], x[2i+1])``
     and rotated by the angle ``p * theta^(-2i / dim_head)``.
     """
-    tokens, dim_head = x.shape[-2], x.shape[-1]
+    batch, heads, tokens, dim_head = x.shape
     speeds = rotary_frequencies(dim_head).to(x.device)
     angles = torch.arange(tokens, device=x.device, dtype=torch.float32)[:, None] * speeds  # (tokens, dim_head/2)
-    angles = angles.repeat_interleave(2, dim=-1).to(x.dtype)
-    pairs = x.unflatten(-1, (dim_head // 2, 2))
-    turned = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+    angles = torch.stack((angles, angles), dim=2).reshape(tokens, dim_head).to(x.dtype)  # each speed twice
+    # explicit shapes (ONNX's exporter misplaces unflatten/flatten of the last axis)
+    pairs = x.reshape(batch, heads, tokens, dim_head // 2, 2)
+    turned = torch.stack((-pairs[:, :, :, :, 1], pairs[:, :, :, :, 0]), dim=4).reshape(batch, heads, tokens, dim_head)
     return x * angles.cos() + turned * angles.sin()
 
 
@@ -91,12 +92,13 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)
         batch, tokens, _ = x.shape
-        q, k, v = self.to_qkv(x).view(batch, tokens, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        qkv = self.to_qkv(x).view(batch, tokens, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
         out = F.scaled_dot_product_attention(rotate(q), rotate(k), v,
                                              dropout_p=self.dropout if self.training else 0.0)
         if self.to_gates is not None:  # (batch, tokens, heads) -> (batch, heads, tokens, 1)
             out = out * self.to_gates(x).transpose(1, 2).unsqueeze(-1).sigmoid()
-        return self.to_out(out.transpose(1, 2).reshape(batch, tokens, -1))
+        return self.to_out(out.transpose(1, 2).reshape(batch, tokens, self.heads * self.dim_head))
 
 
 class Transformer(nn.Module):
@@ -114,9 +116,9 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(dim) if norm_output else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for attn, ff in self.layers:
-            x = attn(x) + x
-            x = ff(x) + x
+        for layer in self.layers:  # [attention, feed-forward] (indexed: TorchScript unpacks no module pairs)
+            x = layer[0](x) + x
+            x = layer[1](x) + x
         return self.norm(x)
 
 
@@ -135,7 +137,7 @@ class BandSplit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = x.split(self.widths, dim=-1)
-        return torch.stack([net(part) for part, net in zip(parts, self.to_features)], dim=-2)
+        return torch.stack([net(parts[i]) for i, net in enumerate(self.to_features)], dim=-2)
 
 
 def _mlp(dim_in: int, dim_out: int, hidden: int, depth: int) -> nn.Sequential:
@@ -152,7 +154,7 @@ def _mlp(dim_in: int, dim_out: int, hidden: int, depth: int) -> nn.Sequential:
 class MaskEstimator(nn.Module):
     """One target's mask: per band an MLP and a GLU from ``dim`` back to the band's features.
 
-    ``(batch, frames, bands, dim)`` -> ``(batch, frames, sum(widths))``.
+    ``(batch, frames, bands, dim)`` -> ``(batch, frames, sum(widths))`` (4-D input only).
     """
 
     def __init__(self, dim: int, widths: Sequence[int], depth: int, expansion: int = 4):
@@ -162,7 +164,8 @@ class MaskEstimator(nn.Module):
             nn.Sequential(_mlp(dim, 2 * w, dim * expansion, depth), nn.GLU(dim=-1)) for w in self.widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([net(band) for band, net in zip(x.unbind(dim=-2), self.to_freqs)], dim=-1)
+        # bands by index and a positive axis: ONNX's shape inference misreads unbind + cat(dim=-1)
+        return torch.cat([net(x[:, :, i]) for i, net in enumerate(self.to_freqs)], dim=2)
 
 
 __all__ = ["RMSNorm", "rotate", "rotary_frequencies", "FeedForward", "Attention", "Transformer", "BandSplit",

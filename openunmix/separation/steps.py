@@ -217,8 +217,27 @@ def chunk_window(chunk: int, fade_in: bool, fade_out: bool, device: torch.device
         if fade_in:
             w[:fade] = ramp
         if fade_out:
-            w[-fade:] = ramp.flip(0)
+            w[chunk - fade :] = ramp.flip(0)
     return w
+
+
+def chunk_plan(length: int, chunk: int, num_overlap: int) -> Tuple[int, List[Tuple[int, bool]]]:
+    """Where the chunks of :func:`chunked` lie: ``(border, [(start, last), ...])``, starts in the input
+    reflected by ``border`` samples at both ends (0: not padded), ``last`` for the chunk that reaches the end."""
+    step = max(1, chunk // max(1, num_overlap))
+    border = chunk - step
+    if not (border > 0 and length > 2 * border):
+        border = 0
+    total = length + 2 * border
+    plan: List[Tuple[int, bool]] = []
+    start = 0
+    while start < total:
+        last = start + chunk >= total
+        plan.append((start, last))
+        if last:
+            break
+        start += step
+    return border, plan
 
 
 def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tensor, chunk: int,
@@ -227,7 +246,8 @@ def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tenso
     fixed length are run (MSST's inference): the input is reflected by ``chunk - step`` samples at both
     ends (when longer than twice that), a chunk cut short at the end is padded to ``chunk`` samples
     (reflected when over half a chunk is left, else zeros), and the estimates are overlap-added with
-    :func:`chunk_window`'s weights and divided by their sum. One chunk is in flight at a time.
+    :func:`chunk_window`'s weights and divided by their sum (:func:`chunk_plan`). One chunk is in flight at
+    a time; the TorchScript separator (:mod:`openunmix.export.scripted`) runs the same plan.
 
     Args:
         separate: ``(batch, channels, chunk)`` -> ``(batch, targets, channels, chunk)``.
@@ -237,32 +257,28 @@ def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tenso
         ``(batch, targets, channels, samples)``.
     """
     length = audio.shape[-1]
-    step = max(1, chunk // max(1, num_overlap))
-    border = chunk - step
-    padded = border > 0 and length > 2 * border
-    x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if padded else audio
+    border, plan = chunk_plan(length, chunk, num_overlap)
+    x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if border else audio
     total = x.shape[-1]
     out: Optional[torch.Tensor] = None
     weight = torch.zeros(total, dtype=audio.dtype, device=audio.device)
-    for start in range(0, total, step):
+    overlap = chunk - max(1, chunk // max(1, num_overlap))
+    for start, last in plan:
         piece = x[..., start : start + chunk]
         n = piece.shape[-1]
         if n < chunk:
             mode = "reflect" if n > chunk // 2 + 1 else "constant"
             piece = torch.nn.functional.pad(piece, (0, chunk - n), mode=mode)
         estimate = separate(piece)[..., :n]
-        last = start + chunk >= total
-        w = chunk_window(chunk, start > 0, not last, audio.device, border)[:n].to(audio.dtype)
+        w = chunk_window(chunk, start > 0, not last, audio.device, overlap)[:n].to(audio.dtype)
         if out is None:
             out = torch.zeros(estimate.shape[:-1] + (total,), dtype=estimate.dtype, device=audio.device)
         out[..., start : start + n] += estimate * w
         weight[start : start + n] += w
-        if last:
-            break
     assert out is not None
     out = out / weight.clamp(min=1e-8)
-    return out[..., border : border + length] if padded else out
+    return out[..., border : border + length] if border else out
 
 
 __all__ = ["workers", "fill_magnitudes", "filtered_windows", "run_models", "spectrogram_sources", "waveform_sources",
-           "chunked", "chunk_window"]
+           "chunked", "chunk_window", "chunk_plan"]
