@@ -38,7 +38,7 @@ def separate_main(
 
     The model and ``targets`` are checked (loaded) before any input is read;
     an input that fails is reported in one line and the others are still
-    separated. Folder names come from :func:`openunmix.separation.separate.output_names`
+    separated. Folder names come from :func:`openunmix.separation.names.output_names`
     over all of ``inputs``. Every input gets a record in
     ``outdir/manifest.jsonl``; inputs separated earlier with the same settings
     are skipped unless ``force`` (see :mod:`openunmix.separation.catalogue`).
