@@ -92,6 +92,7 @@ def _separate(model: str, inputs: Sequence[str], outdir: str, targets: Optional[
             separator, inputs, outdir, settings_key(model, targets, settings, ext), ext=ext,
             segment=settings.segment, overlap=settings.overlap, shard=shard, ctx=ctx, force=force,
             progress=progress, on_record=say if alone else None,
+            on_note=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True),
         )
     except OSError as err:
         if lead:

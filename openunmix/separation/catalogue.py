@@ -254,6 +254,7 @@ def separate_catalogue(
     force: bool = False,
     progress: bool = True,
     on_record: Optional[Callable[[Dict[str, Any]], None]] = None,
+    on_note: Optional[Callable[[str], None]] = None,
 ) -> CatalogueResult:
     """Separate this process's share of ``inputs`` into ``outdir/<folder>/``, recording each in the manifest.
 
@@ -270,12 +271,14 @@ def separate_catalogue(
         progress: show the progress bar (rank 0 only; it counts every process's files) and
             a progress bar per file when alone.
         on_record: called with each record this process writes (e.g. to print a line).
+        on_note: called with one line when lines of the manifest are set aside (a last line cut short
+            by a crash; see :mod:`~openunmix.separation.manifest`); default ``warnings.warn``.
 
     Returns:
         what was done (on rank 0 of several processes: by all of them, read from the manifest).
 
     Raises:
-        OSError: ``outdir`` cannot be created or written.
+        OSError: ``outdir`` cannot be created or written, or its manifest is a folder or unreadable.
     """
     start = time.perf_counter()
     outdir = Path(outdir)
@@ -283,8 +286,11 @@ def separate_catalogue(
     remove_stale_temporaries(outdir)  # e.g. of a compaction killed halfway
     items = plan(inputs)
     mine = shard_items(items, shard.within(ctx.rank, ctx.world_size))
-    manifest = Manifest.of(outdir)
-    run = broadcast_object(uuid.uuid4().hex if ctx.rank == 0 else None, ctx)
+    manifest = Manifest.of(outdir, on_note)
+    manifest.records()  # every process: a manifest that is a folder or unreadable stops all of them alike
+    if ctx.rank == 0:
+        manifest.mend()  # a crash's torn last line is set aside and reported before any work
+    run = broadcast_object(uuid.uuid4().hex if ctx.rank == 0 else None, ctx)  # after the mending
     latest = manifest.latest()
     shown = mine
     if ctx.world_size > 1 and ctx.rank == 0:  # the shares of every process of this run

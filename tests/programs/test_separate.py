@@ -91,6 +91,44 @@ def test_inputs_with_the_same_name_get_their_track_folders_name(tmp_path):
         "error: test: is a folder, not an audio file"]
 
 
+def test_a_manifest_torn_by_a_crash_loses_no_record_and_is_reported_once(tmp_path, capsys):
+    from openunmix.commands.separate import separate_command
+
+    model = make_model_folder(tmp_path / "model", targets=("vocals",))
+    songs = [str(write_tone(tmp_path / f"song{i}.wav", seconds=0.5, seed=i)) for i in range(3)]
+    out = tmp_path / "sep"
+    args = [str(model), "--outdir", str(out), "--quiet"]
+    assert separate_command(args + ["--input", *songs[:2]]) == 0
+    with open(out / "manifest.jsonl", "a") as f:  # a third record cut short by a power loss
+        f.write('{"input": "' + songs[2] + '", "folder": "son')
+    capsys.readouterr()
+    assert separate_command(args + ["--input", *songs]) == 0
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if line.startswith("warning: ")]) == 1
+    assert "cut short by a crash" in err and "manifest.torn" in err
+    assert (out / "manifest.torn").read_text().startswith('{"input": "')
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["folder"] for r in records] == ["song0", "song1", "song2"]
+    first = {r["folder"]: r["run"] for r in records}
+    assert separate_command(args + ["--input", *songs]) == 0  # a third run: nothing to redo, nothing to report
+    assert "warning" not in capsys.readouterr().err
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert {r["folder"]: r["run"] for r in records} == first
+
+
+def test_a_manifest_that_is_a_folder_stops_test_py_in_one_line(tmp_path, capsys):
+    from openunmix.commands.separate import separate_command
+
+    model = make_model_folder(tmp_path / "model", targets=("vocals",))
+    song = write_tone(tmp_path / "song.wav", seconds=0.5)
+    (tmp_path / "sep" / "manifest.jsonl").mkdir(parents=True)
+    assert separate_command([str(model), "--input", str(song), "--outdir", str(tmp_path / "sep"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'sep' / 'manifest.jsonl'}: is a folder, not a manifest; move it away or "
+                   "choose another --outdir"]
+    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["manifest.jsonl"]
+
+
 def test_upstream_style_folder_loads(tmp_path):
     """Hash-suffixed .pth names, settings under args, STFT settings in separator.json."""
     make_model_folder(tmp_path / "m", targets=("vocals",), n_fft=512, n_hop=128)
