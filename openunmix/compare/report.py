@@ -30,7 +30,7 @@ import numpy as np
 
 from ..evaluation.aggregate import nanmedian
 from ..evaluation.settings import EvaluationSettings, baseline_folder
-from ..utils import PathLike, remove_stale_temporaries, temporary_prefix
+from ..utils import PathLike, folder_mode, remove_stale_temporaries, temporary_prefix
 from .media import FORMATS, AudioSources, TrackAudio, encode, read_estimate, read_track, spectrogram, write_spectrogram
 from .page import Curve, Player, TargetSection, index_html, track_html
 from .results import notes as comparison_notes
@@ -140,7 +140,7 @@ def write_report(comparison: Comparison, dest: PathLike, sources: Optional[Audio
     remove_stale_temporaries(dest.parent)
     work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=temporary_prefix(dest.name)))
     try:
-        os.chmod(work, 0o777 & ~_umask())
+        os.chmod(work, folder_mode())
         for name in ("report.css", "report.js"):
             shutil.copyfile(STATIC / name, work / name)
         rendered = plots if plots is not None else render_plots(comparison)
@@ -161,12 +161,6 @@ def write_report(comparison: Comparison, dest: PathLike, sources: Optional[Audio
         shutil.rmtree(work, ignore_errors=True)
         raise
     return dest / "index.html"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _safe(name: str, length: int = 48) -> str:

@@ -51,3 +51,12 @@ def test_report_folder_appears_complete_or_not_at_all(study, tmp_path, monkeypat
     assert "<audio" not in page and page.count("class=\"cursor\"") == 6  # 3 methods x 2 targets, curves only
     with pytest.raises(CompareError, match="not a report"):
         write_report(comparison, study["A"], None)
+
+
+def test_writing_a_report_keeps_the_callers_process_state(study, tmp_path):
+    from helpers.process_state import kept
+
+    comparison = compare_folders(_folders(study, ("A", "B")), FAST)
+    with kept():  # the folder gets the umask's permissions without setting it
+        write_report(comparison, tmp_path / "page", None, ReportSettings(spectrograms=False))
+    assert is_report(tmp_path / "page")
