@@ -133,8 +133,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.report is None:
         return 0
     try:
-        report = ReportSettings(a.report_format, a.report_wav, tracks=tuple(a.report_tracks) if a.report_tracks else None,
-                                strict=a.strict)
+        chosen = tuple(a.report_tracks) if a.report_tracks else None
+        report = ReportSettings(a.report_format, a.report_wav, tracks=chosen, strict=a.strict)
         index = write_report(comparison, a.report, sources, report, plots, progress=not a.quiet, musdb_tracks=listed,
                              on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
     except (CompareError, EvaluationError, OSError) as err:

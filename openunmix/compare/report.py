@@ -214,7 +214,7 @@ def _tell(gaps: Mapping[str, Sequence[str]], strict: bool, on_warning: Optional[
     """One line per track with pieces missing; with ``strict`` an error naming the first of them."""
     if gaps and strict:
         track, pieces = next(iter(gaps.items()))
-        more = f" (and {len(gaps) - 1} more tracks)" if len(gaps) > 1 else ""
+        more = f" (and {len(gaps) - 1} more track{'s' if len(gaps) > 2 else ''})" if len(gaps) > 1 else ""
         raise CompareError(f"track {track!r}: {'; '.join(pieces)}{more}; --strict refuses a page with pieces missing")
     for track, pieces in gaps.items():
         line = f"track {track!r}: {'; '.join(pieces)}; its page says so"

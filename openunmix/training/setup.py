@@ -160,7 +160,9 @@ def seeded_generators(seed: int, device: torch.device) -> Iterator[None]:
     random numbers unchanged.
     """
     device = torch.device(device)
-    index = (device.index if device.index is not None else torch.cuda.current_device()) if device.type == "cuda" else None
+    index = None
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
     with torch.random.fork_rng(devices=[] if index is None else [index]):
         torch.random.default_generator.manual_seed(seed)
         if index is not None:

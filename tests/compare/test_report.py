@@ -87,7 +87,8 @@ def test_pieces_missing_are_said_once_per_track_and_noted_on_its_page(study, tmp
     assert "missing: no estimates from &#x27;A&#x27;" in pages["002-Gamma_-_Three.html"]
     assert "missing" not in next(text for name, text in pages.items() if name.startswith("001-"))
     with pytest.warns(UserWarning, match="Gamma - Three"):  # no on_warning: Python's warnings
-        write_report(comparison, tmp_path / "page", sources, ReportSettings(spectrograms=False, tracks=("Gamma - Three",)))
+        write_report(comparison, tmp_path / "page", sources,
+                     ReportSettings(spectrograms=False, tracks=("Gamma - Three",)))
 
 
 def test_strict_refuses_a_page_with_pieces_missing_and_writes_nothing(study, tmp_path):
@@ -95,8 +96,8 @@ def test_strict_refuses_a_page_with_pieces_missing_and_writes_nothing(study, tmp
     sources = AudioSources(study["root"], True, "test", {"A": _gappy_estimates(study, tmp_path)})
     with pytest.raises(CompareError) as caught:
         write_report(comparison, tmp_path / "page", sources, ReportSettings(strict=True))
-    assert str(caught.value) == ("track 'Alpha - One': no estimate of vocals from 'A' (in "
-                                 f"{tmp_path / 'est'}) (and 1 more tracks); --strict refuses a page with pieces missing")
+    assert str(caught.value) == (f"track 'Alpha - One': no estimate of vocals from 'A' (in {tmp_path / 'est'}) "
+                                 "(and 1 more track); --strict refuses a page with pieces missing")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["est"]
     whole = AudioSources(study["root"], True, "test", {"A": study["est_A"]})  # nothing missing: strict writes it
     write_report(comparison, tmp_path / "page", whole,
