@@ -8,10 +8,11 @@ NCCL and ``torch.nn.SyncBatchNorm``; CPUs use gloo and
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -29,6 +30,11 @@ class Context:
 def setup(use_cuda: bool = True, backend: Optional[str] = None, timeout: Optional[timedelta] = None) -> Context:
     """Join the process group when started by ``torchrun`` with several processes.
 
+    Nothing process-wide is set but the process group: the GPU is named in
+    the context (and bound to the NCCL group), not made the current device,
+    and cuDNN's autotuning is left as it is; code that wants them for a
+    while uses :func:`device_scope`. Programs may set them for good.
+
     Args:
         use_cuda: one GPU per process (``LOCAL_RANK``) when there are GPUs.
         backend: of the process group; default NCCL on GPUs and gloo on CPUs.
@@ -43,14 +49,31 @@ def setup(use_cuda: bool = True, backend: Optional[str] = None, timeout: Optiona
     cuda = use_cuda and torch.cuda.is_available()
     if cuda:
         device = torch.device("cuda", local_rank % torch.cuda.device_count())
-        torch.cuda.set_device(device)
-        torch.backends.cudnn.benchmark = True
     else:
         device = torch.device("cpu")
     if world > 1 and not dist.is_initialized():
-        more = {} if timeout is None else {"timeout": timeout}
-        dist.init_process_group(backend=backend or ("nccl" if cuda else "gloo"), rank=rank, world_size=world, **more)
+        backend = backend or ("nccl" if cuda else "gloo")
+        more: Dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        if backend == "nccl":
+            more["device_id"] = device  # the group's collectives run on this GPU, whichever is current
+        dist.init_process_group(backend=backend, rank=rank, world_size=world, **more)
     return Context(rank=rank, world_size=world, local_rank=local_rank, device=device)
+
+
+@contextlib.contextmanager
+def device_scope(device: torch.device, benchmark: bool = True) -> Iterator[None]:
+    """For the block only: ``device`` is the current CUDA device and cuDNN autotunes (``benchmark``);
+    both are set back afterwards. Nothing is changed on other devices."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    with torch.cuda.device(device):
+        torch.backends.cudnn.benchmark = benchmark
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = before
 
 
 def cleanup() -> None:

@@ -20,6 +20,8 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
+from .utils import known_warnings_hidden
+
 PRECISIONS: Tuple[str, ...] = ("float32", "bfloat16", "int8")
 
 
@@ -77,8 +79,10 @@ def cpu_has_native_bfloat16() -> Optional[bool]:
 def _quantize(model: nn.Module) -> nn.Module:
     from torch.ao.quantization import quantize_dynamic
 
-    with warnings.catch_warnings():  # the eager API is deprecated in favour of torchao, still present in 2.13
-        warnings.simplefilter("ignore")
+    # torch's notes that the eager API is deprecated in favour of torchao (still present in 2.13) and on
+    # quantized tensors, hidden for the call only: other warnings (a model's own) are shown
+    with known_warnings_hidden((DeprecationWarning, r"torch\.ao\.quantization is deprecated"),
+                               (UserWarning, r"torch\.quantize_per_tensor, torch\.quantize_per_channel")):
         return quantize_dynamic(copy.deepcopy(model), {nn.Linear, nn.LSTM}, dtype=torch.qint8)
 
 

@@ -10,9 +10,10 @@ import re
 import shutil
 import socket
 import tempfile
+import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, TypeVar, Union
+from typing import Any, Iterator, List, Mapping, Tuple, Type, TypeVar, Union
 
 import numpy as np
 import torch
@@ -140,11 +141,57 @@ def make_output_folder(path: PathLike) -> Path:
     return path
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it.
+
+    ``os.umask`` can only be read by setting it, and a file another thread
+    creates in between gets the wrong permissions: Linux's
+    ``/proc/self/status`` is read instead; elsewhere the mode of a new probe
+    file in the temporary folder tells it.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    fd, probe = tempfile.mkstemp(prefix=".umask-probe-")
+    os.close(fd)
+    try:
+        os.unlink(probe)
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o777)
+        os.close(fd)
+        return 0o777 & ~os.stat(probe).st_mode
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
+
+@contextlib.contextmanager
+def known_warnings_hidden(*rules: Tuple[Type[Warning], str]) -> Iterator[None]:
+    """For the block only, hide the warnings that match ``(category, message regex)`` and are raised in
+    torch's modules or this package's (torch's deprecation notes name their caller); every other warning
+    (the caller's, a model's own code) goes to the caller's filters as before.
+
+    The filters are the caller's again afterwards (``warnings.catch_warnings``;
+    as with any change of Python's filters, other threads see these few extra
+    filters while the block runs).
+    """
+    with warnings.catch_warnings():
+        for category, message in rules:
+            warnings.filterwarnings("ignore", message=message, category=category, module=r"(torch|openunmix)(\.|$)")
+        yield
+
+
 def file_mode() -> int:
     """Permissions of a new regular file under the current umask (temporary files start at 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~current_umask()
+
+
+def folder_mode() -> int:
+    """Permissions of a new folder under the current umask (temporary folders start at 0700)."""
+    return 0o777 & ~current_umask()
 
 
 def save_json(path: PathLike, obj: Any) -> None:

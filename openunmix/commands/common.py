@@ -150,7 +150,16 @@ def job_shard(parser: argparse.ArgumentParser, args: argparse.Namespace,
 
 def join_processes(use_cuda: bool):
     """This process's place under ``torchrun`` (a gloo process group; one GPU per process where there are
-    GPUs): :func:`openunmix.distributed.setup`. Alone, rank 0 of 1."""
+    GPUs): :func:`openunmix.distributed.setup`. Alone, rank 0 of 1.
+
+    The program owns its process: the GPU of its ``LOCAL_RANK`` becomes the current device (what
+    ``SeparationSettings.device``'s ``cuda`` means) and cuDNN autotunes, for the rest of the program."""
+    import torch
+
     from ..distributed import setup
 
-    return setup(use_cuda, backend="gloo", timeout=SHARE_WAIT)
+    ctx = setup(use_cuda, backend="gloo", timeout=SHARE_WAIT)
+    if ctx.device.type == "cuda":
+        torch.cuda.set_device(ctx.device)
+        torch.backends.cudnn.benchmark = True
+    return ctx

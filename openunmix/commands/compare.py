@@ -61,6 +61,9 @@ def build_parser(prog: str = PROG) -> ArgumentParser:
                       help="the compressed audio the players load (default: %(default)s)")
     page.add_argument("--report-wav", action="store_true",
                       help="also write full-length 16-bit wav files beside the compressed audio (large)")
+    page.add_argument("--strict", action="store_true",
+                      help="a track with pieces missing (a method's estimates, the track in --root) is an error: "
+                           "the page is not written (exit status 1); default: a warning and a note on its page")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -75,7 +78,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     a = parser.parse_args(argv)
     page_flags = [flag for flag, used in (("--root", a.root), ("--estimates", a.estimates),
                                           ("--mixture-estimates", a.mixture_estimates),
-                                          ("--report-tracks", a.report_tracks), ("--report-wav", a.report_wav))
+                                          ("--report-tracks", a.report_tracks), ("--report-wav", a.report_wav),
+                                          ("--strict", a.strict))
                   if used]
     if page_flags and a.report is None:
         parser.error(f"{', '.join(page_flags)} only serve the listening page: add --report DIR")
@@ -129,8 +133,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.report is None:
         return 0
     try:
-        report = ReportSettings(a.report_format, a.report_wav, tracks=tuple(a.report_tracks) if a.report_tracks else None)
-        index = write_report(comparison, a.report, sources, report, plots, progress=not a.quiet, musdb_tracks=listed)
+        chosen = tuple(a.report_tracks) if a.report_tracks else None
+        report = ReportSettings(a.report_format, a.report_wav, tracks=chosen, strict=a.strict)
+        index = write_report(comparison, a.report, sources, report, plots, progress=not a.quiet, musdb_tracks=listed,
+                             on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
     except (CompareError, EvaluationError, OSError) as err:
         error(f"{err} (the listening page was not written)")
         return 1

@@ -109,12 +109,16 @@ def _listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> int:
     from ..compare import CompareError, write_listening_page
 
     try:
-        index = write_listening_page(settings, tracks)
+        index = write_listening_page(settings, tracks, on_warning=_warn)
     except (CompareError, EvaluationError, OSError) as err:
         error(f"{err} (the listening page was not written)")
         return 1
     print(f"listening page: {index}", flush=True)
     return 0
+
+
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def _pending_note(result: EvaluationResult, shard: Shard) -> str:
@@ -166,6 +170,9 @@ def build_parser(prog: Optional[str] = None) -> ArgumentParser:
                         "mixture, references and estimates to play, with spectrograms and per-frame SDR curves")
     p.add_argument("--report-wav", action="store_true",
                    help="with --report: also full-length wav files beside the compressed audio (large)")
+    p.add_argument("--strict", action="store_true",
+                   help="with --report: a track whose estimates are missing or incomplete is an error (the page is "
+                        "not written, exit status 1), not a warning and a note on its page")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -199,7 +206,7 @@ def _settings(parser: argparse.ArgumentParser,
             targets=args.targets, tracks=args.tracks, outdir=args.outdir, evaldir=args.evaldir,
             separation=separation, cores=args.cores, force=args.force, estimates_only=args.estimates_only,
             score_only=args.score_only, progress=not args.quiet, baseline=args.baseline, report=args.report,
-            report_wav=args.report_wav, shard=shard,
+            report_wav=args.report_wav, shard=shard, strict=args.strict,
         )
     except SettingError as err:
         parser.error(f"argument {_flag(err.setting)}: {err.reason_with(_flag)}")

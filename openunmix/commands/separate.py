@@ -38,7 +38,7 @@ def separate_main(
 
     The model and ``targets`` are checked (loaded) before any input is read;
     an input that fails is reported in one line and the others are still
-    separated. Folder names come from :func:`openunmix.separation.separate.output_names`
+    separated. Folder names come from :func:`openunmix.separation.names.output_names`
     over all of ``inputs``. Every input gets a record in
     ``outdir/manifest.jsonl``; inputs separated earlier with the same settings
     are skipped unless ``force`` (see :mod:`openunmix.separation.catalogue`).
@@ -92,6 +92,7 @@ def _separate(model: str, inputs: Sequence[str], outdir: str, targets: Optional[
             separator, inputs, outdir, settings_key(model, targets, settings, ext), ext=ext,
             segment=settings.segment, overlap=settings.overlap, shard=shard, ctx=ctx, force=force,
             progress=progress, on_record=say if alone else None,
+            on_note=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True),
         )
     except OSError as err:
         if lead:

@@ -22,15 +22,16 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..evaluation.aggregate import nanmedian
 from ..evaluation.settings import EvaluationSettings, baseline_folder
-from ..utils import PathLike, remove_stale_temporaries, temporary_prefix
+from ..utils import PathLike, folder_mode, remove_stale_temporaries, temporary_prefix
 from .media import FORMATS, AudioSources, TrackAudio, encode, read_estimate, read_track, spectrogram, write_spectrogram
 from .page import Curve, Player, TargetSection, index_html, track_html
 from .results import notes as comparison_notes
@@ -54,6 +55,8 @@ class ReportSettings:
         spectrograms: draw a spectrogram under each player.
         tracks: pages for these tracks only (None: every track).
         title: the index page's title (default: the methods compared).
+        strict: a track with pieces missing (:func:`missing_pieces`) is an error, not a warning
+            and a note on its page.
     """
 
     audio_format: str = "ogg"
@@ -61,6 +64,7 @@ class ReportSettings:
     spectrograms: bool = True
     tracks: Optional[Tuple[str, ...]] = None
     title: str = ""
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if self.audio_format not in FORMATS:
@@ -114,21 +118,29 @@ def _publish(built: Path, dest: Path) -> None:
 def write_report(comparison: Comparison, dest: PathLike, sources: Optional[AudioSources] = None,
                  settings: ReportSettings = ReportSettings(), plots: Optional[Dict[str, bytes]] = None,
                  notes: Sequence[str] = (), progress: bool = False,
-                 musdb_tracks: Optional[Dict[str, object]] = None) -> Path:
+                 musdb_tracks: Optional[Dict[str, object]] = None,
+                 on_warning: Optional[Callable[[str], None]] = None) -> Path:
     """Write the listening page of a comparison into the folder ``dest``, atomically.
+
+    A track with pieces missing (:func:`missing_pieces`: a method's estimates,
+    the track in the MUSDB root) gets one warning line (``on_warning``,
+    default ``warnings.warn``) and a note at the top of its page; with
+    ``settings.strict`` it is an error and nothing is written.
 
     Args:
         sources: where the audio is (None: no players, only scores and curves).
         plots: ``{file name: PNG bytes}`` already rendered (see :func:`.results.render_plots`).
         notes: one-line remarks for the index page (default: :func:`.results.notes`).
         musdb_tracks: ``sources.musdb_tracks()`` when the caller listed them already.
+        on_warning: called with one line per track with pieces missing.
 
     Returns:
         the path of ``index.html``.
 
     Raises:
         CompareError: an unusable folder, root, estimates folder, track name
-            or audio file; OSError: the folder cannot be written.
+            or audio file, or (``settings.strict``) a track with pieces missing;
+            OSError: the folder cannot be written.
     """
     dest = check_report_folder(dest)
     sources = sources or AudioSources()
@@ -136,11 +148,13 @@ def write_report(comparison: Comparison, dest: PathLike, sources: Optional[Audio
     tracks = report_tracks(comparison, settings.tracks)
     if musdb_tracks is None:
         musdb_tracks = sources.musdb_tracks()
+    gaps = missing_pieces(comparison, sources, tracks, musdb_tracks)
+    _tell(gaps, settings.strict, on_warning)
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(dest.parent)
     work = Path(tempfile.mkdtemp(dir=dest.parent, prefix=temporary_prefix(dest.name)))
     try:
-        os.chmod(work, 0o777 & ~_umask())
+        os.chmod(work, folder_mode())
         for name in ("report.css", "report.js"):
             shutil.copyfile(STATIC / name, work / name)
         rendered = plots if plots is not None else render_plots(comparison)
@@ -150,7 +164,8 @@ def write_report(comparison: Comparison, dest: PathLike, sources: Optional[Audio
 
         for i, track in enumerate(tqdm(tracks, desc="listening page", unit="track", disable=not progress)):
             slug = f"{i:03d}-{_safe(track)}"
-            page = _TrackWriter(comparison, sources, settings, work, slug).write(track, musdb_tracks.get(track))
+            writer = _TrackWriter(comparison, sources, settings, work, slug)
+            page = writer.write(track, musdb_tracks.get(track), gaps.get(track, ()))
             links.append((track, f"tracks/{page.name}"))
         index = index_html(comparison, links, [f"plots/{name}" for name in rendered],
                            list(notes) if notes else comparison_notes(comparison), settings.title)
@@ -163,10 +178,50 @@ def write_report(comparison: Comparison, dest: PathLike, sources: Optional[Audio
     return dest / "index.html"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def missing_pieces(comparison: Comparison, sources: AudioSources, tracks: Sequence[str],
+                   musdb_tracks: Mapping[str, object]) -> Dict[str, List[str]]:
+    """What each track's page lacks, as phrases: ``{track: [...]}`` for the tracks with something missing.
+
+    A piece is missing where a method has an estimates folder and scores of a
+    target on the track but no estimate file of it (no track folder at all, or
+    some targets only), and where a MUSDB root is given that does not hold the
+    track (no mixture or reference players). Methods without an estimates
+    folder and the mixture baseline have no players by design: nothing is missing.
+    """
+    gaps: Dict[str, List[str]] = {}
+    for track in tracks:
+        pieces = []
+        if sources.root is not None and track not in musdb_tracks:
+            pieces.append(f"not in {Path(sources.root) / sources.subset} (no mixture or reference players)")
+        for method in comparison.methods:
+            if method.name not in sources.estimates or method.name in sources.mixture_methods:
+                continue
+            scores = method.tracks.get(track)
+            targets = [t for t in table_targets(comparison.table) if scores is not None and t in scores.frames]
+            absent = [t for t in targets if sources.estimate_path(method.name, track, t) is None]
+            if absent and len(absent) == len(targets):
+                pieces.append(f"no estimates from {method.name!r} (nothing for this track in "
+                              f"{sources.estimates[method.name]})")
+            elif absent:
+                pieces.append(f"no estimate of {', '.join(absent)} from {method.name!r} (in "
+                              f"{sources.estimates[method.name]})")
+        if pieces:
+            gaps[track] = pieces
+    return gaps
+
+
+def _tell(gaps: Mapping[str, Sequence[str]], strict: bool, on_warning: Optional[Callable[[str], None]]) -> None:
+    """One line per track with pieces missing; with ``strict`` an error naming the first of them."""
+    if gaps and strict:
+        track, pieces = next(iter(gaps.items()))
+        more = f" (and {len(gaps) - 1} more track{'s' if len(gaps) > 2 else ''})" if len(gaps) > 1 else ""
+        raise CompareError(f"track {track!r}: {'; '.join(pieces)}{more}; --strict refuses a page with pieces missing")
+    for track, pieces in gaps.items():
+        line = f"track {track!r}: {'; '.join(pieces)}; its page says so"
+        if on_warning is not None:
+            on_warning(line)
+        else:
+            warnings.warn(line, stacklevel=3)
 
 
 def _safe(name: str, length: int = 48) -> str:
@@ -219,18 +274,16 @@ class _TrackWriter:
         self.top_db: Optional[float] = None
         self.lengths: List[float] = []  # seconds of every stem encoded
 
-    def write(self, track: str, musdb_track: Optional[object]) -> Path:
+    def write(self, track: str, musdb_track: Optional[object], gaps: Sequence[str] = ()) -> Path:
         comparison = self.comparison
         targets = [t for t in table_targets(comparison.table)
                    if any(t in m.tracks[track].frames for m in comparison.methods if track in m.tracks)]
         audio = read_track(musdb_track, tuple(targets)) if musdb_track is not None else None
         self.page.parent.mkdir(parents=True, exist_ok=True)
-        notes = []
+        notes = [f"missing: {piece}" for piece in gaps]  # (missing_pieces)
         missing = [m.name for m in comparison.methods if track not in m.tracks]
         if missing:
             notes.append(f"no scores from {', '.join(missing)} for this track")
-        if self.sources.root is not None and audio is None:
-            notes.append(f"not in {self.sources.root / self.sources.subset}: no mixture or reference players")
         mixture = self._player("p-mixture", "mixture", "mixture", audio.mixture, audio.rate) if audio else None
         sections = [self._section(track, j, target, audio, mixture) for j, target in enumerate(targets)]
         duration = self._duration(track, audio)
@@ -296,8 +349,11 @@ class _TrackWriter:
 def evaluation_report(evaldir: PathLike, estimates_dir: PathLike, dest: PathLike, root: Optional[PathLike] = None,
                       subset: str = "test", is_wav: bool = False, name: str = "model",
                       baseline_dir: Optional[PathLike] = None, tracks: Optional[Sequence[str]] = None,
-                      settings: ReportSettings = ReportSettings(), progress: bool = False) -> Path:
+                      settings: ReportSettings = ReportSettings(), progress: bool = False,
+                      on_warning: Optional[Callable[[str], None]] = None) -> Path:
     """The listening page of one ``eval.py`` run: the model, and the mixture baseline when it was scored.
+
+    Tracks whose estimates are missing or incomplete are reported as :func:`write_report` says.
 
     Args:
         evaldir: the model's scores (``EVALDIR``).
@@ -322,7 +378,8 @@ def evaluation_report(evaldir: PathLike, estimates_dir: PathLike, dest: PathLike
     sources = AudioSources(Path(root) if root is not None else None, is_wav, subset, {name: Path(estimates_dir)},
                            frozenset({baseline}) if baseline_dir is not None else frozenset())
     title = settings.title or (f"{name} against the mixture baseline" if baseline_dir is not None else name)
-    return write_report(comparison, dest, sources, replace(settings, title=title), progress=progress)
+    return write_report(comparison, dest, sources, replace(settings, title=title), progress=progress,
+                        on_warning=on_warning)
 
 
 def _restricted(comparison: Comparison, keep: set) -> Comparison:
@@ -337,7 +394,8 @@ def _restricted(comparison: Comparison, keep: set) -> Comparison:
     return compare(methods, comparison.settings)
 
 
-def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str]) -> Path:
+def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str],
+                         on_warning: Optional[Callable[[str], None]] = None) -> Path:
     """Write the listening page of an evaluation run into ``settings.report``
     (:func:`evaluation_report`): the model, named after its folder (or
     the estimates folder with ``score_only``), and the mixture baseline with ``settings.baseline``.
@@ -345,6 +403,7 @@ def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str]) ->
     Args:
         settings: the run's :class:`~openunmix.evaluation.EvaluationSettings` (``report`` set).
         tracks: the tracks scored.
+        on_warning: called with one line per track with estimates missing (``settings.strict``: an error).
 
     Returns:
         the page's ``index.html``.
@@ -358,5 +417,6 @@ def write_listening_page(settings: EvaluationSettings, tracks: Sequence[str]) ->
     name = Path(str(s.model).rstrip("/\\")).name if s.model else Path(s.outdir).name
     return evaluation_report(
         s.evaldir, s.outdir, s.report, s.root, s.subset, s.is_wav, name or "model",
-        baseline_folder(s.evaldir) if s.baseline else None, tracks, ReportSettings(wav=s.report_wav), s.progress,
+        baseline_folder(s.evaldir) if s.baseline else None, tracks,
+        ReportSettings(wav=s.report_wav, strict=s.strict), s.progress, on_warning,
     )

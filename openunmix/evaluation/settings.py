@@ -71,6 +71,8 @@ class EvaluationSettings:
             and compare the model with it.
         report: also write the listening page into this folder (not with ``estimates_only``).
         report_wav: with ``report``, full-length wav files beside the compressed audio.
+        strict: with ``report``, a track whose estimates are missing or incomplete stops the page
+            (an error) instead of a warning and a note on its page.
         shard: this task's share of a job array (default: every track).
 
     Sequences given as lists are kept as tuples.
@@ -97,6 +99,7 @@ class EvaluationSettings:
     report: Optional[PathLike] = None
     report_wav: bool = False
     shard: Shard = Shard()
+    strict: bool = False
 
     def __post_init__(self) -> None:
         for name in ("targets", "tracks"):
@@ -121,6 +124,8 @@ class EvaluationSettings:
             raise SettingError("report", "the listening page needs scores; not with {0}", ("estimates_only",))
         if self.report_wav and self.report is None:
             raise SettingError("report_wav", "only with {0} DIR", ("report",))
+        if self.strict and self.report is None:
+            raise SettingError("strict", "only with {0} DIR", ("report",))
 
 
 def _names(setting: str, names: Optional[Sequence[str]]) -> Optional[Tuple[str, ...]]:

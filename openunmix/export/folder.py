@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 from ..filtering import FilterSettings
 from ..models.hub import load_separator
 from .. import architectures
-from ..utils import PathLike, remove_stale_temporaries, save_json, temporary_prefix
+from ..utils import PathLike, folder_mode, remove_stale_temporaries, save_json, temporary_prefix
 from .errors import ExportError
 from .info import INFO_FILE, SEPARATOR_FILE, export_info
 from .onnx_graph import export_onnx
@@ -78,7 +78,7 @@ def export_model(
                         fp16=fp16, metadata=meta, output=caps.output, targets=len(joint))
         export_separator(separator, tmp / SEPARATOR_FILE)
         save_json(tmp / INFO_FILE, export_info(separator, str(model), fp16, onnx_files))
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, folder_mode())
         written = sorted(p.name for p in tmp.iterdir())
         _publish(tmp, output)
     finally:
@@ -118,9 +118,3 @@ def _publish(tmp: Path, output: Path) -> None:
             os.replace(tmp, output)  # also replaces an empty folder
     except OSError as err:
         raise ExportError(f"{output}: cannot write the output folder ({err.strerror})") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

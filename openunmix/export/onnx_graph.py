@@ -14,7 +14,6 @@ dynamic sequence length.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -22,10 +21,19 @@ import torch
 from torch import nn
 
 from ..architectures import MAGNITUDE, SPECTROGRAM, WAVEFORM
-from ..utils import PathLike
+from ..utils import PathLike, known_warnings_hidden
 from .errors import ExportError, first_line
 
 OPSET = 17
+# what torch's own modules say on every export, which the user can do nothing about: the legacy exporter's
+# deprecation, the tracer's notes on Python booleans of tensors, the LSTM batch-size note (hidden during the
+# export only; warnings from a model's own code are shown)
+EXPORTER_NOTES = (
+    (DeprecationWarning, r"You are using the legacy TorchScript-based ONNX export"),
+    (DeprecationWarning, r"The feature will be removed"),
+    (torch.jit.TracerWarning, r""),
+    (UserWarning, r"Exporting a model to ONNX with a batch_size other than 1"),
+)
 ONNX_INPUT = "mix_magnitude"  # the names of a magnitude model's graph
 ONNX_OUTPUT = "target_magnitude"
 
@@ -95,12 +103,11 @@ def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: Opt
     model = model.cpu().eval()
     name_in, name_out, shape, _ = io_spec(output, nb_channels, nb_bins)
     example = torch.rand(*[2 if d == "batch" else 9 if d == "frames" else 4096 if d == "samples" else d
-                           for d in shape])
+                           for d in shape], generator=torch.Generator().manual_seed(0))  # not the caller's
     axes = {i: d for i, d in enumerate(shape) if isinstance(d, str)}
     out_axes = {i: d for i, d in enumerate(output_shape(shape, targets)) if isinstance(d, str)}
     try:
-        with warnings.catch_warnings():  # the legacy exporter's deprecation and LSTM batch notes
-            warnings.simplefilter("ignore")
+        with known_warnings_hidden(*EXPORTER_NOTES):
             torch.onnx.export(
                 model, (example,), str(path), input_names=[name_in], output_names=[name_out],
                 dynamic_axes={name_in: axes, name_out: out_axes}, opset_version=OPSET, dynamo=False,

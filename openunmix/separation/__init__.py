@@ -6,6 +6,7 @@ Modules:
     background -- reading ahead and writing behind on threads (the file pipeline)
     parallel   -- work side by side on torch's CPU threads
     catalogue  -- lists of files on many processes: shares, resume, one record per input
+    names      -- output folder names of a list of inputs (what tells colliding inputs apart)
     sharding   -- ``Shard`` (K/N, SLURM arrays, torchrun ranks) and the length-balanced split
     manifest   -- ``OUTDIR/manifest.jsonl``, appended to by many processes
 

@@ -2,7 +2,7 @@
 
 :func:`separate_catalogue` separates a list of audio files into
 ``OUTDIR/<folder>/<source><ext>``. Folder names come from
-:func:`~openunmix.separation.separate.output_names` over the whole list, so that every
+:func:`~openunmix.separation.names.output_names` over the whole list, so that every
 process names every input alike. Each process takes its share of the list
 (:mod:`openunmix.separation.sharding`: balanced by audio length read from the file
 headers), loads the model once (its caller does), writes every output
@@ -41,7 +41,8 @@ import torch
 from ..audio import AudioError
 from ..distributed import Context, barrier, broadcast_object
 from .manifest import MANIFEST_NAME, Manifest
-from .separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings, output_names, separate_file
+from .names import output_names
+from .separate import DEFAULT_OVERLAP, DEFAULT_SEGMENT, SeparationSettings, separate_file
 from .sharding import Shard, audio_duration, share_of
 from ..utils import PathLike, make_output_folder, remove_stale_temporaries
 
@@ -96,7 +97,8 @@ class CatalogueResult:
 
 def read_input_list(path: PathLike) -> List[str]:
     """The paths of an input list: one a line, as written (relative paths are relative to the
-    current folder, as on the command line); empty lines are skipped.
+    current folder, as on the command line). Blank lines and lines whose first non-blank character
+    is ``#`` (comments) are skipped: write a file whose name starts with ``#`` as ``./#name``.
 
     Raises:
         OSError: the list cannot be read; ValueError: it holds no path. Both one line.
@@ -108,7 +110,8 @@ def read_input_list(path: PathLike) -> List[str]:
         raise ValueError(f"{path}: not a text file of paths (one a line, UTF-8)") from None
     except OSError as err:
         raise OSError(f"{path}: cannot read the input list ({err.strerror or type(err).__name__})") from None
-    inputs = [line for line in (raw.rstrip("\r") for raw in text.split("\n")) if line.strip()]
+    lines = (raw.rstrip("\r") for raw in text.split("\n"))
+    inputs = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not inputs:
         raise ValueError(f"{path}: the input list holds no path")
     return inputs
@@ -253,6 +256,7 @@ def separate_catalogue(
     force: bool = False,
     progress: bool = True,
     on_record: Optional[Callable[[Dict[str, Any]], None]] = None,
+    on_note: Optional[Callable[[str], None]] = None,
 ) -> CatalogueResult:
     """Separate this process's share of ``inputs`` into ``outdir/<folder>/``, recording each in the manifest.
 
@@ -269,12 +273,14 @@ def separate_catalogue(
         progress: show the progress bar (rank 0 only; it counts every process's files) and
             a progress bar per file when alone.
         on_record: called with each record this process writes (e.g. to print a line).
+        on_note: called with one line when lines of the manifest are set aside (a last line cut short
+            by a crash; see :mod:`~openunmix.separation.manifest`); default ``warnings.warn``.
 
     Returns:
         what was done (on rank 0 of several processes: by all of them, read from the manifest).
 
     Raises:
-        OSError: ``outdir`` cannot be created or written.
+        OSError: ``outdir`` cannot be created or written, or its manifest is a folder or unreadable.
     """
     start = time.perf_counter()
     outdir = Path(outdir)
@@ -282,8 +288,11 @@ def separate_catalogue(
     remove_stale_temporaries(outdir)  # e.g. of a compaction killed halfway
     items = plan(inputs)
     mine = shard_items(items, shard.within(ctx.rank, ctx.world_size))
-    manifest = Manifest.of(outdir)
-    run = broadcast_object(uuid.uuid4().hex if ctx.rank == 0 else None, ctx)
+    manifest = Manifest.of(outdir, on_note)
+    manifest.records()  # every process: a manifest that is a folder or unreadable stops all of them alike
+    if ctx.rank == 0:
+        manifest.mend()  # a crash's torn last line is set aside and reported before any work
+    run = broadcast_object(uuid.uuid4().hex if ctx.rank == 0 else None, ctx)  # after the mending
     latest = manifest.latest()
     shown = mine
     if ctx.world_size > 1 and ctx.rank == 0:  # the shares of every process of this run

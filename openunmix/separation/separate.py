@@ -38,6 +38,7 @@ from ..filtering import FilterSettings
 from .separator import Separator
 from ..precision import check_precision
 from ..utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
+from .names import output_names  # noqa: F401 (imported from here by earlier code)
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
 DEFAULT_OVERLAP = 4.0  # seconds of cross-fade between segments
@@ -289,26 +290,6 @@ def read_blocks(
         tail = stream.resample_chunk(np.zeros((0, nb_channels), np.float32), last=True)
         if len(tail):
             yield np.ascontiguousarray(tail.T)
-
-
-def output_names(inputs: Sequence[PathLike]) -> List[str]:
-    """Output folder name per input file: its stem, made longer only where stems collide.
-
-    ``a/song.wav`` and ``b/song.flac`` give ``song.wav`` and ``song.flac``;
-    ``a/song.wav`` and ``b/song.wav`` give ``a_song.wav`` and ``b_song.wav``;
-    a remaining tie gets a counter.
-    """
-    paths = [Path(p) for p in inputs]
-    names = [p.stem for p in paths]
-    for longer in (lambda p: p.name, lambda p: f"{p.parent.name}_{p.name}"):
-        clash = {n for n in names if names.count(n) > 1}
-        names = [longer(p) if n in clash else n for p, n in zip(paths, names)]
-    seen: Dict[str, int] = {}
-    unique = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        unique.append(n if names.count(n) == 1 else f"{n}_{seen[n]}")
-    return unique
 
 
 class _Writers:

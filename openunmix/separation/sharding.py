@@ -21,6 +21,9 @@ from typing import List, Mapping, Optional, Sequence
 
 from ..utils import PathLike
 
+# what SLURM sets in the tasks of a job array (SLURM_ARRAY_TASK_<name>), in the order messages name them
+_ARRAY_VARIABLES = ("ID", "COUNT", "MIN", "MAX", "STEP")
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -67,32 +70,71 @@ class Shard:
 
     @classmethod
     def from_environment(cls, environ: Optional[Mapping[str, str]] = None) -> Optional["Shard"]:
-        """This task's share of a SLURM job array, or None outside one.
+        """This task's share of a SLURM job array, or None outside one (no ``SLURM_ARRAY_TASK_ID``).
 
-        ``SLURM_ARRAY_TASK_COUNT`` tasks share the inputs; the task's place
-        among them is ``(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) /
-        SLURM_ARRAY_TASK_STEP`` (MIN 0 and STEP 1 where SLURM does not set
-        them), so ``--array=0-9`` and ``--array=1-10`` both give 10 shares.
+        The array's tasks are the indices ``MIN, MIN + STEP, …, MAX``
+        (``SLURM_ARRAY_TASK_MIN``/``STEP``/``MAX``), ``SLURM_ARRAY_TASK_COUNT``
+        of them; the task's share is its place in that sequence, so
+        ``--array=0-9`` and ``--array=1-10`` both give 10 shares. Every
+        variable SLURM sets is used, and they must agree; what is not set is
+        derived from the others: the count from MIN, MAX and STEP (older SLURM
+        versions set no count), the step from MIN, MAX and the count, STEP 1
+        otherwise, and MIN 0 when only the count is set (a task run by hand:
+        ``SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=10``).
 
         Raises:
-            ValueError: the variables do not describe a share (e.g. an array
-                given as a list of unevenly spaced indices).
+            ValueError: the variables do not determine a share (the ID alone,
+                an array given as a list of unevenly spaced indices, values
+                that disagree or are not integers); one line naming the
+                variables seen.
         """
         env = os.environ if environ is None else environ
-        task, count = env.get("SLURM_ARRAY_TASK_ID"), env.get("SLURM_ARRAY_TASK_COUNT")
-        if task is None or count is None:
+        if env.get("SLURM_ARRAY_TASK_ID") is None:
             return None
+        seen = {name: env[f"SLURM_ARRAY_TASK_{name}"] for name in _ARRAY_VARIABLES
+                if env.get(f"SLURM_ARRAY_TASK_{name}") not in (None, "")}
+        shown = ", ".join(f"SLURM_ARRAY_TASK_{name}={value}" for name, value in seen.items())
+
+        def refuse(why: str) -> ValueError:
+            return ValueError(f"cannot tell this task's share from {shown}: {why}; give it with --shard K/N")
+
         try:
-            task_id, nb = int(task), int(count)
-            low, step = int(env.get("SLURM_ARRAY_TASK_MIN", "0")), int(env.get("SLURM_ARRAY_TASK_STEP", "1") or 1)
+            value = {name: int(text) for name, text in seen.items()}
         except ValueError:
-            raise ValueError(f"SLURM_ARRAY_TASK_ID={task!r} and SLURM_ARRAY_TASK_COUNT={count!r} are not integers; "
-                             "give the share with --shard K/N") from None
-        offset = task_id - low
-        if step < 1 or offset < 0 or offset % step or not 0 <= offset // step < nb:
-            raise ValueError(f"cannot tell this task's share from SLURM_ARRAY_TASK_ID={task_id} (array of {nb} "
-                             f"tasks from {low} in steps of {step}); give it with --shard K/N")
-        return cls(offset // step, nb)
+            bad = next(n for n, t in seen.items() if not t.strip().lstrip("+-").isdigit())
+            raise refuse(f"SLURM_ARRAY_TASK_{bad} is not an integer") from None
+        if "ID" not in value:
+            raise refuse("SLURM_ARRAY_TASK_ID is empty")
+        task, count, low, high, step = (value.get(n) for n in _ARRAY_VARIABLES)
+        if count is None and high is None:
+            raise refuse("neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is set, so the number of "
+                         "tasks is unknown")
+        if count is not None and count < 1:
+            raise refuse("the count is below 1")
+        if step is None:
+            if count is not None and count > 1 and low is not None and high is not None:
+                if (high - low) % (count - 1):
+                    raise refuse("the indices are not evenly spaced (an array given as a list)")
+                step = (high - low) // (count - 1)
+            else:
+                step = 1
+        if step < 1:
+            raise refuse("the step is below 1")
+        if low is None:
+            low = 0 if high is None else high - (count - 1) * step if count is not None else None
+            if low is None:
+                raise refuse("SLURM_ARRAY_TASK_MAX without SLURM_ARRAY_TASK_MIN or SLURM_ARRAY_TASK_COUNT")
+        if count is None:
+            if high < low or (high - low) % step:
+                raise refuse("MAX is not MIN plus a whole number of steps")
+            count = (high - low) // step + 1
+        if high is not None and high != low + (count - 1) * step:
+            raise refuse(f"{count} tasks from {low} in steps of {step} do not end at {high} "
+                         "(an array given as a list of unevenly spaced indices?)")
+        offset = task - low
+        if offset < 0 or offset % step or offset // step >= count:
+            raise refuse(f"task {task} is not one of the {count} tasks from {low} in steps of {step}")
+        return cls(offset // step, count)
 
     def within(self, rank: int, world_size: int) -> "Shard":
         """The share of process ``rank`` of ``world_size`` (``torchrun``) inside this share.

@@ -66,9 +66,10 @@ ONE_LINE_ERRORS = (TrainingError, ModelError, DatasetError, AudioError)
 def _process_settings_kept() -> Iterator[None]:
     """Give the caller back its torch thread count, random generators and cuDNN autotuning.
 
-    A run seeds the global generator (dropout masks) each epoch and turns on
-    cuDNN autotuning on GPUs; a program that calls :func:`train` and goes on
-    afterwards finds its own settings again.
+    The trainer itself seeds torch's generators and turns on cuDNN autotuning
+    for its own calls only (:func:`.setup.seeded`, :func:`.setup.on_device`);
+    this is a second guard around the whole run, so that a program that calls
+    :func:`train` and goes on afterwards finds its own settings again.
     """
     threads = torch.get_num_threads()
     benchmark = torch.backends.cudnn.benchmark

@@ -6,13 +6,16 @@ bookkeeping, each independent of the trainer.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from pathlib import Path
-from typing import Any, Dict, Optional, Sized, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sized, Tuple, TypeVar
 
 import torch
 
 from .. import data as data_mod
+from ..distributed import device_scope
 from ..utils import make_output_folder, remove_stale_temporaries
 from .callbacks import EpochRecord
 from .config import EarlyStopping, TrainConfig, TrainingError
@@ -144,3 +147,49 @@ def progress_bar(shown: bool, total: int, desc: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=not shown)
+
+
+@contextlib.contextmanager
+def seeded_generators(seed: int, device: torch.device) -> Iterator[None]:
+    """For the block only: torch's global generators of the CPU and of ``device`` (a GPU) seeded with
+    ``seed``; the caller's generator states are restored afterwards.
+
+    What draws from the global generators and takes no generator of its own
+    (the architectures' weight initialisation, dropout masks) is then decided
+    by ``seed`` alone, and a program that trains and goes on finds its own
+    random numbers unchanged.
+    """
+    device = torch.device(device)
+    index = None
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+    with torch.random.fork_rng(devices=[] if index is None else [index]):
+        torch.random.default_generator.manual_seed(seed)
+        if index is not None:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def seeded(seed_of: Callable[..., int]) -> Callable[[F], F]:
+    """A trainer method decorated so that each call draws from generators seeded with
+    ``seed_of(trainer, *args)`` (:func:`seeded_generators` on the trainer's device)."""
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def call(trainer: Any, *args: Any, **kwargs: Any) -> Any:
+            with seeded_generators(seed_of(trainer, *args, **kwargs), trainer.device):
+                return method(trainer, *args, **kwargs)
+        return call  # type: ignore[return-value]
+    return decorate
+
+
+def on_device(method: F) -> F:
+    """A trainer method decorated so that, during each call only, the trainer's GPU is the current CUDA
+    device and cuDNN autotunes (:func:`openunmix.distributed.device_scope`); nothing changes on CPUs."""
+    @functools.wraps(method)
+    def call(trainer: Any, *args: Any, **kwargs: Any) -> Any:
+        with device_scope(trainer.device):
+            return method(trainer, *args, **kwargs)
+    return call  # type: ignore[return-value]

@@ -23,8 +23,8 @@ from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader
 from .outputs import read_checkpoint, run_info, sigint_deferred
 from .setup import (amp_note, append_record, backward_step, check_finite, copy_state, local_batch_size,
-                    make_optimizer, new_state, open_datasets, prepare_output, progress_bar, restore,
-                    schedule_horizon)
+                    make_optimizer, new_state, on_device, open_datasets, prepare_output, progress_bar, restore,
+                    schedule_horizon, seeded)
 from .statistics import dataset_statistics
 
 
@@ -65,9 +65,9 @@ class Trainer:
 
     # -- setup -------------------------------------------------------------
 
+    @seeded(lambda trainer: trainer.cfg.seed)  # initial weights; the caller's generators are kept
     def build(self) -> None:
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)
         dataset_options = self.part.dataset_options(cfg.dataset)
         chk, model = self._starting_point()
         self.train_ds, self.valid_ds = open_datasets(cfg, dataset_options, self.ctx.world_size, self.local_batch)
@@ -149,12 +149,12 @@ class Trainer:
         self.sampler.set_epoch(epoch)
         return self.loader
 
+    # dropout and loader seeds depend only on (seed, epoch, rank): a resumed run
+    # repeats an uninterrupted one, and processes draw different dropout masks
+    @seeded(lambda trainer, epoch: trainer.cfg.seed * 1_000_003 + epoch * 1009 + trainer.ctx.rank)
     def train_epoch(self, epoch: int) -> float:
         """One epoch over the training loader; returns the mean training loss."""
         self.net.train()
-        # dropout and loader seeds depend only on (seed, epoch, rank): a resumed run
-        # repeats an uninterrupted one, and processes draw different dropout masks
-        torch.manual_seed(self.cfg.seed * 1_000_003 + epoch * 1009 + self.ctx.rank)
         loader = self._loader(epoch)
         total, count = 0.0, 0
         bar = progress_bar(self.is_main and not self.cfg.quiet, len(loader), f"epoch {epoch}")
@@ -254,8 +254,11 @@ class Trainer:
         info = run_info(self.cfg, self.options, self.state, self.es, self.sample_rate, self.ctx.world_size)
         self.part.save(self.out, self.best_model, self.sample_rate, extra=info)
 
+    @on_device  # the current GPU and cuDNN autotuning for the run only
     def run(self) -> int:
-        """Build, then train until ``epochs``, early stopping or a callback's stop; returns 0."""
+        """Build, then train until ``epochs``, early stopping or a callback's stop; returns 0.
+
+        The caller's generators, current CUDA device and cuDNN settings are the same afterwards."""
         self.build()
         self.callbacks.on_train_start(self)
         if self.start_epoch > 1:

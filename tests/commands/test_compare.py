@@ -104,3 +104,22 @@ def test_unreadable_estimate_keeps_the_results_and_writes_no_page(study, tmp_pat
     assert status == 1 and (tmp_path / "out" / "results.csv").is_file() and not (tmp_path / "page").exists()
     assert err[-1].startswith("error: ") and "vocals.wav" in err[-1] and "listening page was not written" in err[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["est", "out"]  # no temporary folder left behind
+
+
+def test_missing_estimates_warn_per_track_and_strict_makes_them_an_error(study, tmp_path, capsys):
+    est = tmp_path / "est"
+    shutil.copytree(study["est_A"], est)
+    (est / "test" / "Alpha - One" / "vocals.wav").unlink()
+    args = [f"A={study['A']}", f"B={study['B']}", "--outdir", str(tmp_path / "out"), "--quiet",
+            "--report", str(tmp_path / "page"), "--estimates", f"A={est}", "--resamples", "99",
+            "--report-tracks", "Alpha - One"]
+    assert compare_main(args) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [f"warning: track 'Alpha - One': no estimate of vocals from 'A' (in {est}); its page says so"]
+    assert compare_main(args + ["--strict"]) == 1  # the results are written, the page is not replaced
+    err = _error_lines(capsys.readouterr().err)
+    assert err[-1].startswith("error: track 'Alpha - One': no estimate of vocals") and "--strict" in err[-1]
+    assert "listening page was not written" in err[-1]
+    with pytest.raises(SystemExit) as exit_:
+        compare_main([f"A={study['A']}", f"B={study['B']}", "--strict"])
+    assert exit_.value.code == 2 and "--strict only serve the listening page" in capsys.readouterr().err

@@ -28,3 +28,21 @@ def test_eval_report_scores_and_writes_the_page(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         evaluate_command(["--root", str(root), "--estimates-only", "--report", str(tmp_path / "p2")])
     assert stop.value.code == 2 and "not with --estimates-only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        evaluate_command(["--root", str(root), "--strict"])
+    assert stop.value.code == 2 and "argument --strict: only with --report DIR" in capsys.readouterr().err
+
+    # an estimate gone after scoring: the page is built without it, says so, and --strict refuses it
+    (est / "test" / "One - Song" / "vocals.wav").unlink()
+    again = ["--score-only", "--root", str(root), "--is-wav", "--outdir", str(est), "--evaldir", str(tmp_path / "ev"),
+             "--report", str(tmp_path / "page"), "--quiet"]
+    assert evaluate_command(again) == 0
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if line.startswith("warning: ")] == [
+        f"warning: track 'One - Song': no estimate of vocals from 'mine' (in {est}); its page says so"]
+    page = (tmp_path / "page" / "tracks" / "000-One_-_Song.html").read_text()
+    assert "missing: no estimate of vocals from &#x27;mine&#x27;" in page and page.count("<audio") == 1 + 2 + 1
+    assert evaluate_command(again + ["--strict"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: track 'One - Song': no estimate of vocals from 'mine'")
+    assert err[-1].endswith("(the listening page was not written)")

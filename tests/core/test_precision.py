@@ -47,3 +47,35 @@ def test_int8_refused_off_the_cpu(tmp_path):
         load_separator(make_model_folder(tmp_path / "model"), device="cuda", precision="int8")
     with pytest.raises(ValueError, match="^precision must be one of"):
         SeparationSettings(precision="half")
+
+
+def test_int8_hides_torchs_notes_only_and_keeps_the_callers_state(tmp_path, one_thread):
+    import copy
+    import warnings
+
+    from helpers.process_state import kept
+    from openunmix.precision import reduce_precision
+
+    class Noisy(torch.nn.Module):  # a model whose own code warns while it is copied for quantisation
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.linear(x)
+
+        def __deepcopy__(self, memo):
+            warnings.warn("the model's own warning", UserWarning)
+            twin = Noisy.__new__(Noisy)  # a copy that draws no random numbers
+            memo[id(self)] = twin
+            twin.__dict__.update(copy.deepcopy(self.__dict__, memo))
+            return twin
+
+    model = Noisy().eval()
+    with kept():
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            quantized = reduce_precision(model, "int8")
+    messages = [str(w.message) for w in seen]
+    assert set(messages) == {"the model's own warning"}  # torch's deprecation notes hidden, the model's shown
+    assert quantized(torch.ones(1, 4)).shape == (1, 4)

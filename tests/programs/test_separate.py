@@ -70,21 +70,63 @@ def test_test_py_bad_input_one_line_and_others_done(tmp_path, model_dir):
     assert not (tmp_path / "sep" / "bad").exists() or not any((tmp_path / "sep" / "bad").iterdir())
 
 
-def test_inputs_with_the_same_name_get_their_own_folders(tmp_path):
-    from openunmix.separation.separate import output_names
-
-    assert output_names(["a/x.wav", "b/y.wav"]) == ["x", "y"]
-    assert output_names(["a/song.wav", "b/song.flac", "c/other.wav"]) == ["song.wav", "song.flac", "other"]
-    assert output_names(["a/song.wav", "b/song.wav"]) == ["a_song.wav", "b_song.wav"]
-    assert output_names(["a/song.wav", "a/song.wav"]) == ["a_song.wav_1", "a_song.wav_2"]
+def test_inputs_with_the_same_name_get_their_track_folders_name(tmp_path):
+    # MUSDB's layout, listed with comments and blank lines, and a folder listed by mistake
     model = make_model_folder(tmp_path / "model", targets=("vocals",))
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    one = write_tone(tmp_path / "a" / "song.wav", seed=1)
-    two = write_tone(tmp_path / "b" / "song.wav", seed=2)
-    r = run_script("test.py", model, "--input", one, two, "--outdir", tmp_path / "sep", "--quiet")
-    assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["a_song.wav", "b_song.wav", "manifest.jsonl"]
+    for seed, track in enumerate(("Song A", "Song B"), 1):
+        (tmp_path / "test" / track).mkdir(parents=True)
+        write_tone(tmp_path / "test" / track / "mixture.wav", seed=seed)
+    (tmp_path / "list.txt").write_text("# the test set\n\ntest/Song A/mixture.wav\n  # Song B next\n"
+                                       "test/Song B/mixture.wav\n\ntest\n")
+    r = run_script("test.py", model, "--input-list", "list.txt", "--outdir", "sep", "--quiet", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr  # the folder failed, the songs are separated
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["Song A", "Song B", "manifest.jsonl"]
+    assert (tmp_path / "sep" / "Song A" / "vocals.wav").is_file()
+    records = [json.loads(line) for line in (tmp_path / "sep" / "manifest.jsonl").read_text().splitlines()]
+    assert [r["input"] for r in records] == ["test/Song A/mixture.wav", "test/Song B/mixture.wav", "test"]
+    folder = records[-1]
+    assert folder["status"] == "failed" and folder["error"] == "test: is a folder, not an audio file"
+    assert [line for line in r.stderr.splitlines() if "is a folder" in line] == [
+        "error: test: is a folder, not an audio file"]
+
+
+def test_a_manifest_torn_by_a_crash_loses_no_record_and_is_reported_once(tmp_path, capsys):
+    from openunmix.commands.separate import separate_command
+
+    model = make_model_folder(tmp_path / "model", targets=("vocals",))
+    songs = [str(write_tone(tmp_path / f"song{i}.wav", seconds=0.5, seed=i)) for i in range(3)]
+    out = tmp_path / "sep"
+    args = [str(model), "--outdir", str(out), "--quiet"]
+    assert separate_command(args + ["--input", *songs[:2]]) == 0
+    with open(out / "manifest.jsonl", "a") as f:  # a third record cut short by a power loss
+        f.write('{"input": "' + songs[2] + '", "folder": "son')
+    capsys.readouterr()
+    assert separate_command(args + ["--input", *songs]) == 0
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if line.startswith("warning: ")]) == 1
+    assert "cut short by a crash" in err and "manifest.torn" in err
+    assert (out / "manifest.torn").read_text().startswith('{"input": "')
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["folder"] for r in records] == ["song0", "song1", "song2"]
+    first = {r["folder"]: r["run"] for r in records}
+    assert separate_command(args + ["--input", *songs]) == 0  # a third run: nothing to redo, nothing to report
+    assert "warning" not in capsys.readouterr().err
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert {r["folder"]: r["run"] for r in records} == first
+
+
+def test_a_manifest_that_is_a_folder_stops_test_py_in_one_line(tmp_path, capsys):
+    from openunmix.commands.separate import separate_command
+
+    model = make_model_folder(tmp_path / "model", targets=("vocals",))
+    song = write_tone(tmp_path / "song.wav", seconds=0.5)
+    (tmp_path / "sep" / "manifest.jsonl").mkdir(parents=True)
+    assert separate_command([str(model), "--input", str(song), "--outdir", str(tmp_path / "sep"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'sep' / 'manifest.jsonl'}: is a folder, not a manifest; move it away or "
+                   "choose another --outdir"]
+    assert sorted(p.name for p in (tmp_path / "sep").iterdir()) == ["manifest.jsonl"]
 
 
 def test_upstream_style_folder_loads(tmp_path):

@@ -29,3 +29,53 @@ def test_shard_spec_slurm_and_balanced_split():
         loads = [sum(weights[i] for i in s) for s in shares]
         assert max(loads) - min(loads) <= max(weights)  # longest first: within one input of each other
         assert [share_of(weights, Shard(k, count)) for k in range(count)] == shares
+
+
+def _array(**variables):
+    return Shard.from_environment({f"SLURM_ARRAY_TASK_{k}": str(v) for k, v in variables.items()})
+
+
+@pytest.mark.parametrize("variables, share", [
+    # every variable SLURM sets: --array=1-10, --array=0-15:4 (tasks 0, 4, 8, 12)
+    (dict(ID=1, COUNT=10, MIN=1, MAX=10, STEP=1), Shard(0, 10)),
+    (dict(ID=8, COUNT=4, MIN=0, MAX=12, STEP=4), Shard(2, 4)),
+    # older SLURM versions: no COUNT, the array is MIN..MAX (in steps of STEP)
+    (dict(ID=5, MIN=1, MAX=10), Shard(4, 10)),
+    (dict(ID=7, MIN=1, MAX=10, STEP=3), Shard(2, 4)),
+    (dict(ID=12, MIN=0, MAX=12, STEP=4), Shard(3, 4)),
+    # no STEP: from MIN, MAX and COUNT
+    (dict(ID=6, COUNT=3, MIN=2, MAX=10), Shard(1, 3)),
+    # no MIN: from MAX, COUNT (and STEP)
+    (dict(ID=10, COUNT=10, MAX=10), Shard(9, 10)),
+    (dict(ID=7, COUNT=3, MAX=9, STEP=2), Shard(1, 3)),  # tasks 5, 7, 9
+    # by hand (the docs' example): COUNT alone counts from 0
+    (dict(ID=3, COUNT=10), Shard(3, 10)),
+    # an array of one task
+    (dict(ID=4, COUNT=1, MIN=4, MAX=4), Shard(0, 1)),
+])
+def test_every_combination_of_array_variables_gives_the_share(variables, share):
+    assert _array(**variables) == share
+
+
+@pytest.mark.parametrize("variables, why", [
+    (dict(ID=3), "nor SLURM_ARRAY_TASK_MAX"),  # the ID alone: every task would do the whole list
+    (dict(ID=3, MIN=1), "nor SLURM_ARRAY_TASK_MAX"),
+    (dict(ID=3, STEP=2), "nor SLURM_ARRAY_TASK_MAX"),
+    (dict(ID=3, MAX=9), "MAX without"),
+    (dict(ID=8, COUNT=3, MIN=1, MAX=8), "not evenly spaced"),  # --array=1,2,8
+    (dict(ID=3, COUNT=3, MIN=1, MAX=7, STEP=1), "do not end at 7"),
+    (dict(ID=4, MIN=1, MAX=8, STEP=2), "whole number of steps"),
+    (dict(ID=4, COUNT=3, MIN=0, STEP=3), "not one of the 3 tasks"),
+    (dict(ID=11, COUNT=10, MIN=1, MAX=10), "not one of the 10 tasks"),
+    (dict(ID=2, COUNT=0), "count is below 1"),
+    (dict(ID=2, COUNT=4, STEP=0), "step is below 1"),
+    (dict(ID="x", COUNT=4), "SLURM_ARRAY_TASK_ID is not an integer"),
+    (dict(ID=2, COUNT=4, MIN="one"), "SLURM_ARRAY_TASK_MIN is not an integer"),
+])
+def test_array_variables_that_do_not_determine_a_share_are_refused_naming_them(variables, why):
+    with pytest.raises(ValueError) as caught:
+        _array(**variables)
+    message = str(caught.value)
+    assert why in message and message.endswith("give it with --shard K/N") and "\n" not in message
+    for name, value in variables.items():  # every variable seen, with its value
+        assert f"SLURM_ARRAY_TASK_{name}={value}" in message

@@ -60,3 +60,24 @@ def test_train_gives_back_threads_random_state_and_plot_backend(tmp_path, tiny_m
     assert torch.get_num_threads() == two_threads
     # the run seeded the global generator for its dropout masks; the caller's stream continues
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_trainer_keeps_the_callers_process_state_and_its_seed_alone_decides_the_run(tmp_path, tiny_musdb,
+                                                                                       one_thread):
+    from helpers.process_state import kept
+
+    def tiny(out):
+        return TrainConfig(root=str(tiny_musdb), output=str(tmp_path / out), epochs=1, batch_size=2, seq_dur=0.5,
+                           samples_per_track=2, nb_workers=0, quiet=True, no_cuda=True, seed=7,
+                           dataset_options={"is_wav": True},
+                           architecture_options={"hidden_size": 8, "nfft": 512, "nhop": 128})
+
+    torch.manual_seed(1)
+    with kept():  # the Trainer itself, not only train(): generators, threads, cuDNN, warnings, umask
+        first = Trainer(tiny("first"))
+        first.run()
+    torch.rand(5)  # the caller's generator elsewhere: the run does not depend on it
+    second = Trainer(tiny("second"))
+    second.run()
+    for k, v in first.model.state_dict().items():
+        assert torch.equal(v, second.model.state_dict()[k]), k
