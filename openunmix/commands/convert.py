@@ -32,5 +32,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         error(f"{a.outdir}: cannot write ({err.strerror or err})")
         return 1
     if not a.quiet:
-        print(f"{out}/: converted; separate with: umx {out} SONG.wav", file=sys.stderr)
+        print(f"{out}/: converted; separate with: umx {out} --input SONG.wav", file=sys.stderr)
     return 0
