@@ -106,7 +106,8 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
     p = ArgumentParser(prog=PROG, description="Open-Unmix training")
     p.add_argument("--dataset", choices=datasets, default="musdb", help="dataset layout (default: %(default)s)")
     p.add_argument("--root", required=True, help="dataset root folder")
-    p.add_argument("--target", default="vocals", help=f"target source (default: %(default)s; {default.name} only)")
+    p.add_argument("--target", default="vocals", help="target source (default: %(default)s; an architecture that trains several targets "
+                                                          "at once says so in its options)")
     p.add_argument("--architecture", choices=[a.name for a in archs], default=default.name,
                    help="; ".join(f"{a.name}: {a.description}" for a in archs) + " (default: %(default)s)")
     p.add_argument("--output", default="open-unmix", help="output folder for the model files (default: %(default)s)")
