@@ -74,7 +74,7 @@ def test_eval_writes_estimates_scores_and_report(setup):
         assert (evd / "test" / f"{name}.json").is_file()
         assert (evd / "global_sdr" / "test" / f"{name}.json").is_file()
     header, rows = read_csv(evd / "results.csv")
-    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "global_SDR", "tracks"]
+    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "uSDR", "SI-SDR", "tracks"]
     assert list(rows) == list(SOURCES)
     assert all(row["tracks"] == 2 and all(math.isfinite(v) for v in row.values()) for row in rows.values())
     assert (evd / "sdr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -125,7 +125,7 @@ def test_global_sdr_is_computed_over_the_whole_track(setup):
             per_track[source].append(hand)
     _, rows = read_csv(setup["ev"] / "results.csv")
     for source in SOURCES:  # the csv's 6 decimals: 5e-7
-        assert rows[source]["global_SDR"] == pytest.approx(np.mean(per_track[source]), abs=1e-5)
+        assert rows[source]["uSDR"] == pytest.approx(np.mean(per_track[source]), abs=1e-5)
 
 
 def test_score_only_in_parallel_needs_no_model_and_matches_serial(setup):
