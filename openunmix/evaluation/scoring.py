@@ -195,9 +195,9 @@ def write_track_scores(evaldir: PathLike, subset: str, scores: TrackScores, muse
     """
     glob_path = global_sdr_path(evaldir, subset, scores.track)
     json_path = scores_path(evaldir, subset, scores.track)
-    for path in (glob_path, json_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    glob_path.parent.mkdir(parents=True, exist_ok=True)
     if museval_json is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(json_path) as tmp:
             with open(tmp, "w") as f:
                 f.write(museval_json)
