@@ -6,13 +6,10 @@ Three metrics (``eval.py --metrics``):
   SiSEC 2018 "cSDR" when its frame medians are aggregated); slow: minutes per
   song set;
 * ``usdr``: the "SDR" of the Music Demixing (MDX 2021) and Sound Demixing
-  (SDX 2023) challenges, one ratio over the whole song
-  ``10 log10((Σ ref² + ε) / (Σ (ref - est)² + ε))`` over all channels and
-  samples, ``ε = 1e-7`` as in the challenges' evaluator; averaged over songs;
-* ``sisdr``: the scale-invariant SDR (Le Roux et al., "SDR - half-baked or
-  well done?", ICASSP 2019) of each channel over the whole song, averaged
-  over the channels: the reference scaled by ``α = <est, ref> / ||ref||²``
-  is the target, what is left of the estimate the distortion.
+  (SDX 2023) challenges, one ratio over the whole song, averaged over songs
+  (:func:`openunmix.metrics.usdr`);
+* ``sisdr``: the scale-invariant SDR of the whole song, averaged over songs
+  (:func:`openunmix.metrics.sisdr`).
 
 The whole-track metrics take milliseconds per song.
 """
@@ -21,9 +18,7 @@ from __future__ import annotations
 
 from typing import Dict, Sequence, Tuple
 
-import numpy as np
-
-EPS = 1e-7  # added to both energies, as in the MDX/SDX challenges' evaluator
+from ..metrics import EPS, sisdr, usdr  # noqa: F401 (EPS handed on)
 
 BSSEVAL = "bsseval"
 USDR = "usdr"
@@ -52,47 +47,6 @@ def parse_metrics(names: Sequence[str]) -> Tuple[str, ...]:
         what = f"unknown metric {unknown[0]!r}" if unknown else "no metric named"
         raise MetricError(f"{what}; the metrics are {', '.join(METRIC_NAMES)}")
     return tuple(m for m in METRIC_NAMES if m in names)
-
-
-def _pair(reference: np.ndarray, estimate: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    ref = np.asarray(reference, dtype=np.float64)
-    est = np.asarray(estimate, dtype=np.float64)
-    if ref.shape != est.shape or ref.ndim != 2:
-        raise ValueError(f"reference {ref.shape} and estimate {est.shape}: expected two (channels, samples) "
-                         "arrays of the same shape")
-    return ref, est
-
-
-def usdr(reference: np.ndarray, estimate: np.ndarray, eps: float = EPS) -> float:
-    """The challenges' SDR of one song in dB.
-
-    Args:
-        reference, estimate: ``(channels, samples)``, the same shape.
-
-    Returns:
-        ``10 log10((Σ ref² + eps) / (Σ (ref - est)² + eps))`` over every channel and sample.
-    """
-    ref, est = _pair(reference, estimate)
-    num = np.sum(ref * ref) + eps
-    den = np.sum((ref - est) ** 2) + eps
-    return float(10.0 * np.log10(num / den))
-
-
-def sisdr(reference: np.ndarray, estimate: np.ndarray, eps: float = EPS) -> float:
-    """The scale-invariant SDR of one song in dB: per channel over the whole song, then the mean over channels.
-
-    Args:
-        reference, estimate: ``(channels, samples)``, the same shape.
-
-    Returns:
-        the mean over channels of ``10 log10((||α ref||² + eps) / (||α ref - est||² + eps))`` with
-        ``α = (<est, ref> + eps) / (||ref||² + eps)`` (no mean removed).
-    """
-    ref, est = _pair(reference, estimate)
-    alpha = (np.sum(est * ref, axis=1, keepdims=True) + eps) / (np.sum(ref * ref, axis=1, keepdims=True) + eps)
-    target = alpha * ref
-    ratio = (np.sum(target * target, axis=1) + eps) / (np.sum((target - est) ** 2, axis=1) + eps)
-    return float(np.mean(10.0 * np.log10(ratio)))
 
 
 WHOLE_TRACK_FUNCTIONS = {USDR: usdr, SISDR: sisdr}
