@@ -26,7 +26,7 @@ from .setup import (amp_note, append_record, backward_step, check_finite, copy_s
                     make_optimizer, new_state, open_datasets, prepare_output, progress_bar, restore,
                     schedule_horizon)
 from .statistics import dataset_statistics
-from .validation import SELECT_BY, selection_value, validation_sdr
+from .validation import check_selection, selection_value, validation_sdr
 
 
 class Trainer:
@@ -48,10 +48,7 @@ class Trainer:
         self.epoch = 0  # the epoch in progress
         self.data_wait = 0.0  # seconds spent waiting for batches in the epoch in progress
         self.valid_sdr: Optional[Dict[str, float]] = None  # the last validation's {target: uSDR}
-        if cfg.select_by not in SELECT_BY:
-            raise TrainingError(f"--select-by {cfg.select_by}: one of {', '.join(SELECT_BY)}")
-        if cfg.select_by == "sdr" and not cfg.valid_sdr:
-            raise TrainingError("--select-by sdr needs the validation SDR (drop --no-valid-sdr)")
+        check_selection(cfg.select_by, cfg.valid_sdr)
         arch = architectures.get(cfg.architecture)
         self.options = arch.check_options(cfg.architecture_options)
         self.part = arch.training_part(cfg.target, cfg.nb_channels, self.options)
@@ -213,14 +210,6 @@ class Trainer:
             raise TrainingError("the validation set gave no frames to score (tracks too short?)")
         return float(sse[0] / sse[1])
 
-    def validate_sdr(self) -> Optional[Dict[str, float]]:
-        """Each target's mean uSDR over the whole validation tracks, separated as ``test.py`` does (None
-        without ``cfg.valid_sdr``); see :mod:`.validation`."""
-        if not self.cfg.valid_sdr:
-            return None
-        self.model.eval()
-        return validation_sdr(self.model, self.part, self.valid_ds, self.sample_rate, self.ctx)
-
     def _judge(self, epoch: int, valid_loss: float) -> bool:
         """Hand a validation to the schedule (the loss) and early stopping (the loss or the SDR, as
         ``cfg.select_by`` says); True: early stopping ends the run."""
@@ -245,7 +234,9 @@ class Trainer:
         if epoch % self.cfg.valid_every == 0 or epoch == self.cfg.epochs:
             t_valid = time.time()
             valid_loss = self.validate()
-            self.valid_sdr = sdr = self.validate_sdr()
+            if self.cfg.valid_sdr:  # the model is in eval mode after validate()
+                sdr = validation_sdr(self.model, self.part, self.valid_ds, self.sample_rate, self.ctx)
+            self.valid_sdr = sdr
             t_valid = time.time() - t_valid
             stop = self._judge(epoch, valid_loss)
         record = EpochRecord(epoch, train_loss, valid_loss, time.time() - t0, t_valid, self.data_wait,

@@ -23,11 +23,20 @@ import numpy as np
 import torch
 
 from .. import distributed as dist_utils
+from .config import TrainingError
 from ..metrics import usdr
 from ..separation.separate import separate
 from ..separation.separator import Separator
 
 SELECT_BY = ("loss", "sdr")
+
+
+def check_selection(select_by: str, valid_sdr: bool) -> None:
+    """Raise :class:`~.config.TrainingError` for an unknown ``select_by`` or ``sdr`` without the validation SDR."""
+    if select_by not in SELECT_BY:
+        raise TrainingError(f"--select-by {select_by}: one of {', '.join(SELECT_BY)}")
+    if select_by == "sdr" and not valid_sdr:
+        raise TrainingError("--select-by sdr needs the validation SDR (drop --no-valid-sdr)")
 
 
 def part_targets(part: Any) -> List[str]:
