@@ -402,9 +402,14 @@ def test_compare_ranks_and_tests_any_metric(setup, tmp_path, capsys):
 
     ev = tmp_path / "ev"
     proc = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
-                      "--evaldir", ev, "--metrics", "usdr,sisdr", "--quiet", "--baseline")
+                      "--evaldir", ev, "--metrics", "usdr,sisdr", "--quiet", "--baseline", "--report", tmp_path / "page")
     assert proc.returncode == 0, proc.stderr
     assert "model uSDR" in proc.stdout and "mixture uSDR" in proc.stdout
+    # the listening page of whole-track scores: the table leads with the uSDR, each estimate shows both metrics
+    index = (tmp_path / "page" / "index.html").read_text()
+    assert "uSDR [95% CI]" in index and "SI-SDR" in index
+    page = next((tmp_path / "page" / "tracks").glob("*.html")).read_text()
+    assert page.count(" dB · SI-SDR ") == 2 * len(SOURCES)  # the model and the mixture, each target
     out = tmp_path / "cmp"
     capsys.readouterr()
     assert compare_main([f"model={ev}", f"mixture={ev / 'mixture-baseline'}", "--outdir", str(out),
