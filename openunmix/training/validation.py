@@ -50,7 +50,8 @@ def training_separator(model: torch.nn.Module, part: Any, sample_rate: float) ->
     """A Separator around the model being trained (shared, not copied; put it in eval mode first), on the
     model's device."""
     device = next(model.parameters()).device
-    separator = Separator({part.stem: model}, sample_rate=sample_rate, n_fft=part.n_fft, n_hop=part.n_hop,
+    key = part.stem if getattr(part, "targets", None) else part.target  # a lone target's model is named after it
+    separator = Separator({key: model}, sample_rate=sample_rate, n_fft=part.n_fft, n_hop=part.n_hop,
                           nb_channels=part.nb_channels)
     return separator.to(device)
 
