@@ -25,7 +25,7 @@ from common import ROOT, machine
 
 def scores(path: Path):
     with open(path) as f:
-        return {row["target"]: (float(row["SDR"]), float(row["global_SDR"]), int(row["tracks"]))
+        return {row["target"]: (float(row["SDR"]), float(row["uSDR"]), int(row["tracks"]))
                 for row in csv.DictReader(f)}
 
 

@@ -44,6 +44,10 @@ def build_parser(prog: str = PROG) -> ArgumentParser:
                    help="significance level of the verdicts, on Holm-corrected p-values (default: %(default)s)")
     p.add_argument("--verdict", choices=("wilcoxon", "conover"), default="wilcoxon",
                    help="the test the verdicts follow (default: %(default)s, the paired one)")
+    p.add_argument("--metric", default=None, metavar="NAME",
+                   help="the metric the methods are ranked by and whose paired tests, heat maps and per-track table "
+                        "are shown: SDR, SIR, ISR, SAR (BSSEval), uSDR or SI-SDR (whole track; also usdr, sisdr) "
+                        "(default: SDR, or the first metric the scores have)")
     page = p.add_argument_group("listening page")
     page.add_argument("--report", metavar="DIR", default=None,
                       help="write the listening page into DIR (DIR/index.html); replaces an earlier report there")
@@ -96,7 +100,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         settings = CompareSettings(a.subset, BootstrapSettings(a.confidence, a.resamples),
-                                   PairedSettings(a.alpha, a.verdict))
+                                   PairedSettings(a.alpha, a.verdict), a.metric)
         sources = None
         if a.report is not None:
             check_report_folder(a.report)

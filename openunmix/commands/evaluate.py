@@ -14,8 +14,8 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from ..distributed import Context, cleanup
 from ..evaluation import (
-    EvaluationError, EvaluationResult, EvaluationSettings, SettingError, format_comparison, format_table,
-    run_evaluation,
+    EvaluationError, EvaluationResult, EvaluationSettings, MetricError, SettingError, format_comparison, format_table,
+    parse_metrics, run_evaluation,
 )
 from ..separation.sharding import Shard
 from ..utils import ModelError
@@ -89,8 +89,9 @@ def _run(settings: EvaluationSettings, ctx: Context) -> int:
         print(format_table(result.summary), flush=True)
         if result.baseline is not None:
             print(format_comparison(result.summary, result.baseline), flush=True)
+        written = [Path(s.evaldir) / "results.csv"] + ([Path(s.evaldir) / "sdr.png"] if "bsseval" in s.metrics else [])
         status = _finish(result.failed, total, f"{result.aggregated} tracks aggregated: "
-                         f"{Path(s.evaldir) / 'results.csv'}, {Path(s.evaldir) / 'sdr.png'}")
+                         + ", ".join(str(p) for p in written))
         if s.report is not None:
             scored = [t for t in result.tracks if t not in result.failed]
             status = max(status, _listening_page(s, scored))
@@ -144,6 +145,14 @@ def _finish(failed: Mapping[str, str], total: int, done: str) -> int:
     return 1 if failed else 0
 
 
+def metric_list(text: str) -> Tuple[str, ...]:
+    """An argparse ``type``: comma-separated metric names (:mod:`openunmix.evaluation.metrics`)."""
+    try:
+        return parse_metrics(text.split(","))
+    except MetricError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser(prog: Optional[str] = None) -> ArgumentParser:
     """The parser of ``eval.py``."""
     p = ArgumentParser(prog=prog, description="Open-Unmix evaluation on MUSDB18 with museval")
@@ -157,6 +166,10 @@ def build_parser(prog: Optional[str] = None) -> ArgumentParser:
     p.add_argument("--outdir", default="estimates", help="estimates folder: OUTDIR/<subset>/<track>/<source>.wav (default: %(default)s)")
     p.add_argument("--evaldir", default="eval", help="scores folder: EVALDIR/<subset>/<track>.json, results.csv, sdr.png (default: %(default)s)")
     add_separation_arguments(p)
+    p.add_argument("--metrics", type=metric_list, default=None, metavar="NAMES",
+                   help="comma-separated metrics to compute: bsseval (museval's BSSEval v4: SDR, SIR, ISR, SAR per "
+                        "1 s frame; slow), usdr (the MDX/SDX challenges' SDR of the whole song), sisdr (SI-SDR of "
+                        "the whole song); default: bsseval,usdr,sisdr. Without bsseval, museval is not run")
     p.add_argument("--cores", type=positive_int, default=1, help="processes scoring tracks in parallel (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="separate and score again tracks that already have results")
     add_shard_arguments(p, "tracks")
@@ -207,6 +220,7 @@ def _settings(parser: argparse.ArgumentParser,
             separation=separation, cores=args.cores, force=args.force, estimates_only=args.estimates_only,
             score_only=args.score_only, progress=not args.quiet, baseline=args.baseline, report=args.report,
             report_wav=args.report_wav, shard=shard, strict=args.strict,
+            **({} if args.metrics is None else {"metrics": args.metrics}),
         )
     except SettingError as err:
         parser.error(f"argument {_flag(err.setting)}: {err.reason_with(_flag)}")

@@ -20,6 +20,7 @@ from ..data import dataset_names, dataset_options
 from ..training import ONE_LINE_ERRORS, TrainConfig, TrainingInterrupted, train
 from ..training.recipes import DEFAULT_RECIPE, RECIPES, recipe
 from ..training.schedule import SCHEDULES
+from ..training.validation import SELECT_BY
 from .argtypes import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, number, positive_float,
                        positive_int)
 from .common import error
@@ -147,6 +148,18 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
     t.add_argument("--compile", action="store_true", help="torch.compile the model's training forward pass")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    w = p.add_argument_group("watching a run")
+    w.add_argument("--select-by", choices=SELECT_BY, default="loss",
+                   help="what the best model and early stopping follow: the validation loss, or the mean over "
+                        "targets of the validation SDR (uSDR of the whole validation tracks) (default: %(default)s)")
+    w.add_argument("--no-valid-sdr", dest="valid_sdr", action="store_false",
+                   help="validate by the loss only: do not separate the validation tracks to score their SDR")
+    w.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                   help="write no TensorBoard event files (OUTPUT/tensorboard/<stem>/)")
+    w.add_argument("--tensorboard-audio-every", type=nonnegative_int, default=5, metavar="N",
+                   help="every N validations, a validation excerpt's estimates as audio and spectrograms in "
+                        "TensorBoard (0: never; default: %(default)s)")
+
     m = p.add_argument_group("audio (every architecture)")
     m.add_argument("--nb-channels", type=number(int, 1, 2), default=2, help="1 for mono models, 2 for stereo")
     m.add_argument("--sample-rate", type=number(float, 1000, 768000), default=44100.0, help="audio at other rates is resampled")
@@ -173,6 +186,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         arch.check_options(arch_options)
     except architectures.ArchitectureError as err:
         p.error(str(err))
+    if a.select_by == "sdr" and not a.valid_sdr:
+        p.error("argument --select-by: sdr needs the validation SDR (drop --no-valid-sdr)")
     return TrainConfig(
         root=a.root, output=a.output, dataset=a.dataset, target=a.target, epochs=a.epochs,
         patience=a.patience, batch_size=a.batch_size, seq_dur=a.seq_dur, lr=a.lr,
@@ -181,7 +196,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         lr_horizon=a.lr_horizon, valid_every=a.valid_every, compile=a.compile, recipe=a.recipe, seed=a.seed,
         nb_channels=a.nb_channels, sample_rate=a.sample_rate, samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,
         valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
-        no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet,
+        no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet, valid_sdr=a.valid_sdr, select_by=a.select_by,
+        tensorboard=a.tensorboard, tensorboard_audio_every=a.tensorboard_audio_every,
         dataset_options=_dataset_options(a),
         architecture=a.architecture, architecture_options=arch_options,
     )

@@ -63,12 +63,15 @@ class TargetSection:
 
     Attributes:
         reference: the reference's player, or None.
-        estimates: ``[(method, player or None, curve or None, the track's median SDR)]``, best method first.
+        estimates: ``[(method, player or None, curve or None, the track's median SDR)]``, best method first
+            (NaN without BSSEval's frames).
+        whole: ``{method: {"uSDR": dB, "SI-SDR": dB}}``, the whole-track metrics each method has for the track.
     """
 
     target: str
     reference: Optional[Player]
     estimates: List[Tuple[str, Optional[Player], Optional[Curve], float]] = field(default_factory=list)
+    whole: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------
@@ -152,15 +155,16 @@ def index_html(comparison: Comparison, track_links: Sequence[Tuple[str, str]], p
 
 def _results_table(comparison: Comparison) -> str:
     rows = row_lookup(comparison.rows)
-    metrics = [m for m in ALL_METRICS if any(r.metric == m for r in comparison.rows)]
+    lead = comparison.metric
+    metrics = [lead] + [m for m in ALL_METRICS if m != lead and any(r.metric == m for r in comparison.rows)]
     level = f"{comparison.settings.bootstrap.confidence:.0%}"
     out = ["<section id=\"results\">\n<h2>Results</h2>\n<table class=\"sortable\" id=\"results-table\">\n<thead><tr>",
            _th("method"), _th("target")]
-    out += [_th(f"{m} [{level} CI]" if m == "SDR" else m, numeric=True) for m in metrics]
+    out += [_th(f"{m} [{level} CI]" if m == lead else m, numeric=True) for m in metrics]
     out += [_th("tracks", numeric=True), "</tr></thead>\n<tbody>\n"]
     for target in table_targets(comparison.table):
         for method in comparison.order:
-            if (method, target, "SDR") not in rows:
+            if (method, target, lead) not in rows:
                 continue
             cells = [f"<td>{escape(method)}</td>", f"<td>{escape(target)}</td>"]
             for metric in metrics:
@@ -169,10 +173,10 @@ def _results_table(comparison: Comparison) -> str:
                     cells.append("<td data-sort=\"\">–</td>")
                     continue
                 text = _num(r.median)
-                if metric == "SDR":
+                if metric == lead:
                     text += f" <small>[{_num(r.ci_low)}, {_num(r.ci_high)}]</small>"
                 cells.append(f"<td data-sort=\"{_sort_key(r.median)}\">{text}</td>")
-            cells.append(f"<td>{rows[(method, target, 'SDR')].tracks}</td>")
+            cells.append(f"<td>{rows[(method, target, lead)].tracks}</td>")
             out.append(f"<tr data-method=\"{escape(method)}\" data-target=\"{escape(target)}\">" + "".join(cells) + "</tr>\n")
     out.append("</tbody>\n</table>\n</section>\n")
     return "".join(out)
@@ -206,16 +210,18 @@ def _pairs_table(comparison: Comparison) -> str:
 def _tracks_table(comparison: Comparison, track_links: Sequence[Tuple[str, str]]) -> str:
     targets = table_targets(comparison.table)
     target = "vocals" if "vocals" in targets else (targets[0] if targets else "")
+    metric = comparison.metric
+    how = "median over frames" if metric in ("SDR", "SIR", "ISR", "SAR") else "whole track"
     out = ["<section id=\"tracks\">\n<h2>Tracks</h2>\n",
-           f"<p>Per-track {escape(target)} SDR (median over frames); open a track to listen.</p>\n",
+           f"<p>Per-track {escape(target)} {escape(metric)} ({how}); open a track to listen.</p>\n",
            "<table class=\"sortable\" id=\"tracks-table\">\n<thead><tr>", _th("track")]
-    out += [_th(f"{m} {target} SDR", True) for m in comparison.order]
+    out += [_th(f"{m} {target} {metric}", True) for m in comparison.order]
     out.append("</tr></thead>\n<tbody>\n")
     for track, link in track_links:
         mark = " <small title=\"not every method has this track\">(partial)</small>" if track in comparison.partial else ""
         cells = [f"<td><a href=\"{escape(link)}\">{escape(track)}</a>{mark}</td>"]
         for method in comparison.order:
-            v = float(values(comparison.table, method, target, "SDR", [track])[0])
+            v = float(values(comparison.table, method, target, metric, [track])[0])
             cells.append(f"<td data-sort=\"{_sort_key(v)}\">{_num(v)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>\n")
     out.append("</tbody>\n</table>\n</section>\n")
@@ -265,8 +271,10 @@ def track_html(track: str, duration: float, mixture: Optional[Player], sections:
         if section.reference is not None:
             parts.append("<div class=\"stem reference\">\n<h3>reference</h3>\n" + _player(section.reference) + "</div>\n")
         for method, player, curve, median in section.estimates:
+            shown = ([f"SDR {_num(median)} dB"] if curve is not None else []) + [
+                f"{escape(m)} {_num(v)} dB" for m, v in section.whole.get(method, {}).items()]
             parts.append(f"<div class=\"stem estimate\" data-method=\"{escape(method)}\">\n"
-                         f"<h3>{escape(method)} <small>SDR {_num(median)} dB</small></h3>\n")
+                         f"<h3>{escape(method)} <small>{' · '.join(shown)}</small></h3>\n")
             if player is not None:
                 parts.append(_player(player))
             elif method in mixture_methods:

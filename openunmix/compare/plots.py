@@ -69,9 +69,9 @@ def boxplot_figure(comparison: Comparison, metrics: Sequence[str] = METRICS):
             if col == 0:
                 ax.set_ylabel(target)
             if row == len(targets) - 1:
-                ax.set_xlabel("dB (median over frames)")
+                ax.set_xlabel("dB (per track)")
     fig.suptitle("per-track scores (boxes: quartiles, whiskers: 1.5 IQR, outliers not drawn), "
-                 "methods sorted by median vocals SDR")
+                 f"methods sorted by median vocals {comparison.metric}")
     fig.tight_layout()
     return fig
 
@@ -155,7 +155,7 @@ def track_figure(comparison: Comparison, metric: str = "SDR"):
         else:
             ax.set_xticks([])
         fig.colorbar(image, ax=ax, label=f"{metric} (dB)", pad=0.01, extend="both")
-    fig.suptitle(f"per-track {metric} (median over frames; colours clipped to the 2-98th percentile); "
+    fig.suptitle(f"per-track {metric} (BSSEval: median over frames; colours clipped to the 2-98th percentile); "
                  "* only some methods have the track")
     fig.tight_layout()
     return fig

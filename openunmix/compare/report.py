@@ -18,6 +18,7 @@ earlier report is replaced; any other non-empty ``DIR`` is refused.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -277,7 +278,8 @@ class _TrackWriter:
     def write(self, track: str, musdb_track: Optional[object], gaps: Sequence[str] = ()) -> Path:
         comparison = self.comparison
         targets = [t for t in table_targets(comparison.table)
-                   if any(t in m.tracks[track].frames for m in comparison.methods if track in m.tracks)]
+                   if any(t in m.tracks[track].frames or t in m.global_sdr.get(track, {}) or t in m.sisdr.get(track, {})
+                          for m in comparison.methods if track in m.tracks)]
         audio = read_track(musdb_track, tuple(targets)) if musdb_track is not None else None
         self.page.parent.mkdir(parents=True, exist_ok=True)
         notes = [f"missing: {piece}" for piece in gaps]  # (missing_pieces)
@@ -302,15 +304,21 @@ class _TrackWriter:
         for k, name in enumerate(self.comparison.order):
             method = self.comparison.method(name)
             scores = method.tracks.get(track)
-            if scores is None or target not in scores.frames:
+            whole = {label: by_track[track][target] for label, by_track in (("uSDR", method.global_sdr),
+                                                                            ("SI-SDR", method.sisdr))
+                     if target in by_track.get(track, {})}
+            if scores is None or (target not in scores.frames and not whole):
                 continue
-            curve = Curve(scores.times[target], scores.durations[target], scores.frames[target]["SDR"])
+            section.whole[name] = whole
+            curve = None
+            if target in scores.frames:
+                curve = Curve(scores.times[target], scores.durations[target], scores.frames[target]["SDR"])
             player = None
             path = None if name in self.sources.mixture_methods else self.sources.estimate_path(name, track, target)
             if path is not None:
                 x, rate = read_estimate(path)
                 player = self._player(f"p-{k}-{j}", name, f"{k}-{_safe(name, 24)}.{_safe(target)}", x, rate)
-            section.estimates.append((name, player, curve, nanmedian(curve.sdr)))
+            section.estimates.append((name, player, curve, nanmedian(curve.sdr) if curve is not None else math.nan))
         return section
 
     def _player(self, player_id: str, label: str, stem: str, audio: np.ndarray, rate: float) -> Player:
@@ -388,7 +396,8 @@ def _restricted(comparison: Comparison, keep: set) -> Comparison:
     from .scores import MethodScores
 
     methods = [MethodScores(m.name, m.folder, {t: f for t, f in m.tracks.items() if t in keep},
-                            {t: g for t, g in m.global_sdr.items() if t in keep}) for m in comparison.methods]
+                            {t: g for t, g in m.global_sdr.items() if t in keep},
+                            {t: g for t, g in m.sisdr.items() if t in keep}) for m in comparison.methods]
     if not any(m.tracks for m in methods):
         raise CompareError("none of the tracks evaluated has scores")
     return compare(methods, comparison.settings)

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional
 
 from ..utils import PathLike, atomic_path, make_output_folder, remove_stale_temporaries
 from .run import Comparison
-from .table import GLOBAL, row_lookup, table_targets
+from .table import row_lookup, table_metrics, table_targets
 
 RESULT_COLUMNS = ("method", "target", "metric", "median", "ci_low", "ci_high", "tracks")
 PAIR_COLUMNS = ("method_a", "method_b", "target", "metric", "tracks", "median_diff", "wins_a", "wins_b", "ties",
@@ -38,39 +38,39 @@ PLOTS = ("boxplots.png", "pairwise.png", "tracks.png")
 
 
 def format_table(comparison: Comparison) -> str:
-    """The SiSEC table as text: per target, one line per method (best first by median vocals SDR).
+    """The SiSEC table as text: per target, one line per method (best first by the chosen metric).
 
-    SDR with its confidence interval, then SIR, ISR, SAR, the whole-track SDR
-    where the folders have it, and the number of tracks.
+    The chosen metric (SDR by default) with its confidence interval, then the
+    other metrics the scores have (SIR, ISR, SAR, uSDR, SI-SDR), and the number of tracks.
     """
     rows = row_lookup(comparison.rows)
     targets = table_targets(comparison.table)
     width = max(8, *(len(m) + 2 for m in comparison.order), *(len(t) for t in targets)) + 2
     level = f"{comparison.settings.bootstrap.confidence:.0%}"
-    has_global = any(r.metric == GLOBAL for r in comparison.rows)
+    lead = comparison.metric
+    others = [m for m in table_metrics(comparison.table) if m != lead]
     lines: List[str] = []
     for target in targets:
-        head = (f"{target:<{width}}" + f"{'SDR [' + level + ' CI]':>22}" + "".join(f"{m:>8}" for m in ("SIR", "ISR", "SAR"))
-                + (f"{'SDR(glob)':>11}" if has_global else "") + f"{'tracks':>8}")
+        head = (f"{target:<{width}}" + f"{lead + ' [' + level + ' CI]':>24}" + "".join(f"{m:>8}" for m in others)
+                + f"{'tracks':>8}")
         lines.append(head)
         for method in comparison.order:
-            sdr = rows.get((method, target, "SDR"))
-            if sdr is None:
+            first = rows.get((method, target, lead))
+            if first is None:
                 continue
-            cells = [f"{_num(sdr.median):>8} [{_num(sdr.ci_low):>5}, {_num(sdr.ci_high):>5}]"]
-            for metric in ("SIR", "ISR", "SAR"):
+            cells = [f"{_num(first.median):>8} [{_num(first.ci_low):>5}, {_num(first.ci_high):>5}]"]
+            for metric in others:
                 r = rows.get((method, target, metric))
-                cells.append(f"{_num(r.median) if r else '':>8}")
-            if has_global:
-                g = rows.get((method, target, GLOBAL))
-                cells.append(f"{_num(g.median) if g else '-':>11}")
-            lines.append(f"  {method:<{width - 2}}" + f"{cells[0]:>22}" + "".join(cells[1:]) + f"{sdr.tracks:>8d}")
+                cells.append(f"{_num(r.median) if r else '-':>8}")
+            lines.append(f"  {method:<{width - 2}}" + f"{cells[0]:>24}" + "".join(cells[1:]) + f"{first.tracks:>8d}")
         lines.append("")
     return "\n".join(lines).rstrip("\n")
 
 
-def format_pairs(comparison: Comparison, metric: str = "SDR") -> str:
-    """The paired comparisons of one metric as text, one line per target and pair ('' when there are none)."""
+def format_pairs(comparison: Comparison, metric: Optional[str] = None) -> str:
+    """The paired comparisons of one metric (None: the comparison's) as text, one line per target and pair
+    ('' when there are none)."""
+    metric = metric or comparison.metric
     pairs = [p for p in comparison.paired.pairs if p.metric == metric]
     if not pairs:
         return ""
@@ -98,7 +98,7 @@ def notes(comparison: Comparison, limit: int = 5) -> List[str]:
                    f"tests: {listed}{more}")
     for target, by_metric in comparison.paired.left_out.items():
         for metric, tracks in by_metric.items():
-            if metric != "SDR":
+            if metric != comparison.metric:
                 continue
             listed = ", ".join(repr(t) for t in tracks[:limit])
             more = f" and {len(tracks) - limit} more" if len(tracks) > limit else ""
@@ -159,6 +159,7 @@ def results_json(comparison: Comparison) -> Dict[str, Any]:
         "methods": [{"name": m.name, "folder": str(m.folder), "tracks": len(m.tracks)} for m in comparison.methods],
         "order": comparison.order,
         "tracks": {"common": comparison.common, "partial": comparison.partial},
+        "metric": comparison.metric,
         "settings": {"confidence": s.bootstrap.confidence, "resamples": s.bootstrap.resamples,
                      "seed": s.bootstrap.seed, "alpha": s.paired.alpha, "verdict_test": s.paired.verdict_test},
         "results": [r.as_dict() for r in comparison.rows],
@@ -181,10 +182,12 @@ def render_plots(comparison: Comparison) -> Dict[str, bytes]:
     """``{file name: PNG bytes}`` of the plots (see :data:`PLOTS`)."""
     from .plots import boxplot_figure, figure_png, pairwise_figure, track_figure
 
+    metrics = table_metrics(comparison.table)
+    shown = [m for m in metrics if m in ("SDR", "SIR", "ISR", "SAR")] or metrics
     return {
-        "boxplots.png": figure_png(boxplot_figure(comparison)),
-        "pairwise.png": figure_png(pairwise_figure(comparison)),
-        "tracks.png": figure_png(track_figure(comparison)),
+        "boxplots.png": figure_png(boxplot_figure(comparison, shown)),
+        "pairwise.png": figure_png(pairwise_figure(comparison, comparison.metric)),
+        "tracks.png": figure_png(track_figure(comparison, comparison.metric)),
     }
 
 

@@ -8,13 +8,13 @@ listening page. Nothing is written here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..utils import PathLike
 from .bootstrap import BootstrapSettings
 from .paired import PairedResult, PairedSettings, compare_pairs
-from .scores import MethodScores, load_methods, shared_tracks
-from .table import Row, TrackTable, aggregate, method_order, track_table
+from .scores import CompareError, MethodScores, load_methods, shared_tracks
+from .table import Row, TrackTable, aggregate, method_order, resolve_metric, track_table
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,16 @@ class CompareSettings:
         subset: the subset folder read from each score folder (``test`` or ``train``).
         bootstrap: the confidence intervals of the medians.
         paired: the significance level and the test the verdicts use.
+        metric: the metric the methods are ranked by and whose paired tests,
+            heat maps and per-track table are shown (``SDR``, ``SIR``, ``ISR``,
+            ``SAR``, ``uSDR``, ``SI-SDR``; ``usdr``/``sisdr`` too); None: the
+            SDR (the first metric the scores have when they have no SDR).
     """
 
     subset: str = "test"
     bootstrap: BootstrapSettings = field(default_factory=BootstrapSettings)
     paired: PairedSettings = field(default_factory=PairedSettings)
+    metric: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,9 @@ class Comparison:
         common: the tracks every method has; the paired tests use these.
         partial: ``{track: methods that have it}`` for the tracks only some
             methods have: in the table, not in the paired tests.
-        paired: the paired comparisons on ``common``.
+        paired: the paired comparisons on ``common`` (every metric).
         settings: how it was computed.
+        metric: the metric shown first (``settings.metric`` resolved against the scores).
     """
 
     methods: List[MethodScores]
@@ -56,6 +62,7 @@ class Comparison:
     partial: Dict[str, List[str]]
     paired: PairedResult
     settings: CompareSettings
+    metric: str = "SDR"
 
     def method(self, name: str) -> MethodScores:
         """The scores of the method called ``name``."""
@@ -66,13 +73,20 @@ def compare(methods: Sequence[MethodScores], settings: CompareSettings = Compare
     """Aggregate each method as SiSEC did and compare every pair on the tracks they share.
 
     One method gives its table and no pairs.
+
+    Raises:
+        CompareError: ``settings.metric`` is not a metric of the scores.
     """
     table = track_table(methods)
+    try:
+        metric = resolve_metric(settings.metric, table)
+    except ValueError as err:
+        raise CompareError(str(err)) from None
     common, partial = shared_tracks(methods)
     names = [m.name for m in methods]
     paired = compare_pairs(table, names, common, settings.paired)
-    return Comparison(list(methods), table, aggregate(table, settings.bootstrap), method_order(table), common,
-                      partial, paired, settings)
+    return Comparison(list(methods), table, aggregate(table, settings.bootstrap), method_order(table, metric=metric),
+                      common, partial, paired, settings, metric)
 
 
 def compare_folders(folders: Sequence[Tuple[str, PathLike]], settings: CompareSettings = CompareSettings(),

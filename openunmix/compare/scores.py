@@ -4,10 +4,11 @@ A score folder is what ``eval.py`` writes (``EVALDIR``) or any folder of
 museval per-track json, such as a SiSEC 2018 submission::
 
     DIR/<subset>/<track>.json                    museval's per-frame scores (read)
-    DIR/global_sdr/<subset>/<track>.json         whole-track SDR (read where present)
+    DIR/global_sdr/<subset>/<track>.json         whole-track uSDR and SI-SDR (read where present)
 
 A folder without ``<subset>/`` that holds ``<track>.json`` files directly is
-read too. The track name is the file name without ``.json``, as museval has
+read too. A folder that ``eval.py --metrics usdr,sisdr`` wrote has no museval
+json: its tracks are those of its whole-track files, without frames. The track name is the file name without ``.json``, as museval has
 it. Files may hold bare ``NaN`` tokens (museval writes them for frames whose
 reference is silent); Python's json reads them.
 """
@@ -15,13 +16,14 @@ reference is silent); Python's json reads them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from ..evaluation.aggregate import read_global_sdr
+from ..evaluation.aggregate import read_whole_track
+from ..evaluation.metrics import SISDR, USDR
 from ..evaluation.scoring import Frames, frames_from_museval
 from ..evaluation.tracks import GLOBAL_DIR, EvaluationError
 from ..utils import PathLike
@@ -59,18 +61,23 @@ class MethodScores:
         name: the method's name, as given on the command line.
         folder: the score folder.
         tracks: ``{track: TrackFrames}``, sorted by track name.
-        global_sdr: ``{track: {target: dB}}`` for the tracks that have a
-            whole-track SDR file (what ``eval.py`` writes); empty otherwise.
+        global_sdr: ``{track: {target: dB}}``, the uSDR of the tracks that
+            have a whole-track file (what ``eval.py`` writes); empty otherwise.
+        sisdr: ``{track: {target: dB}}``, the SI-SDR where the whole-track files have it.
     """
 
     name: str
     folder: Path
     tracks: Dict[str, TrackFrames]
     global_sdr: Dict[str, Dict[str, float]]
+    sisdr: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def targets(self) -> List[str]:
         """The targets found in any of the method's tracks."""
-        return sorted({t for track in self.tracks.values() for t in track.frames})
+        found = {t for track in self.tracks.values() for t in track.frames}
+        for by_track in (self.global_sdr, self.sisdr):
+            found |= {t for scores in by_track.values() for t in scores}
+        return sorted(found)
 
 
 # ---------------------------------------------------------------------------
@@ -128,13 +135,15 @@ def _first_line(err: BaseException) -> str:
 # one folder
 
 
-def score_files(folder: PathLike, subset: str = "test") -> List[Path]:
+def score_files(folder: PathLike, subset: str = "test", whole_ok: bool = False) -> List[Path]:
     """The museval json files of a score folder, sorted by track name.
 
-    ``folder/<subset>/*.json`` when that folder exists, else ``folder/*.json``.
+    ``folder/<subset>/*.json`` when that folder exists, else ``folder/*.json``;
+    with ``whole_ok``, an empty list when there are none but the folder has
+    whole-track files (``folder/global_sdr/<subset>/*.json``).
 
     Raises:
-        CompareError: the folder does not exist, or holds no json.
+        CompareError: the folder does not exist, or holds no scores.
     """
     folder = Path(folder)
     if not folder.exists():
@@ -144,9 +153,17 @@ def score_files(folder: PathLike, subset: str = "test") -> List[Path]:
     where = folder / subset if (folder / subset).is_dir() else folder
     files = sorted((p for p in where.glob("*.json") if p.is_file() and not p.name.startswith(".")),
                    key=lambda p: p.stem)
-    if not files:
+    if not files and not (whole_ok and _whole_files(folder, subset)):
         raise CompareError(f"{folder}: no museval json (expected {folder / subset}/<track>.json files)")
     return files
+
+
+def _whole_files(folder: Path, subset: str) -> List[Path]:
+    where = folder / GLOBAL_DIR / subset
+    if not where.is_dir():
+        return []
+    return sorted((p for p in where.glob("*.json") if p.is_file() and not p.name.startswith(".")),
+                  key=lambda p: p.stem)
 
 
 def load_method(name: str, folder: PathLike, subset: str = "test") -> MethodScores:
@@ -157,17 +174,24 @@ def load_method(name: str, folder: PathLike, subset: str = "test") -> MethodScor
             museval track scores (the message names it).
     """
     folder = Path(folder)
-    tracks = {path.stem: read_museval_json(path) for path in score_files(folder, subset)}
+    tracks = {path.stem: read_museval_json(path) for path in score_files(folder, subset, whole_ok=True)}
+    if not tracks:  # whole-track metrics only (eval.py --metrics without bsseval)
+        tracks = {path.stem: TrackFrames({}, {}, {}) for path in _whole_files(folder, subset)}
     glob: Dict[str, Dict[str, float]] = {}
+    sisdr: Dict[str, Dict[str, float]] = {}
     glob_dir = folder / GLOBAL_DIR / subset
     for track in tracks:
         path = glob_dir / f"{track}.json"
         if path.is_file():
             try:
-                glob[track] = read_global_sdr(path)
+                whole = read_whole_track(path)
             except EvaluationError as err:
                 raise CompareError(str(err)) from None
-    return MethodScores(name, folder, tracks, glob)
+            if USDR in whole:
+                glob[track] = whole[USDR]
+            if SISDR in whole:
+                sisdr[track] = whole[SISDR]
+    return MethodScores(name, folder, tracks, glob, sisdr)
 
 
 # ---------------------------------------------------------------------------

@@ -21,8 +21,9 @@ from ..evaluation.scoring import METRICS
 from .bootstrap import BootstrapSettings, median_ci
 from .scores import MethodScores
 
-GLOBAL = "global_SDR"  # the whole-track SDR, a metric of the table where the score folders have it
-ALL_METRICS = METRICS + (GLOBAL,)
+GLOBAL = "uSDR"  # the whole-track (challenge) SDR, a metric of the table where the score folders have it
+SI_SDR = "SI-SDR"  # the whole-track SI-SDR, likewise
+ALL_METRICS = METRICS + (GLOBAL, SI_SDR)
 
 # {method: {target: {metric: {track: per-track score}}}}
 TrackTable = Dict[str, Dict[str, Dict[str, Dict[str, float]]]]
@@ -58,7 +59,7 @@ class Row:
 def track_table(methods: Sequence[MethodScores]) -> TrackTable:
     """Per method, target and metric, the score of each track: the median over its frames.
 
-    ``global_SDR`` holds the whole-track SDR of the tracks that have one.
+    ``uSDR`` and ``SI-SDR`` hold the whole-track metrics of the tracks that have them.
     """
     table: TrackTable = {}
     for method in methods:
@@ -67,9 +68,10 @@ def track_table(methods: Sequence[MethodScores]) -> TrackTable:
             for target, medians in track_medians(scores.frames).items():
                 for metric, value in medians.items():
                     per.setdefault(target, {}).setdefault(metric, {})[track] = value
-        for track, targets in method.global_sdr.items():
-            for target, value in targets.items():
-                per.setdefault(target, {}).setdefault(GLOBAL, {})[track] = float(value)
+        for metric, by_track in ((GLOBAL, method.global_sdr), (SI_SDR, method.sisdr)):
+            for track, targets in by_track.items():
+                for target, value in targets.items():
+                    per.setdefault(target, {}).setdefault(metric, {})[track] = float(value)
         table[method.name] = per
     return table
 
@@ -102,7 +104,7 @@ def aggregate(table: TrackTable, bootstrap: BootstrapSettings = BootstrapSetting
     """The SiSEC table: one row per method, target and metric that has scores.
 
     Rows are ordered by method (as in ``table``), target (musdb's order) and
-    metric (SDR, SIR, ISR, SAR, global_SDR).
+    metric (SDR, SIR, ISR, SAR, uSDR, SI-SDR).
     """
     rows: List[Row] = []
     targets = table_targets(table)
@@ -137,3 +139,23 @@ def method_order(table: TrackTable, target: str = "vocals", metric: str = "SDR")
 def row_lookup(rows: Sequence[Row]) -> Mapping[tuple, Row]:
     """``{(method, target, metric): row}``."""
     return {(r.method, r.target, r.metric): r for r in rows}
+
+
+# what --metric also accepts for the table's metrics (eval.py's --metrics names, any case)
+METRIC_ALIASES = {"usdr": GLOBAL, "global_sdr": GLOBAL, "sisdr": SI_SDR, "si-sdr": SI_SDR, "csdr": "SDR"}
+
+
+def resolve_metric(name: Optional[str], table: TrackTable) -> str:
+    """The metric of the table that ``name`` means (any case; ``usdr``, ``sisdr``, ``csdr`` too); None: the SDR,
+    or the first metric of the table when it has no SDR.
+
+    Raises:
+        ValueError: ``name`` is not a metric of the table (the message lists those it has).
+    """
+    present = table_metrics(table)
+    if name is None:
+        return "SDR" if "SDR" in present or not present else present[0]
+    wanted = METRIC_ALIASES.get(name.lower(), next((m for m in ALL_METRICS if m.lower() == name.lower()), name))
+    if wanted not in present:
+        raise ValueError(f"--metric {name}: not a metric of these scores (they have: {', '.join(present) or 'none'})")
+    return wanted

@@ -6,13 +6,15 @@ The steps can run apart (separation on a GPU machine, scoring on CPUs):
 * :mod:`.estimates` -- :func:`separate_tracks` writes
   ``ESTIMATES_DIR/<subset>/<track>/<source>.wav`` (32-bit float) with one
   :class:`~openunmix.separation.separator.Separator`, and reads them back;
+* :mod:`.metrics` -- the metrics by name (``bsseval``, ``usdr``, ``sisdr``) and the whole-track ones;
 * :mod:`.scoring` -- :func:`score_tracks` scores the estimates on disk with
-  BSSEval v4 (museval, 1 s windows and hops) in parallel processes and writes
-  per track ``EVAL_DIR/<subset>/<track>.json`` (museval's own format) and
-  ``EVAL_DIR/global_sdr/<subset>/<track>.json`` (whole-track "MDX" SDR);
+  BSSEval v4 (museval, 1 s windows and hops) and the whole-track metrics in
+  parallel processes and writes per track ``EVAL_DIR/<subset>/<track>.json``
+  (museval's own format) and ``EVAL_DIR/global_sdr/<subset>/<track>.json``
+  (whole-track uSDR and SI-SDR);
 * :mod:`.aggregate` -- :func:`summarize`: per track the median over frames
   (NaN frames ignored), then the median over tracks, per target and metric,
-  and the mean over tracks of the whole-track SDR;
+  and the mean over tracks of the whole-track metrics;
 * :mod:`.report` -- text tables, ``results.csv`` and ``sdr.png`` (the listening page of a run is
   :func:`openunmix.compare.write_listening_page`'s);
 * :mod:`.baseline` -- :func:`evaluate_mixture_baseline`: the mixture scored as every target's estimate;
@@ -25,9 +27,10 @@ Nothing here prints errors: problems raise :class:`EvaluationError` (one line).
 """
 
 from .aggregate import (
-    COLUMNS, Summary, load_results, nanmedian, order_targets, read_global_sdr, read_track_scores, summarize,
-    track_medians,
+    COLUMNS, Summary, load_results, nanmedian, order_targets, read_global_sdr, read_track_scores, read_whole_track,
+    summarize, summarize_results, track_medians,
 )
+from .metrics import DEFAULT_METRICS, METRIC_NAMES, MetricError, parse_metrics, sisdr, usdr
 from .estimates import SUBTYPE, load_estimates, separate_array, separate_track, separate_tracks
 from .baseline import baseline_targets, evaluate_mixture_baseline, mixture_baseline
 from .settings import BASELINE_DIR, baseline_folder
@@ -45,6 +48,8 @@ from .tracks import (
 )
 
 __all__ = [
+    "DEFAULT_METRICS", "METRIC_NAMES", "MetricError", "parse_metrics", "sisdr", "usdr", "read_whole_track",
+    "summarize_results",
     "ALONE", "BASELINE_DIR", "COLUMNS", "EPS", "GLOBAL_DIR", "METRICS", "MUSDB_TARGETS", "SUBSETS", "SUBTYPE", "WINDOW",
     "EvaluationError", "EvaluationResult", "EvaluationSettings", "Frames", "ScoreJob", "SettingError", "Summary",
     "TrackScores", "baseline_folder", "baseline_targets", "mixture_baseline", "run_evaluation",

@@ -1,8 +1,8 @@
 """Reading scores back and aggregating them as in SiSEC 2018.
 
 Per track, the median over frames (NaN frames ignored); then, per target and
-metric, the median over tracks; and the mean over tracks of the whole-track
-SDR.
+metric, the median over tracks (BSSEval); and the mean over tracks of the
+whole-track metrics (uSDR, SI-SDR), as the challenges average songs.
 """
 
 from __future__ import annotations
@@ -10,17 +10,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..utils import PathLike
+from .metrics import BSSEVAL, COLUMN, DEFAULT_METRICS, SISDR, USDR
 from .scoring import METRICS, Frames, frames_from_museval
 from .tracks import MUSDB_TARGETS, EvaluationError, global_sdr_path, is_scored, scores_path
 
 Summary = Dict[str, Dict[str, float]]  # target -> column -> value
 
-COLUMNS: Tuple[str, ...] = METRICS + ("global_SDR", "tracks")
+USDR_COLUMN, SISDR_COLUMN = COLUMN[USDR], COLUMN[SISDR]
+COLUMNS: Tuple[str, ...] = METRICS + (USDR_COLUMN, SISDR_COLUMN, "tracks")
+
+Whole = Dict[str, Dict[str, float]]  # metric (usdr, sisdr) -> target -> dB
 
 
 # ---------------------------------------------------------------------------
@@ -43,36 +47,54 @@ def read_track_scores(path: PathLike) -> Frames:
         raise EvaluationError(f"{path}: {err}") from None
 
 
-def read_global_sdr(path: PathLike) -> Dict[str, float]:
-    """``{target: dB}`` from a whole-track SDR file."""
+def read_whole_track(path: PathLike) -> Whole:
+    """``{metric: {target: dB}}`` from a whole-track metrics file (``usdr``, ``sisdr``; a file written before
+    SI-SDR holds ``global_sdr`` only, read as the uSDR)."""
     path = Path(path)
     try:
         with open(path) as f:
             data = json.load(f)
-        return {str(k): float(v) for k, v in data["global_sdr"].items()}
+        found: Whole = {}
+        for key, metric in (("global_sdr", USDR), ("usdr", USDR), ("sisdr", SISDR)):
+            if key in data:
+                found[metric] = {str(k): float(v) for k, v in data[key].items()}
+        if not found:
+            raise KeyError("usdr")
+        return found
     except FileNotFoundError:
         raise EvaluationError(f"{path}: no such file") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise EvaluationError(f"{path}: not a whole-track SDR file ({type(err).__name__}: {err})") from None
 
 
+def read_global_sdr(path: PathLike) -> Dict[str, float]:
+    """``{target: dB}``: the uSDR of a whole-track metrics file."""
+    found = read_whole_track(path)
+    if USDR not in found:
+        raise EvaluationError(f"{path}: not a whole-track SDR file (no uSDR)")
+    return found[USDR]
+
+
 def load_results(
-    evaldir: PathLike, subset: str, tracks: Sequence[str]
-) -> Tuple[Dict[str, Frames], Dict[str, Dict[str, float]]]:
-    """Per-frame scores and whole-track SDRs of the named tracks that have results.
+    evaldir: PathLike, subset: str, tracks: Sequence[str], metrics: Sequence[str] = DEFAULT_METRICS,
+) -> Tuple[Dict[str, Frames], Dict[str, Whole]]:
+    """Per-frame scores (with ``bsseval``) and whole-track metrics of the named tracks that have results.
 
     Returns:
-        ``({track: frames}, {track: {target: dB}})``; tracks without result
-        files are left out.
+        ``({track: frames}, {track: {metric: {target: dB}}})``, each metric
+        only where it is among ``metrics``; tracks without result files for
+        all of ``metrics`` are left out.
     """
     frames: Dict[str, Frames] = {}
-    glob: Dict[str, Dict[str, float]] = {}
+    whole: Dict[str, Whole] = {}
     for name in tracks:
-        if not is_scored(evaldir, subset, name):
+        if not is_scored(evaldir, subset, name, metrics):
             continue
-        frames[name] = read_track_scores(scores_path(evaldir, subset, name))
-        glob[name] = read_global_sdr(global_sdr_path(evaldir, subset, name))
-    return frames, glob
+        if BSSEVAL in metrics:
+            frames[name] = read_track_scores(scores_path(evaldir, subset, name))
+        found = read_whole_track(global_sdr_path(evaldir, subset, name))
+        whole[name] = {m: v for m, v in found.items() if m in metrics}
+    return frames, whole
 
 
 # ---------------------------------------------------------------------------
@@ -100,28 +122,46 @@ def order_targets(targets: Sequence[str]) -> List[str]:
 def summarize(
     frames_by_track: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
     global_by_track: Mapping[str, Mapping[str, float]],
+    sisdr_by_track: Optional[Mapping[str, Mapping[str, float]]] = None,
 ) -> Summary:
-    """Aggregate as in SiSEC 2018, plus the mean whole-track ("MDX") SDR.
+    """Aggregate as in SiSEC 2018, plus the mean over tracks of the whole-track metrics.
 
     Args:
-        frames_by_track: ``{track: {target: {metric: values per frame}}}``.
-        global_by_track: ``{track: {target: whole-track SDR}}``.
+        frames_by_track: ``{track: {target: {metric: values per frame}}}`` (empty without BSSEval).
+        global_by_track: ``{track: {target: uSDR}}`` (empty without uSDR).
+        sisdr_by_track: ``{track: {target: SI-SDR}}`` (None or empty without SI-SDR).
 
     Returns:
         ``{target: {"SDR", "SIR", "ISR", "SAR": median over tracks of the
         per-track median over frames (NaN ignored at both levels),
-        "global_SDR": mean over tracks, "tracks": number of tracks}}``.
+        "uSDR", "SI-SDR": mean over tracks, "tracks": number of tracks}}``;
+        a row holds the BSSEval metrics only when there are frames, and each
+        whole-track metric only when given.
     """
     medians = {track: track_medians(frames) for track, frames in frames_by_track.items()}
-    found = {t for m in medians.values() for t in m} | {t for g in global_by_track.values() for t in g}
+    whole = {USDR_COLUMN: global_by_track, SISDR_COLUMN: sisdr_by_track or {}}
+    found = {t for m in medians.values() for t in m}
+    for by_track in whole.values():
+        found |= {t for g in by_track.values() for t in g}
     targets = order_targets(sorted(found))
     summary: Summary = {}
     for target in targets:
-        row: Dict[str, float] = {
-            m: nanmedian([per[target][m] for per in medians.values() if target in per]) for m in METRICS
-        }
-        sdrs = [g[target] for g in global_by_track.values() if target in g]
-        row["global_SDR"] = float(np.mean(sdrs)) if sdrs else math.nan
-        row["tracks"] = sum(1 for per in medians.values() if target in per)
+        row: Dict[str, float] = {}
+        if medians:
+            row.update({m: nanmedian([per[target][m] for per in medians.values() if target in per]) for m in METRICS})
+        counts = [sum(1 for per in medians.values() if target in per)]
+        for column, by_track in whole.items():
+            if by_track:
+                scores = [g[target] for g in by_track.values() if target in g]
+                row[column] = float(np.mean(scores)) if scores else math.nan
+                counts.append(len(scores))
+        row["tracks"] = max(counts)
         summary[target] = row
     return summary
+
+
+def summarize_results(frames: Mapping[str, Frames], whole: Mapping[str, Whole]) -> Summary:
+    """:func:`summarize` of what :func:`load_results` returns."""
+    usdr = {t: w[USDR] for t, w in whole.items() if USDR in w}
+    sisdr = {t: w[SISDR] for t, w in whole.items() if SISDR in w}
+    return summarize(frames, usdr, sisdr)

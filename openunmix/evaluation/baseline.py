@@ -15,6 +15,7 @@ from ..distributed import Context, broadcast_object, gather_objects
 from ..separation.sharding import Shard
 from ..utils import PathLike
 from .aggregate import Summary
+from .metrics import BSSEVAL, DEFAULT_METRICS
 from .report import write_report
 from .scoring import score_tracks
 from .settings import EvaluationResult, EvaluationSettings, baseline_folder
@@ -37,8 +38,9 @@ def evaluate_mixture_baseline(
     progress: bool = False,
     shard: Shard = Shard(),
     ctx: Context = ALONE,
+    metrics: Sequence[str] = DEFAULT_METRICS,
 ) -> Optional[Summary]:
-    """Score the unprocessed mixture as the estimate of each target: the floor a model must beat.
+    """Score the unprocessed mixture as the estimate of each target (with ``metrics``): the floor a model must beat.
 
     Writes the per-track files, ``results.csv`` and ``sdr.png`` under
     ``evaldir`` (keep it apart from the model's) and returns the summary (see
@@ -49,25 +51,26 @@ def evaluate_mixture_baseline(
     Raises:
         EvaluationError: unusable dataset or targets, or a track that failed.
     """
-    check_scorable(list(targets))
+    check_scorable(list(targets), 2 if BSSEVAL in metrics else 1)
     selected = list_tracks(root, subset, is_wav, tracks)
     check_writable(evaldir, "evaluation")
     mine = share_tracks(selected, shard.within(ctx.rank, ctx.world_size))
     failed = score_tracks(mine, evaldir, None, list(targets), cores, force,
-                          progress=progress and ctx.world_size == 1)
+                          progress=progress and ctx.world_size == 1, metrics=metrics)
     everyone = gather_objects(failed, ctx)
     if ctx.rank != 0:
         return None
     failed = {name: message for part in everyone or [] for name, message in part.items()}
     if failed:
         raise EvaluationError(next(iter(failed.values())))
-    if any(not is_scored(evaldir, subset, t.name) for t in selected):
+    if any(not is_scored(evaldir, subset, t.name, metrics) for t in selected):
         return None  # other tasks of a job array are still at work
-    summary, _ = write_report(evaldir, subset, [t.name for t in selected], "mixture as the estimate")
+    summary, _ = write_report(evaldir, subset, [t.name for t in selected], "mixture as the estimate", metrics)
     return summary
 
 
-def baseline_targets(result: Any, outdir: PathLike, subset: str) -> List[str]:
+def baseline_targets(result: Any, outdir: PathLike, subset: str,
+                     metrics: Sequence[str] = DEFAULT_METRICS) -> List[str]:
     """The targets the mixture is scored as: those of the model's summary, or (in a task of a job array, before
     the summary) the musdb targets among the estimates of one of its tracks.
 
@@ -83,7 +86,7 @@ def baseline_targets(result: Any, outdir: PathLike, subset: str) -> List[str]:
     for name in result.share or result.tracks:
         folder = estimates_folder(outdir, subset, name)
         found = [t for t in MUSDB_TARGETS if (folder / f"{t}.wav").is_file()]
-        if len(found) >= 2:
+        if len(found) >= (2 if BSSEVAL in metrics else 1):
             return found
     raise EvaluationError(f"{Path(outdir) / subset}: no estimates to tell which targets the mixture is scored as")
 
@@ -112,7 +115,7 @@ def mixture_baseline(settings: EvaluationSettings, result: EvaluationResult,
     if not broadcast_object(result.summary is not None or bool(result.pending), ctx):
         return None
     return evaluate_mixture_baseline(
-        s.root, s.subset, baseline_targets(result, s.outdir, s.subset), is_wav=s.is_wav,
+        s.root, s.subset, baseline_targets(result, s.outdir, s.subset, s.metrics), is_wav=s.is_wav,
         evaldir=baseline_folder(s.evaldir), cores=s.cores, force=s.force, tracks=s.tracks,
-        progress=s.progress and ctx.rank == 0, shard=s.shard, ctx=ctx,
+        progress=s.progress and ctx.rank == 0, shard=s.shard, ctx=ctx, metrics=s.metrics,
     )

@@ -4,42 +4,57 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping, Sequence, Tuple
+from typing import List, Mapping, Sequence, Tuple
 
 from ..utils import PathLike, atomic_path
-from .aggregate import COLUMNS, Summary, load_results, order_targets, summarize, track_medians
-from .scoring import METRICS
+from .aggregate import (COLUMNS, SISDR_COLUMN, USDR_COLUMN, Summary, load_results, order_targets,
+                        summarize_results, track_medians)
+from .metrics import DEFAULT_METRICS
 from .tracks import EvaluationError
 
 
 
+def summary_columns(summary: Summary) -> List[str]:
+    """The metric columns of a summary present in any of its rows, in the order of :data:`COLUMNS`."""
+    return [c for c in COLUMNS[:-1] if any(c in row for row in summary.values())]
+
+
+def lead_column(summary: Summary) -> str:
+    """The metric a comparison with the mixture shows: the BSSEval SDR, else the uSDR, else the SI-SDR."""
+    columns = summary_columns(summary)
+    return next((c for c in ("SDR", USDR_COLUMN, SISDR_COLUMN) if c in columns), "SDR")
+
+
 def format_table(summary: Summary) -> str:
-    """The summary as an aligned text table, one target per line."""
-    header = f"{'target':<16}" + "".join(f"{c:>8}" for c in METRICS) + f"{'SDR(glob)':>11}{'tracks':>8}"
+    """The summary as an aligned text table, one target per line (the metrics it holds)."""
+    columns = summary_columns(summary)
+    header = f"{'target':<16}" + "".join(f"{c:>8}" for c in columns) + f"{'tracks':>8}"
     lines = [header]
     for target, row in summary.items():
-        lines.append(
-            f"{target:<16}" + "".join(f"{row[m]:>8.2f}" for m in METRICS)
-            + f"{row['global_SDR']:>11.2f}{int(row['tracks']):>8d}"
-        )
+        lines.append(f"{target:<16}" + "".join(f"{row.get(c, math.nan):>8.2f}" for c in columns)
+                     + f"{int(row['tracks']):>8d}")
     return "\n".join(lines)
 
 
 def format_comparison(model: Summary, mixture: Summary) -> str:
-    """Median SDR of the model against the unprocessed mixture, per target."""
-    lines = [f"{'target':<16}{'model SDR':>11}{'mixture SDR':>13}{'gain':>8}"]
+    """The model's SDR (BSSEval's median, else the mean uSDR) against the unprocessed mixture's, per target."""
+    column = lead_column(model)
+    label = "SDR" if column == "SDR" else column
+    lines = [f"{'target':<16}{'model ' + label:>13}{'mixture ' + label:>15}{'gain':>8}"]
     for target, row in model.items():
-        if target in mixture:
-            floor = mixture[target]["SDR"]
-            lines.append(f"{target:<16}{row['SDR']:>11.2f}{floor:>13.2f}{row['SDR'] - floor:>+8.2f}")
+        if target in mixture and column in row and column in mixture[target]:
+            floor = mixture[target][column]
+            lines.append(f"{target:<16}{row[column]:>13.2f}{floor:>15.2f}{row[column] - floor:>+8.2f}")
     return "\n".join(lines)
 
 
 def write_csv(path: PathLike, summary: Summary) -> None:
-    """Write the summary as csv (``target,SDR,SIR,ISR,SAR,global_SDR,tracks``), atomically."""
-    lines = [",".join(("target",) + COLUMNS)]
+    """Write the summary as csv (``target``, the metrics it holds among ``SDR,SIR,ISR,SAR,uSDR,SI-SDR``,
+    ``tracks``), atomically."""
+    columns = summary_columns(summary)
+    lines = [",".join(["target"] + columns + ["tracks"])]
     for target, row in summary.items():
-        cells = [f"{row[c]:.6f}" for c in METRICS + ("global_SDR",)] + [str(int(row["tracks"]))]
+        cells = [f"{row.get(c, math.nan):.6f}" for c in columns] + [str(int(row["tracks"]))]
         lines.append(",".join([_csv_cell(target)] + cells))
     with atomic_path(path) as tmp:
         with open(tmp, "w") as f:
@@ -71,8 +86,10 @@ def plot_sdr(
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def write_report(evaldir: PathLike, subset: str, tracks: Sequence[str], title: str = "") -> Tuple[Summary, int]:
-    """Aggregate the results of the named tracks found in ``evaldir``; write ``results.csv`` and ``sdr.png``.
+def write_report(evaldir: PathLike, subset: str, tracks: Sequence[str], title: str = "",
+                 metrics: Sequence[str] = DEFAULT_METRICS) -> Tuple[Summary, int]:
+    """Aggregate the ``metrics`` of the named tracks found in ``evaldir``; write ``results.csv`` and (with
+    BSSEval's frames) ``sdr.png``.
 
     Returns:
         ``(summary, number of tracks aggregated)``.
@@ -80,10 +97,11 @@ def write_report(evaldir: PathLike, subset: str, tracks: Sequence[str], title: s
     Raises:
         EvaluationError: no results at all, or unreadable result files.
     """
-    frames, glob = load_results(evaldir, subset, tracks)
-    if not frames:
+    frames, whole = load_results(evaldir, subset, tracks, metrics)
+    if not whole:
         raise EvaluationError(f"{Path(evaldir) / subset}: no scores to aggregate")
-    summary = summarize(frames, glob)
+    summary = summarize_results(frames, whole)
     write_csv(Path(evaldir) / "results.csv", summary)
-    plot_sdr(Path(evaldir) / "sdr.png", frames, title)
-    return summary, len(frames)
+    if frames:
+        plot_sdr(Path(evaldir) / "sdr.png", frames, title)
+    return summary, len(whole)

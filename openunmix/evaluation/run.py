@@ -29,6 +29,7 @@ from ..utils import PathLike
 from .baseline import mixture_baseline
 from .estimates import separate_tracks
 from .report import write_report
+from .metrics import BSSEVAL
 from .scoring import score_tracks
 from .settings import SUBSETS, EvaluationResult, EvaluationSettings, SettingError  # noqa: F401 (handed on)
 from .tracks import (
@@ -45,11 +46,12 @@ def separate_dataset(
     force: bool = False,
     for_scoring: bool = True,
     progress: bool = True,
+    least: int = 2,
 ) -> Tuple[List[str], Dict[str, str], List[str]]:
     """Load the model (a folder or a name) once and separate the tracks (see :func:`~.estimates.separate_tracks`).
 
-    With ``for_scoring``, a model whose sources museval cannot score is
-    refused before anything is separated.
+    With ``for_scoring``, a model with fewer than ``least`` musdb targets among its sources (2 for museval, 1
+    for the whole-track metrics) is refused before anything is separated.
 
     Returns:
         ``(names of the tracks separated now, {track name: error message},
@@ -59,7 +61,7 @@ def separate_dataset(
         ModelError: unusable model, unknown targets; EvaluationError: unscorable sources.
     """
     separator = load_with(settings, model, targets)
-    sources = check_scorable(separator.source_names) if for_scoring else scorable(separator.source_names)
+    sources = check_scorable(separator.source_names, least) if for_scoring else scorable(separator.source_names)
     separated, failed = separate_tracks(
         separator, tracks, estimates_dir, settings.segment, settings.overlap, force, progress,
     )
@@ -96,6 +98,7 @@ def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationRe
     targets, score_only, estimates_only, force = s.targets, s.score_only, s.estimates_only, s.force
     model = None if score_only else s.model
     progress = s.progress and ctx.rank == 0
+    least = 2 if BSSEVAL in s.metrics else 1
     selected = list_tracks(root, subset, s.is_wav, s.tracks)
     names = tuple(t.name for t in selected)
     mine = share_tracks(selected, shard.within(ctx.rank, ctx.world_size))
@@ -103,7 +106,7 @@ def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationRe
     if score_only:
         if not Path(estimates_dir).is_dir():
             raise EvaluationError(f"{estimates_dir}: no estimates folder")
-        sources = check_target_names(targets) if targets else None
+        sources = check_target_names(targets, least) if targets else None
     else:
         check_writable(estimates_dir, "estimates")
     if not estimates_only:
@@ -113,7 +116,8 @@ def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationRe
     display = None
     if ctx.world_size > 1 and ctx.rank == 0 and progress:  # one display for the tracks of every process
         shown = {t.name for r in range(ctx.world_size) for t in share_tracks(selected, shard.within(r, ctx.world_size))}
-        display = _TrackProgress([t for t in selected if t.name in shown], estimates_dir, evaldir, estimates_only)
+        display = _TrackProgress([t for t in selected if t.name in shown], estimates_dir, evaldir, estimates_only,
+                                 s.metrics)
     own_bars = progress and ctx.world_size == 1
     separated: List[str] = []
     failed: Dict[str, str] = {}
@@ -121,12 +125,12 @@ def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationRe
         if not score_only:
             separated, failed, sources = separate_dataset(
                 model, mine, estimates_dir, targets, s.separation, force, for_scoring=not estimates_only,
-                progress=own_bars,
+                progress=own_bars, least=least,
             )
         if not estimates_only:
             todo = [t for t in mine if t.name not in failed]
             failed.update(score_tracks(todo, evaldir, estimates_dir, sources, s.cores, force, redo=separated,
-                                       progress=own_bars))
+                                       progress=own_bars, metrics=s.metrics))
         everyone = gather_objects(failed, ctx)  # rank 0 waits for every process here
     finally:
         if display is not None:
@@ -137,11 +141,11 @@ def evaluate(settings: EvaluationSettings, ctx: Context = ALONE) -> EvaluationRe
     failed = {name: message for part in everyone or [] for name, message in part.items()}
     if estimates_only:
         return EvaluationResult(names, failed, share=share)
-    pending = tuple(n for n in names if n not in failed and not is_scored(evaldir, subset, n))
+    pending = tuple(n for n in names if n not in failed and not is_scored(evaldir, subset, n, s.metrics))
     if pending:  # other tasks of a job array are still at work (or failed there)
         return EvaluationResult(names, failed, share=share, pending=pending)
     try:
-        summary, count = write_report(evaldir, subset, names)
+        summary, count = write_report(evaldir, subset, names, metrics=s.metrics)
     except EvaluationError:
         if failed:  # nothing scored: the per-track errors say why
             return EvaluationResult(names, failed, share=share)
@@ -175,11 +179,12 @@ class _TrackProgress:
     """Rank 0's display of every process's tracks under ``torchrun``, polled from the folders they write."""
 
     def __init__(self, tracks: Sequence[Any], estimates_dir: PathLike, evaldir: PathLike, estimates_only: bool,
-                 poll: float = 2.0):
+                 metrics: Sequence[str], poll: float = 2.0):
         from tqdm import tqdm
 
         self.tracks = list(tracks)
         self.estimates_dir, self.evaldir, self.estimates_only = estimates_dir, evaldir, estimates_only
+        self.metrics = tuple(metrics)
         self.bar = tqdm(total=len(self.tracks), unit="track", desc="separated" if estimates_only else "scored",
                         dynamic_ncols=True)
         self._stop = threading.Event()
@@ -201,7 +206,7 @@ class _TrackProgress:
         if self.estimates_only:
             self.bar.n = separated
         else:
-            self.bar.n = sum(is_scored(self.evaldir, t.subset, t.name) for t in self.tracks)
+            self.bar.n = sum(is_scored(self.evaldir, t.subset, t.name, self.metrics) for t in self.tracks)
             self.bar.set_postfix_str(f"{separated} separated", refresh=False)
         self.bar.refresh()
 

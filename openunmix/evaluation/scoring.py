@@ -1,8 +1,11 @@
-"""Scoring with museval (BSSEval v4, 1 s windows and hops) and the whole-track SDR, one track or many.
+"""Scoring with museval (BSSEval v4, 1 s windows and hops) and the whole-track metrics, one track or many.
 
-Per track two files are written (see :mod:`.tracks` for the paths): museval's
-own json with per-frame SDR/SIR/ISR/SAR, and the whole-track ("MDX") SDR per
-target. Many tracks are scored in parallel processes.
+Per track up to two files are written (see :mod:`.tracks` for the paths):
+museval's own json with per-frame SDR/SIR/ISR/SAR (metric ``bsseval``), and
+the whole-track metrics per target (``usdr``: the challenges' SDR,
+``sisdr``: SI-SDR; :mod:`.metrics`). Which are computed is the caller's
+choice (``metrics``); without ``bsseval`` museval is not run at all. Many
+tracks are scored in parallel processes.
 
 Audio arrays are ``(channels, samples)``; musdb and museval use ``(samples,
 channels)``; the arrays are transposed only where they are called.
@@ -15,7 +18,7 @@ import multiprocessing
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
@@ -24,6 +27,7 @@ import numpy as np
 from ..audio import AudioError
 from ..utils import PathLike, atomic_path, save_json
 from .estimates import fit_length, load_estimates
+from .metrics import BSSEVAL, DEFAULT_METRICS, EPS, SISDR, USDR, usdr, whole_track_scores
 from .tracks import (
     EvaluationError, check_scorable, estimates_folder, first_line, global_sdr_path, is_scored, remove_stale_results,
     scorable, scores_path,
@@ -33,7 +37,6 @@ Frames = Dict[str, Dict[str, np.ndarray]]  # target -> metric -> value per frame
 
 METRICS: Tuple[str, ...] = ("SDR", "SIR", "ISR", "SAR")
 WINDOW = 1.0  # seconds: BSSEval v4 window and hop of SiSEC 2018
-EPS = 1e-7  # added to both energies of the whole-track SDR
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,17 @@ class TrackScores:
     Attributes:
         track: the track name.
         frames: ``{target: {metric: values}}``, one value per 1 s frame (NaN
-            where museval gives none, e.g. a silent reference).
-        global_sdr: ``{target: dB}``, the SDR over the whole track.
+            where museval gives none, e.g. a silent reference); empty when
+            BSSEval was not computed.
+        global_sdr: ``{target: dB}``, the uSDR (the challenges' SDR over the
+            whole track); empty when not computed.
+        sisdr: ``{target: dB}``, the SI-SDR over the whole track; empty when not computed.
     """
 
     track: str
     frames: Frames
     global_sdr: Dict[str, float]
+    sisdr: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,13 +66,14 @@ class ScoreJob:
     ``estimates_dir`` None scores the unprocessed mixture as the estimate of
     every source in ``sources``; otherwise the estimates are read from
     ``estimates_dir/<subset>/<track>/<source>.wav`` (every musdb target found
-    there when ``sources`` is None).
+    there when ``sources`` is None). ``metrics``: what to compute (:mod:`.metrics`).
     """
 
     track: Any
     evaldir: Path
     estimates_dir: Optional[Path]
     sources: Optional[Tuple[str, ...]]
+    metrics: Tuple[str, ...] = DEFAULT_METRICS
 
 
 # ---------------------------------------------------------------------------
@@ -73,18 +81,9 @@ class ScoreJob:
 
 
 def global_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = EPS) -> float:
-    """Whole-track SDR in dB, as in the Music Demixing challenge.
-
-    ``10 log10((sum ref^2 + eps) / (sum (ref - est)^2 + eps))`` over all
-    channels and samples of ``(channels, samples)`` arrays of the same shape.
-    """
-    ref = np.asarray(reference, dtype=np.float64)
-    est = np.asarray(estimate, dtype=np.float64)
-    if ref.shape != est.shape:
-        raise ValueError(f"reference {ref.shape} and estimate {est.shape} differ in shape")
-    num = np.sum(ref ** 2) + eps
-    den = np.sum((ref - est) ** 2) + eps
-    return float(10.0 * np.log10(num / den))
+    """Whole-track SDR in dB, as in the Music Demixing challenge: :func:`.metrics.usdr` of ``(channels,
+    samples)`` arrays of the same shape."""
+    return usdr(reference, estimate, eps)
 
 
 def fit_estimate(estimate: np.ndarray, channels: int, samples: int, name: str = "estimate") -> np.ndarray:
@@ -105,14 +104,38 @@ def fit_estimate(estimate: np.ndarray, channels: int, samples: int, name: str = 
 
 @contextmanager
 def cached_sources(track: Any) -> Iterator[None]:
-    """Decode each source of a musdb track once (musdb decodes on every access otherwise)."""
+    """Decode each source of a musdb track once (musdb decodes on every access otherwise).
+
+    Sources in 16-bit or float wav files are read directly (:func:`wav_as_musdb_reads_it`) instead of
+    through musdb's ffmpeg process per file, which costs more than the whole-track metrics themselves.
+    """
     try:
         for source in track.sources.values():
-            source.audio = source.audio
+            audio = wav_as_musdb_reads_it(source.path, getattr(track, "rate", None))
+            source.audio = source.audio if audio is None else audio
         yield
     finally:
         for source in track.sources.values():
             source.audio = None
+
+
+def wav_as_musdb_reads_it(path: Any, rate: Optional[float]) -> Optional[np.ndarray]:
+    """``(samples, channels)`` float64 of a 16-bit or float wav file, the very values musdb gets from ffmpeg
+    (16-bit samples: ``round(x * 32768)`` clipped, over 32768); None for other files (musdb decodes them).
+    """
+    import soundfile as sf
+
+    try:
+        if str(path).lower()[-4:] != ".wav":
+            return None
+        info = sf.info(str(path))
+        if info.subtype not in ("PCM_16", "FLOAT") or (rate is not None and info.samplerate != rate):
+            return None
+        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, ValueError):
+        return None  # musdb says what is wrong with the file
+    quantized = np.clip(np.rint(audio * np.float32(32768)), -32768, 32767)
+    return quantized.astype(np.float64) / 32768.0
 
 
 def frames_from_museval(scores: Mapping[str, Any]) -> Frames:
@@ -136,27 +159,31 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def score_track(track: Any, estimates: Mapping[str, np.ndarray], evaldir: Optional[PathLike] = None) -> TrackScores:
-    """Score estimates of one musdb track with BSSEval v4 (museval) and the whole-track SDR.
+def score_track(track: Any, estimates: Mapping[str, np.ndarray], evaldir: Optional[PathLike] = None,
+                metrics: Sequence[str] = DEFAULT_METRICS) -> TrackScores:
+    """Score estimates of one musdb track with the chosen metrics (BSSEval v4 by museval, uSDR, SI-SDR).
 
     Args:
         track: a musdb track (from :func:`~.tracks.list_tracks` or ``musdb.DB``).
         estimates: ``{source: (channels, samples)}`` at the track's rate. Only
-            the musdb targets among them are scored (at least two); others,
-            like ``residual``, are ignored. Mono estimates are duplicated and
+            the musdb targets among them are scored (at least two for
+            BSSEval, which needs them; one otherwise); others, like
+            ``residual``, are ignored. Mono estimates are duplicated and
             lengths are fitted to the reference.
         evaldir: when given, write ``evaldir/<subset>/<track>.json`` (museval's
-            format) and the whole-track SDR file (see :func:`~.tracks.global_sdr_path`),
-            each atomically.
+            format, with ``bsseval``) and the whole-track metrics' file (see
+            :func:`~.tracks.global_sdr_path`), each atomically.
+        metrics: names of :data:`.metrics.METRIC_NAMES`; without ``bsseval``
+            museval is not run.
 
     Returns:
         the scores of the musdb targets estimated.
     """
-    import museval
-
-    check_scorable(list(estimates))
+    bss = BSSEVAL in metrics
+    least = 2 if bss else 1
+    check_scorable(list(estimates), least)
     names = [t for t in track.targets if t in estimates]  # museval's order
-    if len(names) < 2:
+    if len(names) < least:
         missing = [t for t in scorable(list(estimates)) if t not in names]
         raise EvaluationError(f"{track.path}: no reference for {', '.join(missing)} (missing source files)")
     with cached_sources(track):
@@ -165,27 +192,45 @@ def score_track(track: Any, estimates: Mapping[str, np.ndarray], evaldir: Option
         except Exception as err:  # stempeg/ffmpeg failures come in several types
             raise EvaluationError(f"{track.path}: cannot decode the references ({first_line(err)})") from None
         ests = {t: fit_estimate(estimates[t], refs[t].shape[0], refs[t].shape[1], f"{track.name}/{t}") for t in names}
-        store = museval.eval_mus_track(
-            track, {t: e.T for t, e in ests.items()}, output_dir=None, mode="v4", win=WINDOW, hop=WINDOW
-        )
-    store.validate()
-    frames = frames_from_museval(store.scores)
-    scores = TrackScores(track.name, frames, {t: global_sdr(refs[t], ests[t]) for t in names})
+        store = None
+        if bss:
+            import museval
+
+            store = museval.eval_mus_track(
+                track, {t: e.T for t, e in ests.items()}, output_dir=None, mode="v4", win=WINDOW, hop=WINDOW
+            )
+    frames: Frames = {}
+    if store is not None:
+        store.validate()
+        frames = frames_from_museval(store.scores)
+    whole = {t: whole_track_scores(refs[t], ests[t], metrics) for t in names}
+    scores = TrackScores(track.name, frames, {t: w[USDR] for t, w in whole.items() if USDR in w},
+                         {t: w[SISDR] for t, w in whole.items() if SISDR in w})
     if evaldir is not None:
-        write_track_scores(evaldir, track.subset, scores, store.json)
+        write_track_scores(evaldir, track.subset, scores, None if store is None else store.json)
     return scores
 
 
-def write_track_scores(evaldir: PathLike, subset: str, scores: TrackScores, museval_json: str) -> None:
-    """Write the whole-track SDR file, then museval's json (whose presence marks the track done)."""
+def write_track_scores(evaldir: PathLike, subset: str, scores: TrackScores, museval_json: Optional[str]) -> None:
+    """Write museval's json (when BSSEval was computed), then the whole-track metrics' file.
+
+    The whole-track file (``{"track", "eps", "usdr": {target: dB}, "sisdr": {target: dB}, "global_sdr":
+    the uSDR again, as files before SI-SDR had it}``, each metric only when computed) is written last.
+    """
     glob_path = global_sdr_path(evaldir, subset, scores.track)
     json_path = scores_path(evaldir, subset, scores.track)
-    for path in (glob_path, json_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    save_json(glob_path, {"track": scores.track, "eps": EPS, "global_sdr": scores.global_sdr})
-    with atomic_path(json_path) as tmp:
-        with open(tmp, "w") as f:
-            f.write(museval_json)
+    glob_path.parent.mkdir(parents=True, exist_ok=True)
+    if museval_json is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(json_path) as tmp:
+            with open(tmp, "w") as f:
+                f.write(museval_json)
+    whole: Dict[str, Any] = {"track": scores.track, "eps": EPS}
+    if scores.global_sdr:
+        whole.update(usdr=scores.global_sdr, global_sdr=scores.global_sdr)
+    if scores.sisdr:
+        whole["sisdr"] = scores.sisdr
+    save_json(glob_path, whole)
 
 
 # ---------------------------------------------------------------------------
@@ -204,7 +249,7 @@ def run_job(job: ScoreJob) -> str:
     else:
         folder = estimates_folder(job.estimates_dir, track.subset, track.name)
         estimates = load_estimates(folder, job.sources, rate=float(track.rate))
-    score_track(track, estimates, job.evaldir)
+    score_track(track, estimates, job.evaldir, job.metrics)
     return track.name
 
 
@@ -217,6 +262,7 @@ def score_tracks(
     force: bool = False,
     redo: Sequence[str] = (),
     progress: bool = True,
+    metrics: Sequence[str] = DEFAULT_METRICS,
 ) -> Dict[str, str]:
     """Score tracks in ``cores`` processes; tracks already scored are skipped.
 
@@ -228,6 +274,7 @@ def score_tracks(
         sources: the sources to score (None: every musdb target on disk).
         force: score every track again.
         redo: names of tracks to score again anyway (e.g. separated just now).
+        metrics: what to compute (:mod:`.metrics`); a track counts as scored when its files hold all of them.
 
     Returns:
         ``{track name: error message}`` of the tracks that failed.
@@ -241,10 +288,11 @@ def score_tracks(
         remove_stale_results(evaldir, subset)
     est_dir = None if estimates_dir is None else Path(estimates_dir)
     srcs = None if sources is None else tuple(sources)
+    chosen = tuple(metrics)
     jobs = [
-        ScoreJob(t, evaldir, est_dir, srcs)
+        ScoreJob(t, evaldir, est_dir, srcs, chosen)
         for t in tracks
-        if force or t.name in redo or not is_scored(evaldir, t.subset, t.name)
+        if force or t.name in redo or not is_scored(evaldir, t.subset, t.name, chosen)
     ]
     failed: Dict[str, str] = {}
     bar = tqdm(total=len(jobs), desc="scoring", unit="track", disable=not progress)

@@ -16,6 +16,7 @@ from ..separation.separate import SeparationSettings
 from ..separation.sharding import Shard
 from ..utils import PathLike
 from .aggregate import Summary
+from .metrics import DEFAULT_METRICS, MetricError, parse_metrics
 
 # where an evaluation keeps its baseline's scores, under its EVALDIR
 BASELINE_DIR = "mixture-baseline"
@@ -74,6 +75,9 @@ class EvaluationSettings:
         strict: with ``report``, a track whose estimates are missing or incomplete stops the page
             (an error) instead of a warning and a note on its page.
         shard: this task's share of a job array (default: every track).
+        metrics: what to score (:mod:`.metrics`: ``bsseval``, ``usdr``,
+            ``sisdr``; default all three); without ``bsseval`` museval is not
+            run and one target suffices.
 
     Sequences given as lists are kept as tuples.
 
@@ -100,8 +104,15 @@ class EvaluationSettings:
     report_wav: bool = False
     shard: Shard = Shard()
     strict: bool = False
+    metrics: Tuple[str, ...] = DEFAULT_METRICS
 
     def __post_init__(self) -> None:
+        if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
+            raise SettingError("metrics", f"needs a list of metric names, got {self.metrics!r}")
+        try:
+            object.__setattr__(self, "metrics", parse_metrics(list(self.metrics)))
+        except MetricError as err:
+            raise SettingError("metrics", str(err)) from None
         for name in ("targets", "tracks"):
             object.__setattr__(self, name, _names(name, getattr(self, name)))
         for name in ("root", "outdir", "evaldir"):

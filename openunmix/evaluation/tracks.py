@@ -3,12 +3,13 @@
 Layout of an evaluation (``subset`` is ``train`` or ``test``)::
 
     ESTIMATES_DIR/<subset>/<track>/<source>.wav     estimates, 32-bit float
-    EVAL_DIR/<subset>/<track>.json                   museval's per-frame scores
-    EVAL_DIR/global_sdr/<subset>/<track>.json        whole-track SDR per target
+    EVAL_DIR/<subset>/<track>.json                   museval's per-frame scores (metric bsseval)
+    EVAL_DIR/global_sdr/<subset>/<track>.json        whole-track metrics per target (uSDR, SI-SDR)
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
@@ -19,6 +20,7 @@ from ..data.sources import MUSDB_TARGETS as _MUSDB_TARGETS
 from ..distributed import Context
 from ..separation.sharding import Shard, share_of
 from ..utils import PathLike, remove_stale_temporaries
+from .metrics import BSSEVAL, DEFAULT_METRICS, WHOLE_TRACK
 
 # the targets musdb defines (its mus.yaml), in the order they are reported
 MUSDB_TARGETS: Tuple[str, ...] = tuple(_MUSDB_TARGETS) + ("linear_mixture",)
@@ -64,9 +66,24 @@ def has_estimates(folder: PathLike, sources: Sequence[str]) -> bool:
     return all((Path(folder) / f"{s}.wav").is_file() for s in sources)
 
 
-def is_scored(evaldir: PathLike, subset: str, track: str) -> bool:
-    """Whether both result files of a track exist."""
-    return scores_path(evaldir, subset, track).is_file() and global_sdr_path(evaldir, subset, track).is_file()
+def is_scored(evaldir: PathLike, subset: str, track: str, metrics: Sequence[str] = DEFAULT_METRICS) -> bool:
+    """Whether the result files of a track hold every metric of ``metrics`` (museval's json for ``bsseval``,
+    the whole-track file for the others; a whole-track file of before SI-SDR holds the uSDR only)."""
+    if BSSEVAL in metrics and not scores_path(evaldir, subset, track).is_file():
+        return False
+    path = global_sdr_path(evaldir, subset, track)
+    if not path.is_file():
+        return False
+    wanted = [m for m in WHOLE_TRACK if m in metrics]
+    if not wanted:
+        return True
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    have = set(data) | ({"usdr"} if "global_sdr" in data else set()) if isinstance(data, dict) else set()
+    return all(m in have for m in wanted)
 
 
 def remove_stale_results(evaldir: PathLike, subset: str) -> None:
@@ -102,13 +119,16 @@ def scorable(sources: Sequence[str]) -> List[str]:
     return [s for s in sources if s in MUSDB_TARGETS]
 
 
-def check_scorable(sources: Sequence[str]) -> List[str]:
-    """:func:`scorable`, raising :class:`EvaluationError` when museval cannot score them.
+def check_scorable(sources: Sequence[str], least: int = 2) -> List[str]:
+    """:func:`scorable`, raising :class:`EvaluationError` when fewer than ``least`` are musdb targets.
 
-    BSSEval v4 needs the estimates of at least two targets of a track.
+    BSSEval v4 needs the estimates of at least two targets of a track; the whole-track metrics one.
     """
     names = scorable(sources)
-    if len(names) < 2:
+    if len(names) < least and least <= 1:
+        raise EvaluationError(f"no musdb target to score ({', '.join(MUSDB_TARGETS[:5])}); got: "
+                              f"{', '.join(sources) or 'none'}")
+    if len(names) < least:
         raise EvaluationError(
             "museval needs estimates of at least two musdb targets "
             f"({', '.join(MUSDB_TARGETS[:5])}); got: {', '.join(sources) or 'none'}"
@@ -116,7 +136,7 @@ def check_scorable(sources: Sequence[str]) -> List[str]:
     return names
 
 
-def check_target_names(targets: Sequence[str]) -> List[str]:
+def check_target_names(targets: Sequence[str], least: int = 2) -> List[str]:
     """The estimates named to be scored, checked: every one a musdb target, at least two.
 
     Raises:
@@ -128,7 +148,7 @@ def check_target_names(targets: Sequence[str]) -> List[str]:
             f"cannot score {', '.join(repr(t) for t in unknown)}: not a musdb target "
             f"(musdb targets: {', '.join(MUSDB_TARGETS[:5])})"
         )
-    return check_scorable(list(dict.fromkeys(targets)))
+    return check_scorable(list(dict.fromkeys(targets)), least)
 
 
 # ---------------------------------------------------------------------------

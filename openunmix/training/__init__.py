@@ -9,12 +9,14 @@ Everything written to the output folder is written atomically, once per
 finished epoch:
 
 * ``<stem>.pth``: the best model's state dict;
-* ``<stem>.json``: arguments, STFT settings, sample rate, loss and time
-  histories, best epoch;
+* ``<stem>.json``: arguments, STFT settings, sample rate, loss, time and
+  validation SDR histories, best epoch (and what it followed, ``select_by``);
 * ``<stem>.chkpnt``: everything needed to resume (model, optimizer,
   scheduler, early stopping, epoch, histories); random numbers are
   seeded from ``(seed, epoch, rank)`` each epoch, so no generator state is needed;
-* ``<stem>_loss.png``: the loss curves.
+* ``<stem>_loss.png``: the loss curves;
+* ``tensorboard/<stem>/``: TensorBoard event files (:mod:`.tensorboard`),
+  flushed after each epoch.
 
 A run first removes the temporary files that runs killed while writing into
 the same folder left behind (:func:`openunmix.utils.remove_stale_temporaries`).
@@ -32,7 +34,9 @@ is done by callbacks, and a caller watches or stops a run with its own:
 Modules: :mod:`.config` (settings, early stopping, errors),
 :mod:`.statistics` (the statistics pass), :mod:`.loader` (batches per
 epoch), :mod:`.outputs` (checkpoint, loss plot), :mod:`.callbacks` (the
-hooks of a run and the default ones: saving, loss plot, log), :mod:`.setup`
+hooks of a run and the default ones: saving, loss plot, log),
+:mod:`.tensorboard` (the event files), :mod:`.validation` (validation by
+SDR through the Separator), :mod:`.setup`
 (the setup's small pieces), :mod:`.trainer` (the run).
 """
 

@@ -24,7 +24,8 @@ rank 0 only; the defaults that print and write files are.
 
 The default callbacks (:func:`default_callbacks`), in this order:
 :class:`ModelSaver` (checkpoint, model and json), :class:`LossPlot` (the
-loss curves) and :class:`LogPrinter` (the printed log). A caller's
+loss curves), :class:`LogPrinter` (the printed log) and, unless the run's
+``tensorboard`` is off, :class:`~.tensorboard.TensorBoardLogger` (event files). A caller's
 callbacks come after them: when a caller's ``on_epoch_end`` runs, the
 epoch is saved and its line printed.
 
@@ -41,11 +42,14 @@ What a callback may read from the trainer (and should not change):
   ``state`` (``epoch``: the last finished epoch; ``train_loss_history``,
   ``valid_loss_history`` (None where not validated),
   ``train_time_history``, ``data_wait_history``, ``valid_time_history``,
+  ``valid_sdr_history`` (``{target: dB}`` or None per epoch),
   ``lr_history``, ``best_epoch``, ``step``) and ``best_state`` (the best
   weights so far);
 * ``step``: optimizer steps taken in the run (resumed runs included);
   ``epoch``: the epoch in progress; ``data_wait``: seconds this epoch spent
   waiting for batches so far;
+* ``valid_sdr``: the last validation's ``{target: uSDR}`` (None before the
+  first, or without ``cfg.valid_sdr``);
 * ``stopped`` (a callback asked to stop) and, in ``on_train_end``,
   ``stop_reason``: ``"epochs"``, ``"early stopping"`` (this run's),
   ``"already stopped"`` (a resumed run that early stopping had ended:
@@ -61,7 +65,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from .outputs import plot_losses, save_checkpoint
 
@@ -82,6 +86,7 @@ class EpochRecord:
     data_wait: float  # seconds spent waiting for batches
     lr: float  # the learning rate of the epoch's last step
     step: int  # optimizer steps taken in the run so far
+    valid_sdr: Optional[Dict[str, float]] = None  # {target: mean uSDR over the validation tracks}, when computed
 
 
 class Callback:
@@ -108,7 +113,8 @@ class Callback:
 
     def on_validation(self, trainer: "Trainer", epoch: int, valid_loss: float) -> None:
         """After an epoch's validation, once early stopping and the learning-rate schedule have seen it
-        (``trainer.state["best_epoch"]`` is ``epoch`` when it improved); only validated epochs."""
+        (``trainer.state["best_epoch"]`` is ``epoch`` when it improved; ``trainer.valid_sdr`` holds the
+        validation's ``{target: uSDR}``, or None); only validated epochs."""
 
     def on_save(self, trainer: "Trainer") -> None:
         """Write files (rank 0 only; Ctrl-C is held meanwhile): after each epoch's record, and once at the
@@ -168,12 +174,17 @@ def seconds_text(t: float) -> str:
     return f"{t:.1f}s"
 
 
-def epoch_line(record: EpochRecord, best: float, best_epoch: int) -> str:
-    """The log line of a finished epoch."""
+def epoch_line(record: EpochRecord, best: float, best_epoch: int, select_by: str = "loss") -> str:
+    """The log line of a finished epoch (``best``: early stopping's value; with ``select_by`` ``sdr`` the
+    negated mean SDR, shown as the SDR)."""
     shown = "-" if record.valid_loss is None else f"{record.valid_loss:.6g}"
+    sdr = ""
+    if record.valid_sdr:
+        sdr = f"  SDR {sum(record.valid_sdr.values()) / len(record.valid_sdr):.2f} dB"
+    best_text = f"best SDR {-best:.2f} dB" if select_by == "sdr" else f"best {best:.6g}"
     return (
-        f"epoch {record.epoch:4d}  train {record.train_loss:.6g}  valid {shown}  "
-        f"best {best:.6g} (epoch {best_epoch})  "
+        f"epoch {record.epoch:4d}  train {record.train_loss:.6g}  valid {shown}{sdr}  "
+        f"{best_text} (epoch {best_epoch})  "
         f"lr {record.lr:.3g}  {seconds_text(record.seconds)}"
     )
 
@@ -191,7 +202,7 @@ class LogPrinter(Callback):
             print(f"resuming at epoch {trainer.start_epoch} from {trainer.cfg.checkpoint}", flush=True)
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, record: EpochRecord) -> None:
-        print(epoch_line(record, trainer.es.best, trainer.state["best_epoch"]), flush=True)
+        print(epoch_line(record, trainer.es.best, trainer.state["best_epoch"], trainer.cfg.select_by), flush=True)
 
     def on_train_end(self, trainer: "Trainer") -> None:
         reason = trainer.stop_reason
@@ -245,9 +256,15 @@ class StepFunction(Callback):
         return bool(self.fn(trainer, step))
 
 
-def default_callbacks() -> List[Callback]:
-    """What a normal run does besides training: save, plot, print (in this order)."""
-    return [ModelSaver(), LossPlot(), LogPrinter()]
+def default_callbacks(cfg: Optional[Any] = None) -> List[Callback]:
+    """What a normal run does besides training: save, plot, print (in this order), then the TensorBoard
+    event files when ``cfg`` (a :class:`~openunmix.training.TrainConfig`) asks for them."""
+    chosen: List[Callback] = [ModelSaver(), LossPlot(), LogPrinter()]
+    if cfg is not None and cfg.tensorboard:
+        from .tensorboard import TensorBoardLogger
+
+        chosen.append(TensorBoardLogger(cfg.tensorboard_audio_every))
+    return chosen
 
 
 def step_shortcut(on_step: Optional[Callable[["Trainer", int], bool]]) -> List[Callback]:

@@ -63,7 +63,13 @@ class TrainConfig:
     training forward pass through :func:`torch.compile`; ``amp`` trains
     under bfloat16 autocast on CPUs with bfloat16 units and on GPUs (fp16
     where a GPU lacks bf16). Both option dicts are stored with the other arguments under ``args``
-    in the run's json.
+    in the run's json. ``valid_sdr``: each validation also separates the
+    whole validation tracks and records each target's uSDR
+    (:mod:`.validation`); ``select_by`` (``loss`` or ``sdr``) is what the
+    best model and early stopping follow (the learning-rate plateau follows
+    the loss either way). ``tensorboard``: event files for TensorBoard
+    (:mod:`.tensorboard`), with a validation excerpt's estimates as audio and
+    spectrogram every ``tensorboard_audio_every`` validations.
     """
 
     root: str
@@ -95,6 +101,10 @@ class TrainConfig:
     no_cuda: bool = False
     amp: bool = False
     quiet: bool = False
+    valid_sdr: bool = True  # each validation also separates the validation tracks and scores their uSDR
+    select_by: str = "loss"  # what the best model and early stopping follow: "loss" or "sdr"
+    tensorboard: bool = True  # event files in <output>/tensorboard/<stem>/
+    tensorboard_audio_every: int = 5  # validations between audio and spectrogram summaries (0: none)
     dataset_options: Dict[str, Any] = field(default_factory=dict)
     architecture: str = DEFAULT_ARCHITECTURE
     architecture_options: Dict[str, Any] = field(default_factory=dict)

@@ -53,18 +53,26 @@ def run_info(cfg: TrainConfig, options: Mapping[str, Any], state: Mapping[str, A
     args.update(args.pop("dataset_options"))
     args.pop("architecture_options")
     args.update(options)
+    best_epoch = state["best_epoch"]
+    valid = state["valid_loss_history"]
+    sdrs = state.get("valid_sdr_history", [])
+    best_loss = es.best if cfg.select_by == "loss" else (valid[best_epoch - 1] if 0 < best_epoch <= len(valid) else None)
+    best_sdr = sdrs[best_epoch - 1] if 0 < best_epoch <= len(sdrs) else None
     return {
         "args": args,
         "sample_rate": sample_rate,
         "epochs_trained": state["epoch"],
-        "best_epoch": state["best_epoch"],
-        "best_loss": es.best if math.isfinite(es.best) else None,
+        "best_epoch": best_epoch,
+        "best_loss": best_loss if best_loss is not None and math.isfinite(best_loss) else None,
+        "best_sdr": best_sdr,
+        "select_by": cfg.select_by,
         "num_bad_epochs": es.num_bad_epochs,
         "train_loss_history": state["train_loss_history"],
         "valid_loss_history": state["valid_loss_history"],
         "train_time_history": state["train_time_history"],
         "data_wait_history": state.get("data_wait_history", []),
         "valid_time_history": state.get("valid_time_history", []),
+        "valid_sdr_history": sdrs,
         "lr_history": state["lr_history"],
         "steps": state.get("step", 0),
         "world_size": world_size,

@@ -112,6 +112,9 @@ def append_record(state: Dict[str, Any], record: EpochRecord) -> None:
     state["train_time_history"].append(record.seconds)
     state.setdefault("data_wait_history", []).append(record.data_wait)
     state.setdefault("valid_time_history", []).append(record.valid_seconds)
+    sdr = state.setdefault("valid_sdr_history", [])
+    sdr.extend([None] * (record.epoch - 1 - len(sdr)))  # a checkpoint of before validation SDRs
+    sdr.append(None if record.valid_sdr is None else dict(record.valid_sdr))
     state["lr_history"].append(record.lr)
     state["step"] = record.step
 

@@ -26,6 +26,7 @@ from .setup import (amp_note, append_record, backward_step, check_finite, copy_s
                     make_optimizer, new_state, on_device, open_datasets, prepare_output, progress_bar, restore,
                     schedule_horizon, seeded)
 from .statistics import dataset_statistics
+from .validation import check_selection, selection_value, validation_sdr
 
 
 class Trainer:
@@ -46,6 +47,8 @@ class Trainer:
         self.stop_reason: Optional[str] = None  # set when the run ends (callbacks' docs)
         self.epoch = 0  # the epoch in progress
         self.data_wait = 0.0  # seconds spent waiting for batches in the epoch in progress
+        self.valid_sdr: Optional[Dict[str, float]] = None  # the last validation's {target: uSDR}
+        check_selection(cfg.select_by, cfg.valid_sdr)
         arch = architectures.get(cfg.architecture)
         self.options = arch.check_options(cfg.architecture_options)
         self.part = arch.training_part(cfg.target, cfg.nb_channels, self.options)
@@ -55,7 +58,7 @@ class Trainer:
         self.out = Path(cfg.output)
         self.local_batch = local_batch_size(cfg.batch_size, self.ctx.world_size)
         self.loader = None
-        chosen = (default_callbacks() if defaults else []) + list(callbacks or []) + step_shortcut(on_step)
+        chosen = (default_callbacks(cfg) if defaults else []) + list(callbacks or []) + step_shortcut(on_step)
         self.callbacks = CallbackList(chosen, self.is_main)
 
     @property
@@ -208,10 +211,11 @@ class Trainer:
         return float(sse[0] / sse[1])
 
     def _judge(self, epoch: int, valid_loss: float) -> bool:
-        """Hand a validation loss to the schedule and early stopping; True: early stopping ends the run."""
+        """Hand a validation to the schedule (the loss) and early stopping (the loss or the SDR, as
+        ``cfg.select_by`` says); True: early stopping ends the run."""
         check_finite(valid_loss, "validation loss", epoch, self.out)
         self.scheduler.after_validation(valid_loss)
-        stop = self.es.step(valid_loss)
+        stop = self.es.step(selection_value(self.cfg.select_by, valid_loss, self.valid_sdr))
         if self.es.num_bad_epochs == 0:
             self.state["best_epoch"] = epoch
             self.best_state = copy_state(self.model)
@@ -226,14 +230,17 @@ class Trainer:
         train_loss = self.train_epoch(epoch)
         if self.stopped:
             return "callback"
-        valid_loss, t_valid, stop = None, 0.0, False
+        valid_loss, t_valid, stop, sdr = None, 0.0, False, None
         if epoch % self.cfg.valid_every == 0 or epoch == self.cfg.epochs:
             t_valid = time.time()
             valid_loss = self.validate()
+            if self.cfg.valid_sdr:  # the model is in eval mode after validate()
+                sdr = validation_sdr(self.model, self.part, self.valid_ds, self.sample_rate, self.ctx)
+            self.valid_sdr = sdr
             t_valid = time.time() - t_valid
             stop = self._judge(epoch, valid_loss)
         record = EpochRecord(epoch, train_loss, valid_loss, time.time() - t0, t_valid, self.data_wait,
-                             self.optimizer.param_groups[0]["lr"], self.scheduler.step_count)
+                             self.optimizer.param_groups[0]["lr"], self.scheduler.step_count, sdr)
         append_record(self.state, record)
         self.save()
         self.callbacks.on_epoch_end(self, epoch, record)

@@ -34,7 +34,7 @@ def test_table_agrees_with_eval_aggregation_and_museval(study):
                 assert rows[(name, target, metric)].median == pytest.approx(row[metric], abs=1e-12)
                 assert rows[(name, target, metric)].median == pytest.approx(theirs[(target, metric)], abs=1e-9)
             if method.global_sdr:
-                assert rows[(name, target, GLOBAL)].mean == pytest.approx(row["global_SDR"], abs=1e-12)
+                assert rows[(name, target, GLOBAL)].mean == pytest.approx(row["uSDR"], abs=1e-12)
             else:
                 assert (name, target, GLOBAL) not in rows
     assert comparison.order == ["A", "B", "C"]  # by median vocals SDR

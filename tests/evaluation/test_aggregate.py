@@ -23,9 +23,9 @@ def test_summarize_hand_computed():
     assert list(summary) == ["vocals", "drums", "bass"]  # musdb order
     # per-track medians over non-NaN frames, then the median over the tracks that have one
     expected = {
-        "vocals": {"SDR": 3.5, "SIR": 6.25, "ISR": 3.0, "SAR": 7.0, "global_SDR": 3.0, "tracks": 3},
-        "drums": {"SDR": 1.0, "SIR": 1.0, "ISR": 2.0, "SAR": 3.0, "global_SDR": 4.0, "tracks": 1},
-        "bass": {"SDR": NAN, "SIR": NAN, "ISR": NAN, "SAR": NAN, "global_SDR": NAN, "tracks": 1},
+        "vocals": {"SDR": 3.5, "SIR": 6.25, "ISR": 3.0, "SAR": 7.0, "uSDR": 3.0, "tracks": 3},
+        "drums": {"SDR": 1.0, "SIR": 1.0, "ISR": 2.0, "SAR": 3.0, "uSDR": 4.0, "tracks": 1},
+        "bass": {"SDR": NAN, "SIR": NAN, "ISR": NAN, "SAR": NAN, "uSDR": NAN, "tracks": 1},
     }
     for target, row in expected.items():
         assert set(summary[target]) == set(row)

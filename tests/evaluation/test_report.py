@@ -9,7 +9,7 @@ def test_csv_and_table(tmp_path):
     summary = summarize(FRAMES, GLOBAL)
     write_csv(tmp_path / "results.csv", summary)
     header, rows = read_csv(tmp_path / "results.csv")
-    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "global_SDR", "tracks"]
+    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "uSDR", "tracks"]
     for target, row in summary.items():
         assert all(same(rows[target][k], float(v)) for k, v in row.items())
     table = format_table(summary).splitlines()

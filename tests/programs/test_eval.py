@@ -74,7 +74,7 @@ def test_eval_writes_estimates_scores_and_report(setup):
         assert (evd / "test" / f"{name}.json").is_file()
         assert (evd / "global_sdr" / "test" / f"{name}.json").is_file()
     header, rows = read_csv(evd / "results.csv")
-    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "global_SDR", "tracks"]
+    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "uSDR", "SI-SDR", "tracks"]
     assert list(rows) == list(SOURCES)
     assert all(row["tracks"] == 2 and all(math.isfinite(v) for v in row.values()) for row in rows.values())
     assert (evd / "sdr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -125,7 +125,7 @@ def test_global_sdr_is_computed_over_the_whole_track(setup):
             per_track[source].append(hand)
     _, rows = read_csv(setup["ev"] / "results.csv")
     for source in SOURCES:  # the csv's 6 decimals: 5e-7
-        assert rows[source]["global_SDR"] == pytest.approx(np.mean(per_track[source]), abs=1e-5)
+        assert rows[source]["uSDR"] == pytest.approx(np.mean(per_track[source]), abs=1e-5)
 
 
 def test_score_only_in_parallel_needs_no_model_and_matches_serial(setup):
@@ -348,3 +348,79 @@ def test_run_evaluation_takes_the_settings(setup, tmp_path):
     # the same scores as the serial eval.py run of the fixture, and the baseline in its own folder
     assert same_scores(tmp_path / "ev" / "test" / f"{name}.json", setup["ev"] / "test" / f"{name}.json")
     assert (tmp_path / "ev" / "mixture-baseline" / "results.csv").is_file()
+
+
+# ---------------------------------------------------------------------------
+# the metrics of modern papers: --metrics
+
+
+def test_metrics_without_bsseval_skip_museval_and_match_the_full_run(setup, tmp_path):
+    ev = tmp_path / "ev"
+    proc = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
+                      "--evaldir", ev, "--metrics", "usdr,sisdr", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert not (ev / "test").exists() and not (ev / "sdr.png").exists()  # museval never ran
+    header, rows = read_csv(ev / "results.csv")
+    assert header == ["target", "uSDR", "SI-SDR", "tracks"]
+    _, full = read_csv(setup["ev"] / "results.csv")
+    for source in SOURCES:
+        # the same estimates and the same float64 arithmetic: equal to the csv's 6 decimals
+        assert rows[source]["uSDR"] == pytest.approx(full[source]["uSDR"], abs=1e-6)
+        assert rows[source]["SI-SDR"] == pytest.approx(full[source]["SI-SDR"], abs=1e-6)
+    assert "uSDR" in proc.stdout and "SI-SDR" in proc.stdout and "SIR" not in proc.stdout
+    stored = json.loads((ev / "global_sdr" / "test" / f"{setup['names'][0]}.json").read_text())
+    assert set(stored) == {"track", "eps", "usdr", "global_sdr", "sisdr"} and stored["eps"] == 1e-7
+    # asking again for BSSEval scores the tracks again (their files lack it); the whole-track values stay
+    again = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
+                       "--evaldir", ev, "--metrics", "bsseval,usdr", "--quiet")
+    assert again.returncode == 0, again.stderr
+    header, _ = read_csv(ev / "results.csv")
+    assert header == ["target", "SDR", "SIR", "ISR", "SAR", "uSDR", "tracks"]
+    assert (ev / "test" / f"{setup['names'][0]}.json").is_file()
+
+
+def test_whole_track_metrics_score_a_single_target(setup, tmp_path):
+    ev = tmp_path / "ev"
+    proc = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
+                      "--evaldir", ev, "--metrics", "sisdr", "--targets", "vocals", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    header, rows = read_csv(ev / "results.csv")
+    assert header == ["target", "SI-SDR", "tracks"] and list(rows) == ["vocals"]
+
+
+def test_unknown_metric_lists_the_known_ones(setup, tmp_path):
+    proc = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
+                      "--evaldir", tmp_path / "ev", "--metrics", "usdr,pesq")
+    assert proc.returncode == 2
+    assert _stderr_lines(proc.stderr) == ["error: argument --metrics: unknown metric 'pesq'; the metrics are "
+                                          "bsseval, usdr, sisdr (see 'eval.py --help')"]
+    assert not (tmp_path / "ev").exists()
+
+
+def test_compare_ranks_and_tests_any_metric(setup, tmp_path, capsys):
+    from openunmix.commands.compare import main as compare_main
+
+    ev = tmp_path / "ev"
+    proc = run_script("eval.py", "--score-only", "--root", setup["root"], "--is-wav", "--outdir", setup["est"],
+                      "--evaldir", ev, "--metrics", "usdr,sisdr", "--quiet", "--baseline", "--report", tmp_path / "page")
+    assert proc.returncode == 0, proc.stderr
+    assert "model uSDR" in proc.stdout and "mixture uSDR" in proc.stdout
+    # the listening page of whole-track scores: the table leads with the uSDR, each estimate shows both metrics
+    index = (tmp_path / "page" / "index.html").read_text()
+    assert "uSDR [95% CI]" in index and "SI-SDR" in index
+    page = next((tmp_path / "page" / "tracks").glob("*.html")).read_text()
+    assert page.count(" dB · SI-SDR ") == 2 * len(SOURCES)  # the model and the mixture, each target
+    out = tmp_path / "cmp"
+    capsys.readouterr()
+    assert compare_main([f"model={ev}", f"mixture={ev / 'mixture-baseline'}", "--outdir", str(out),
+                         "--metric", "sisdr", "--resamples", "99", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "SI-SDR [95% CI]" in printed and "paired tests on SI-SDR" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["metric"] == "SI-SDR" and results["order"] == ["model", "mixture"]
+    assert {r["metric"] for r in results["results"]} == {"uSDR", "SI-SDR"}
+    assert compare_main([f"model={ev}", f"mixture={ev / 'mixture-baseline'}", "--outdir", str(tmp_path / "cmp2"),
+                         "--metric", "SIR"]) == 2
+    assert _stderr_lines(capsys.readouterr().err) == [
+        "error: --metric SIR: not a metric of these scores (they have: uSDR, SI-SDR)"]
+    assert not (tmp_path / "cmp2").exists()
