@@ -144,6 +144,7 @@ class RoFormerPart(TrainingPart):
         self.targets = parse_targets(options["targets"], target)
         self.n_fft, self.n_hop, self.nb_channels = options["nfft"], options["nhop"], nb_channels
         self.min_valid_samples = self.n_fft
+        self.sample_rate = 44100.0
         self.weight = float(options["stft_loss_weight"])
         win = options["win_length"] or self.n_fft
         self.stft = STFT(self.n_fft, self.n_hop, win_length=win, normalized=options["normalized"])
@@ -165,10 +166,11 @@ class RoFormerPart(TrainingPart):
         return {"joint_targets": self.targets}
 
     def new_model(self, sample_rate: float, statistics: Optional[Tuple[np.ndarray, np.ndarray]]) -> nn.Module:
+        self.sample_rate = float(sample_rate)  # the mel bands depend on it: checkpoints keep it
         return BandRoFormer(self.arch_.settings(self.options, self.targets, self.nb_channels, sample_rate))
 
     def arch(self, model: nn.Module) -> Dict[str, Any]:
-        return {"architecture": self.name, **self.arch_.settings_json(model.settings)}
+        return {"architecture": self.name, "sample_rate": self.sample_rate, **self.arch_.settings_json(model.settings)}
 
     def model_from_arch(self, arch: Mapping[str, Any]) -> nn.Module:
         self.check_arch(arch, "umx")
