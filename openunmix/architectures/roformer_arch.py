@@ -174,7 +174,7 @@ class RoFormerPart(TrainingPart):
 
     def model_from_arch(self, arch: Mapping[str, Any]) -> nn.Module:
         self.check_arch(arch, "umx")
-        settings, _ = read_settings("the checkpoint", arch, self.arch_.layout, self.arch_.read_bands)
+        settings, self.sample_rate = read_settings("the checkpoint", arch, self.arch_.layout, self.arch_.read_bands)
         return BandRoFormer(settings)
 
     def load_folder(self, model_dir: PathLike) -> nn.Module:
