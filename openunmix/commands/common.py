@@ -7,7 +7,7 @@ import sys
 from datetime import timedelta
 from typing import Optional, Tuple
 
-from .argtypes import nonnegative_float, nonnegative_int, number, positive_float
+from .argtypes import nonnegative_float, nonnegative_int, number, positive_float, positive_int
 from ..filtering import FilterSettings
 from ..models.hub import DEFAULT_MODEL, licence_notice
 from ..precision import PRECISIONS
@@ -65,6 +65,9 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
     p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=None, metavar="K",
+                   help="segments of a long song separated as one batch (default: from the song's length and "
+                        "the threads, at most 60 s of audio at once; 1: one segment at a time)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="of the target models (the filter stays float32): bfloat16 (measured SDR change +0.01 dB; "
                         "emulated, slower, on CPUs without bfloat16 units) or int8 weights (CPU only; measured "
@@ -99,7 +102,7 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
     try:
         return SeparationSettings(
             filter=wiener, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
-            models_file=args.models, cache_dir=args.cache_dir, precision=args.precision,
+            models_file=args.models, cache_dir=args.cache_dir, precision=args.precision, batch=args.batch,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>
         parser.error(f"--{err}")

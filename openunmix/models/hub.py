@@ -160,8 +160,11 @@ def load_with(
     Raises:
         ModelError: unknown model, failed download, unusable model files.
     """
-    return load_separator(model, targets, settings.filter, device=settings.device, models_file=settings.models_file,
-                          cache_dir=settings.cache_dir, progress=progress, precision=settings.precision)
+    separator = load_separator(model, targets, settings.filter, device=settings.device,
+                               models_file=settings.models_file, cache_dir=settings.cache_dir, progress=progress,
+                               precision=settings.precision)
+    separator.segment_batch = settings.batch
+    return separator
 
 
 def licence_notice(model: Union[str, PathLike], models_file: Optional[PathLike] = None) -> Optional[str]:

@@ -56,6 +56,7 @@ class SeparationSettings:
         cache_dir: where downloaded model files are kept (None: torch's hub cache).
         precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
             (CPU only); see :mod:`openunmix.precision`.
+        batch: segments separated as one batch (None: :func:`segment_batch`).
     """
 
     filter: FilterSettings = field(default_factory=FilterSettings)  # noqa: A003 (the settings' name across the package)
@@ -65,6 +66,7 @@ class SeparationSettings:
     models_file: Optional[str] = None
     cache_dir: Optional[str] = None
     precision: str = "float32"
+    batch: Optional[int] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.filter, FilterSettings):
@@ -73,6 +75,8 @@ class SeparationSettings:
             raise ValueError("segment and overlap must be finite numbers")
         if self.segment <= 0 or not 0 <= self.overlap < self.segment:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
+        if self.batch is not None and self.batch < 1:
+            raise ValueError("batch must be at least 1")
         check_precision(self.precision, self.device)  # its messages start with "precision"
 
     @property
@@ -82,13 +86,42 @@ class SeparationSettings:
 
 
 def _separate_segment(separator: Separator, segment: np.ndarray, device: torch.device) -> np.ndarray:
-    """``(channels, samples)`` -> ``(sources, channels, samples)``."""
+    """``(channels, samples)`` -> ``(sources, channels, samples)``; ``(K, ...)`` with a batch of K segments."""
     with torch.inference_mode():
-        x = torch.from_numpy(segment).to(device)[None]
-        return separator(x)[0].float().cpu().numpy()
+        x = torch.from_numpy(segment).to(device)
+        out = separator(x[None] if segment.ndim == 2 else x)
+        return (out[0] if segment.ndim == 2 else out).float().cpu().numpy()
 
 
-def segment_plan(length: int, segment: int, overlap: int) -> List[Tuple[int, int]]:
+BATCH_AUDIO = 60.0  # seconds of audio that one batch of segments may hold (bounds memory)
+
+
+def segment_batch(length: int, segment: int, overlap: int, threads: Optional[int] = None,
+                  rate: float = 44100.0) -> int:
+    """K, the segments that go through the models as one batch (:func:`separate_blocks`).
+
+    One for a signal that fits in one segment; otherwise the number of
+    segments of :func:`segment_plan`, at least 2 and at most torch's thread
+    count (``threads``; None: ``torch.get_num_threads()``), and at most as
+    many segments as :data:`BATCH_AUDIO` seconds hold (two of the default
+    30 s), so that the memory stays bounded whatever the song's length and
+    the cores. Batched, every LSTM runs K recurrences at once (a K-row
+    matrix product per step instead of a matrix-vector product), and each
+    of its steps' fixed costs is paid once for K segments.
+
+    Args:
+        length, segment, overlap: samples, as for :func:`segment_plan`.
+        rate: samples per second (for :data:`BATCH_AUDIO`).
+    """
+    count = len(segment_plan(length, segment, overlap))
+    if count < 2:
+        return 1
+    threads = torch.get_num_threads() if threads is None else threads
+    memory = max(1, int(BATCH_AUDIO * rate) // max(segment, 1))
+    return max(1, min(count, max(2, threads), memory))
+
+
+def segment_plan(length: int, segment: int, overlap: int, multiple: int = 1) -> List[Tuple[int, int]]:
     """Where the segments of a signal of ``length`` samples lie: ``[(start, end), ...]``.
 
     A signal of at most ``segment`` samples is one segment. A longer one is
@@ -102,6 +135,8 @@ def segment_plan(length: int, segment: int, overlap: int) -> List[Tuple[int, int
         length: samples of the signal (>= 0).
         segment: most samples per segment (>= 1).
         overlap: samples shared by consecutive segments (0 <= overlap < segment).
+        multiple: a longer signal gets a multiple of this many segments (the
+            fewest such; batches of that many segments are then all full).
 
     Returns:
         ``(start, end)`` sample ranges in order; the first starts at 0, the last ends at ``length``.
@@ -113,6 +148,8 @@ def segment_plan(length: int, segment: int, overlap: int) -> List[Tuple[int, int
     if length <= segment:
         return [(0, length)]
     count = -(-(length - overlap) // (segment - overlap))  # ceil: the fewest segments of at most `segment`
+    if multiple > 1:
+        count = -(-count // multiple) * multiple
     base, longer = divmod(length + (count - 1) * overlap, count)
     plan = []
     start = 0
@@ -131,15 +168,21 @@ def separate_blocks(
     device: Union[str, torch.device] = "cpu",
     on_segment: Optional[Callable[[int], None]] = None,
     length: Optional[int] = None,
+    batch: Optional[int] = None,
 ) -> Iterator[np.ndarray]:
-    """Separate a stream of audio blocks in overlapping segments.
+    """Separate a stream of audio blocks in overlapping segments, K at a time.
 
     With ``length`` (the samples the stream is expected to hold), the
-    segments follow :func:`segment_plan`; the last one takes whatever the
-    stream really holds (a resampler gives a sample more or less), and audio
-    beyond the plan is cut into further segments of ``segment`` samples.
-    Without it, segments of ``segment`` samples follow each other at a
-    stride of ``segment - overlap``, and the last one is what remains.
+    segments follow :func:`segment_plan` (a multiple of K of them); the last
+    one takes whatever the stream really holds (a resampler gives a sample
+    more or less), and audio beyond the plan is cut into further segments of
+    ``segment`` samples. Without it, segments of ``segment`` samples follow
+    each other at a stride of ``segment - overlap``, and the last one is
+    what remains.
+
+    K consecutive segments go through the separator as one batch; one shorter
+    than the batch's longest (by a sample in a plan, more at the stream's end)
+    takes as many more samples after it (before it at the end), cut back after.
 
     Args:
         separator: the models and filter.
@@ -149,6 +192,8 @@ def separate_blocks(
         on_segment: called with the number of new samples after each segment
             (for progress bars).
         length: samples expected in ``blocks`` (None: unknown).
+        batch: K (None: the separator's ``segment_batch`` if set, else
+            :func:`segment_batch` of ``length``, 1 when it is unknown).
 
     Yields:
         ``(sources, channels, n)`` blocks whose lengths add up to the input's.
@@ -156,8 +201,13 @@ def separate_blocks(
     if not 0 <= overlap < segment:
         raise ValueError("overlap must be at least 0 and shorter than the segment")
     device = torch.device(device)
+    batch = batch if batch is not None else getattr(separator, "segment_batch", None)
+    if batch is None:
+        batch = 1 if length is None else segment_batch(length, segment, overlap, rate=separator.sample_rate)
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
     stride = segment - overlap
-    plan = segment_plan(length, segment, overlap) if length is not None else []
+    plan = segment_plan(length, segment, overlap, batch) if length is not None else []
     buf: Optional[np.ndarray] = None
     buf_start = 0  # the stream's sample at buf[:, 0]
     received = 0  # the stream's samples so far
@@ -171,9 +221,8 @@ def separate_blocks(
         start = first + (i - max(len(plan) - 1, 0)) * stride
         return start, start + segment
 
-    def run(window: np.ndarray, last: bool) -> Iterator[np.ndarray]:
+    def fade(est: np.ndarray, last: bool) -> np.ndarray:
         nonlocal pending
-        est = _separate_segment(separator, window, device)
         new = est.shape[-1] - (pending.shape[-1] if pending is not None else 0)
         if pending is not None:
             o = pending.shape[-1]
@@ -187,27 +236,49 @@ def separate_blocks(
             out = est[..., :-overlap]
         if on_segment is not None:
             on_segment(new)
-        yield out
+        return out
+
+    def run(spans: List[Tuple[int, int]], last: bool) -> Iterator[np.ndarray]:
+        """Separate the stream's ``spans`` (inside ``buf``) as one batch; only the final one may be ``last``."""
+        assert buf is not None
+        if len(spans) == 1:
+            s, e = spans[0]
+            ests = [_separate_segment(separator, buf[:, s - buf_start : e - buf_start], device)]
+        else:
+            size = max(e - s for s, e in spans)
+            starts = [min(s + size, buf_start + buf.shape[-1]) - size for s, _ in spans]  # as long as the longest
+            est = _separate_segment(
+                separator, np.stack([buf[:, f - buf_start : f - buf_start + size] for f in starts]), device)
+            ests = [est[k, ..., s - f : e - f] for k, ((s, e), f) in enumerate(zip(spans, starts))]
+        for k, est in enumerate(ests):
+            yield fade(np.ascontiguousarray(est), last and k == len(ests) - 1)
 
     i = 0  # the next segment
     for block in blocks:
         buf = block if buf is None else np.concatenate([buf, block], axis=-1)
         received += block.shape[-1]
         while True:
-            start, end = bounds(i)
-            if received <= end:  # strictly more: the segment is not the last one
+            spans = [bounds(k) for k in range(i, i + batch)]
+            if received <= spans[-1][1]:  # strictly more: the batch's segments are not the last one
                 break
-            yield from run(buf[:, start - buf_start : end - buf_start], last=False)
-            i += 1
+            yield from run(spans, last=False)
+            i += batch
             nxt = bounds(i)[0]
             buf = buf[:, nxt - buf_start :]
             buf_start = nxt
     if buf is None:
         return
-    rest = buf[:, bounds(i)[0] - buf_start :]
-    if i == 0 or rest.shape[-1] > overlap:
-        yield from run(rest, last=True)
-    elif pending is not None:  # the rest lies inside the last segment's overlap
+    spans = []  # fewer than K complete segments, then what remains
+    while received > bounds(i)[1]:
+        spans.append(bounds(i))
+        i += 1
+    rest = received - bounds(i)[0]
+    tail = i == 0 or rest > overlap
+    if tail:
+        spans.append((bounds(i)[0], received))
+    if spans:
+        yield from run(spans, last=tail)
+    if not tail and pending is not None:  # the rest lies inside the last segment's overlap
         yield pending
 
 
