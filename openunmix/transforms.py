@@ -22,15 +22,21 @@ class STFT(nn.Module):
         n_hop: hop between frames in samples (default 1024).
         center: pad the signal by ``n_fft // 2`` on both sides so that frame
             ``t`` is centred on sample ``t * n_hop``.
+        win_length: the Hann window's length (None: ``n_fft``), centred in
+            the frame.
+        normalized: frames scaled by ``n_fft ** -0.5`` (``torch.stft``'s ``normalized``).
     """
 
-    def __init__(self, n_fft: int = 4096, n_hop: int = 1024, center: bool = True):
+    def __init__(self, n_fft: int = 4096, n_hop: int = 1024, center: bool = True, win_length: Optional[int] = None,
+                 normalized: bool = False):
         super().__init__()
         self.n_fft = n_fft
         self.n_hop = n_hop
         self.center = center
-        # not persistent: the window is derived from n_fft and stays out of state dicts
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.win_length = n_fft if win_length is None else int(win_length)
+        self.normalized = bool(normalized)
+        # not persistent: the window is derived from the settings and stays out of state dicts
+        self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, samples)`` -> complex ``(batch, channels, bins, frames)``."""
@@ -39,9 +45,10 @@ class STFT(nn.Module):
             x.reshape(-1, shape[-1]),
             n_fft=self.n_fft,
             hop_length=self.n_hop,
+            win_length=self.win_length,
             window=self.window.to(x.dtype),
             center=self.center,
-            normalized=False,
+            normalized=self.normalized,
             onesided=True,
             pad_mode="reflect" if shape[-1] > self.n_fft // 2 else "constant",
             return_complex=True,
@@ -52,12 +59,15 @@ class STFT(nn.Module):
 class ISTFT(nn.Module):
     """Inverse of :class:`STFT` (overlap-add with window-square normalisation)."""
 
-    def __init__(self, n_fft: int = 4096, n_hop: int = 1024, center: bool = True):
+    def __init__(self, n_fft: int = 4096, n_hop: int = 1024, center: bool = True, win_length: Optional[int] = None,
+                 normalized: bool = False):
         super().__init__()
         self.n_fft = n_fft
         self.n_hop = n_hop
         self.center = center
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.win_length = n_fft if win_length is None else int(win_length)
+        self.normalized = bool(normalized)
+        self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
 
     def forward(self, X: torch.Tensor, length: Optional[int] = None) -> torch.Tensor:
         """complex ``(..., bins, frames)`` -> ``(..., samples)``, cut or padded to ``length``."""
@@ -66,9 +76,10 @@ class ISTFT(nn.Module):
             X.reshape((-1,) + shape[-2:]),
             n_fft=self.n_fft,
             hop_length=self.n_hop,
+            win_length=self.win_length,
             window=self.window.to(X.real.dtype),
             center=self.center,
-            normalized=False,
+            normalized=self.normalized,
             onesided=True,
             length=length,
         )
@@ -157,10 +168,12 @@ class OverlapAdd:
 
 
 def make_filterbanks(
-    n_fft: int = 4096, n_hop: int = 1024, center: bool = True
+    n_fft: int = 4096, n_hop: int = 1024, center: bool = True, win_length: Optional[int] = None,
+    normalized: bool = False,
 ) -> Tuple[STFT, ISTFT]:
     """A matching ``(STFT, ISTFT)`` pair."""
-    return STFT(n_fft, n_hop, center), ISTFT(n_fft, n_hop, center)
+    return (STFT(n_fft, n_hop, center, win_length, normalized),
+            ISTFT(n_fft, n_hop, center, win_length, normalized))
 
 
 def nb_frames(samples: int, n_fft: int = 4096, n_hop: int = 1024, center: bool = True) -> int:

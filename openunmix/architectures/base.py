@@ -50,7 +50,8 @@ class TrainingOption:
 
     Attributes:
         name: its key in ``TrainConfig.architecture_options`` and in the json.
-        kind: ``float``, ``int`` or ``bool``.
+        kind: ``float``, ``int``, ``bool`` or ``str`` (text the architecture
+            checks in :meth:`Architecture.check_together`).
         default: the value when the option is not given.
         help: one line for ``--help``.
         low, high: inclusive bounds of a number (``None``: unbounded).
@@ -84,6 +85,10 @@ class TrainingOption:
         if self.kind is bool:
             if not isinstance(value, bool):
                 raise ArchitectureError(f"option {self.name}: expected true or false, got {value!r}")
+            return value
+        if self.kind is str:
+            if not isinstance(value, str):
+                raise ArchitectureError(f"option {self.name}: expected text, got {value!r}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ArchitectureError(f"option {self.name}: expected a number, got {value!r}")
@@ -141,6 +146,14 @@ class Capabilities:
         exportable: one ONNX graph per model can be made from it (its input
             and output as ``output`` says; complex spectrograms as real and
             imaginary parts), and the TorchScript separator.
+        win_length, normalized: the STFT beyond ``nfft``/``nhop``: the Hann
+            window's length (None: ``nfft``) and ``torch.stft``'s
+            ``normalized`` (models of spectrograms).
+        chunk_size: samples the model sees at once when it separates (0: any
+            length): longer audio runs in chunks that overlap-add
+            (:func:`~openunmix.separation.steps.chunked`).
+        num_overlap: chunks that cover each sample (the step is
+            ``chunk_size // num_overlap``).
     """
 
     output: str = MAGNITUDE
@@ -149,6 +162,10 @@ class Capabilities:
     causal: bool = False
     exportable: bool = False
     causal_note: str = ""
+    win_length: Optional[int] = None
+    normalized: bool = False
+    chunk_size: int = 0
+    num_overlap: int = 1
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:

@@ -20,7 +20,7 @@ from .base import Architecture, ArchitectureError, Capabilities
 ENV_PLUGINS = "OPENUNMIX_ARCHITECTURES"
 ENTRY_POINT_GROUP = "openunmix.architectures"
 DEFAULT = "umx"  # of the model table, of upstream folders and of --architecture's default
-_BUILTIN = ("umx", "xumx")  # modules of this package, registered first and in this order
+_BUILTIN = ("umx", "xumx", "bs_roformer", "mel_roformer")  # modules of this package, registered first and in this order
 
 _registry: Dict[str, Architecture] = {}
 _state = {"loaded": False, "error": None}

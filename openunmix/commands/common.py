@@ -68,6 +68,11 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int, default=None, metavar="K",
                    help="segments of a long song separated as one batch (default: from the song's length and "
                         "the threads, at most 60 s of audio at once; 1: one segment at a time)")
+    p.add_argument("--chunk-size", type=nonnegative_int, default=None, metavar="SAMPLES",
+                   help="models that separate in chunks (RoFormers): samples per chunk; 0: whole segments "
+                        "(default: the model folder's chunk_size)")
+    p.add_argument("--num-overlap", type=positive_int, default=None, metavar="N",
+                   help="models that separate in chunks: chunks over each sample (default: the model folder's)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="of the target models (the filter stays float32): bfloat16 (measured SDR change +0.01 dB; "
                         "emulated, slower, on CPUs without bfloat16 units) or int8 weights (CPU only; measured "
@@ -103,6 +108,7 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
         return SeparationSettings(
             filter=wiener, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
             models_file=args.models, cache_dir=args.cache_dir, precision=args.precision, batch=args.batch,
+            chunk_size=args.chunk_size, num_overlap=args.num_overlap,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>
         parser.error(f"--{err}")

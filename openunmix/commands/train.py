@@ -44,8 +44,8 @@ def _option_flags(parser: argparse.ArgumentParser, archs: Sequence[architectures
                 group.add_argument(flag, dest=dest, action="store_false" if opt.default else "store_true",
                                    default=None, help=opt.help)
             else:
-                group.add_argument(flag, dest=dest, type=number(opt.kind, opt.low, opt.high), default=None,
-                                   metavar=opt.name.upper(), help=opt.help)
+                group.add_argument(flag, dest=dest, type=str if opt.kind is str else number(opt.kind, opt.low, opt.high),
+                                   default=None, metavar=opt.name.upper(), help=opt.help)
 
 
 def _architecture_options(p: argparse.ArgumentParser, args: argparse.Namespace,

@@ -72,8 +72,10 @@ def export_model(
                 why = "joint models of several targets cannot be exported yet" if caps.joint else "not exportable"
                 raise ExportError(f"{model}: '{target}' is a {architectures.describe(target_model)} ({why})")
             onnx_files[target] = f"{target}.onnx"
+            joint = list(getattr(target_model, "targets", [])) if caps.joint else []
+            meta = {"target": target, **settings, **({"targets": ",".join(joint)} if joint else {})}
             export_onnx(target_model, tmp / onnx_files[target], separator.nb_channels, bins,
-                        fp16=fp16, metadata={"target": target, **settings}, output=caps.output)
+                        fp16=fp16, metadata=meta, output=caps.output, targets=len(joint))
         export_separator(separator, tmp / SEPARATOR_FILE)
         save_json(tmp / INFO_FILE, export_info(separator, str(model), fp16, onnx_files))
         os.chmod(tmp, 0o777 & ~_umask())

@@ -9,7 +9,7 @@ import torch
 
 from ..separation.separator import Separator
 from .errors import ExportError
-from .onnx_graph import OPSET, io_spec, require_onnx
+from .onnx_graph import OPSET, io_spec, output_shape, require_onnx
 
 SEPARATOR_FILE = "separator.pt"
 INFO_FILE = "export.json"
@@ -21,6 +21,9 @@ def export_info(separator: Separator, model: str, fp16: bool, onnx_files: Dict[s
     bins = separator.n_fft // 2 + 1 if separator.n_fft else None
     first = next(iter(separator.target_models.values()))
     name_in, name_out, shape, meaning = io_spec(separator.output, channels, bins)
+    joint = getattr(first, "targets", None) if len(separator.target_models) == 1 else None
+    out_shape = output_shape(shape, len(joint) if joint is not None else 0)
+    win = separator.stft.win_length if separator.stft is not None else None
     versions = {"openunmix": package_version(), "torch": torch.__version__,
                 "python": platform.python_version(), "onnx_opset": OPSET}
     try:
@@ -34,12 +37,16 @@ def export_info(separator: Separator, model: str, fp16: bool, onnx_files: Dict[s
         "nb_channels": channels,
         "stft": {
             "n_fft": separator.n_fft, "n_hop": separator.n_hop, "bins": bins,
-            "window": "hann, periodic (torch.hann_window(n_fft))", "center": True,
+            "window": "hann, periodic (torch.hann_window(win_length)), centred in n_fft", "win_length": win,
+            "center": True,
             "pad_mode": "reflect (constant when the signal has at most n_fft // 2 samples)",
-            "onesided": True, "normalized": False,
+            "onesided": True, "normalized": bool(separator.stft is not None and separator.stft.normalized),
             "frames": "samples // n_hop + 1",
         },
         "output": separator.output,
+        "chunks": {"chunk_size": separator.chunk_size, "num_overlap": separator.num_overlap,
+                   "how": "overlapping chunks of chunk_size samples, linear fades, as openunmix.separation.steps."
+                          "chunked"} if separator.chunk_size else None,
         "magnitude": "abs of the complex STFT" + (", averaged over channels" if channels == 1 else ""),
         "max_bin": int(first.nb_bins) if hasattr(first, "nb_bins") else None,
         "targets": separator.targets,
@@ -52,7 +59,8 @@ def export_info(separator: Separator, model: str, fp16: bool, onnx_files: Dict[s
             "files": onnx_files,
             "weights": "float16, cast to float32 in the graph" if fp16 else "float32",
             "inputs": [{"name": name_in, "dtype": "float32", "shape": shape, "meaning": f"mixture {meaning}"}],
-            "outputs": [{"name": name_out, "dtype": "float32", "shape": shape, "meaning": f"target {meaning}"}],
+            "outputs": [{"name": name_out, "dtype": "float32", "shape": out_shape,
+                         "meaning": f"target {meaning}" + (f", targets {', '.join(joint)} second" if joint else "")}],
         },
         "torchscript": {
             "file": SEPARATOR_FILE,

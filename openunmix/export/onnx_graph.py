@@ -40,7 +40,8 @@ _IO: Dict[str, Tuple[str, str, str]] = {
 def io_spec(output: str, nb_channels: int, nb_bins: Optional[int]) -> Tuple[str, str, List[Any], str]:
     """``(input name, output name, shape, meaning)`` of the graph of a model of kind ``output``.
 
-    The shape is that of input and output alike, with ``"batch"`` and
+    The shape is that of input and output alike (a joint model's output has
+    its targets second: :func:`output_shape`), with ``"batch"`` and
     ``"frames"`` (``"samples"``) for the dynamic axes.
     """
     inp, out, meaning = _IO[output]
@@ -48,6 +49,12 @@ def io_spec(output: str, nb_channels: int, nb_bins: Optional[int]) -> Tuple[str,
         return inp, out, ["batch", nb_channels, "samples"], meaning
     shape: List[Any] = ["batch", nb_channels, nb_bins, "frames"] + ([2] if output == SPECTROGRAM else [])
     return inp, out, shape, meaning
+
+
+def output_shape(shape: List[Any], targets: int) -> List[Any]:
+    """The output shape of a graph whose input is ``shape``: the same, or for a joint model of ``targets``
+    targets (> 0) with them second."""
+    return shape[:1] + [targets] + shape[1:] if targets else list(shape)
 
 
 def require_onnx() -> Any:
@@ -64,7 +71,7 @@ def require_onnx() -> Any:
 
 
 def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: Optional[int], fp16: bool = False,
-                metadata: Optional[Dict[str, str]] = None, output: str = MAGNITUDE) -> None:
+                metadata: Optional[Dict[str, str]] = None, output: str = MAGNITUDE, targets: int = 0) -> None:
     """Write one target model as an ONNX graph.
 
     The graph maps the model's input to its output as :func:`io_spec` names
@@ -77,6 +84,7 @@ def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: Opt
             any device; exported on CPU).
         nb_channels, nb_bins: the channels and STFT bins (``n_fft // 2 + 1``; None for waveforms) of its input.
         output: the model's kind (its capabilities' ``output``).
+        targets: a joint model's number of targets (its output stacks them second), else 0.
         fp16: store the weights as float16 (inputs, outputs and arithmetic stay float32).
         metadata: strings stored as the graph's metadata properties.
 
@@ -89,12 +97,13 @@ def export_onnx(model: nn.Module, path: PathLike, nb_channels: int, nb_bins: Opt
     example = torch.rand(*[2 if d == "batch" else 9 if d == "frames" else 4096 if d == "samples" else d
                            for d in shape])
     axes = {i: d for i, d in enumerate(shape) if isinstance(d, str)}
+    out_axes = {i: d for i, d in enumerate(output_shape(shape, targets)) if isinstance(d, str)}
     try:
         with warnings.catch_warnings():  # the legacy exporter's deprecation and LSTM batch notes
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model, (example,), str(path), input_names=[name_in], output_names=[name_out],
-                dynamic_axes={name_in: axes, name_out: axes}, opset_version=OPSET, dynamo=False,
+                dynamic_axes={name_in: axes, name_out: out_axes}, opset_version=OPSET, dynamo=False,
                 do_constant_folding=True,
             )
     except Exception as err:  # the exporter raises many kinds; the caller gets one line

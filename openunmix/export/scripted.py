@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..filtering import FilterArgs, filter_windows
+from ..separation.steps import chunk_plan, chunk_window
 from .. import architectures
 from ..separation.separator import Separator
 from ..utils import PathLike
@@ -55,14 +56,20 @@ class ScriptableSeparator(nn.Module):
     source_names: List[str]
     targets: List[str]
     output: str
+    joint: List[bool]
 
     def __init__(self, separator: Separator):
         super().__init__()
+        joint: List[bool] = []
         for name, model in separator.target_models.items():
             caps = architectures.capabilities(model)
             if not caps.exportable:
                 why = "joint models of several targets are not supported" if caps.joint else "not exportable"
                 raise ValueError(f"'{name}' is a {architectures.describe(model)} ({why})")
+            joint.append(caps.joint)
+        self.joint = joint  # per model: it returns its targets stacked second (models of spectrograms/waveforms)
+        self.chunk_size = int(separator.chunk_size)  # models that see a fixed length: chunked, as Separator
+        self.num_overlap = int(separator.num_overlap)
         self.output = separator.output  # what the models return: magnitude, spectrogram or waveform
         self.targets = list(separator.targets)
         self.source_names = list(separator.source_names)
@@ -93,23 +100,15 @@ class ScriptableSeparator(nn.Module):
         """
         if self.nb_channels == 1 and audio.shape[1] != 1:
             raise ValueError("a mono model needs mono input")
-        if self.output == "waveform":
-            sources: List[torch.Tensor] = []
-            for model in self.target_models:
-                sources.append(model(audio))
-            S = torch.stack(sources, dim=1)  # (batch, targets, channels, samples)
+        if self.output != "magnitude":
+            if self.chunk_size <= 0:
+                S = self._sources(audio)
+            else:
+                S = self._chunked(audio)
             if self.residual:
                 S = torch.cat([S, (audio - S.sum(1)).unsqueeze(1)], dim=1)
             return S
         X = self.stft(audio)
-        if self.output == "spectrogram":
-            parts: List[torch.Tensor] = []
-            for model in self.target_models:
-                parts.append(model(torch.view_as_real(X)))
-            Y = torch.view_as_complex(torch.stack(parts, dim=1).contiguous())  # (batch, targets, channels, bins, frames)
-            if self.residual:
-                Y = torch.cat([Y, (X - Y.sum(1)).unsqueeze(1)], dim=1)
-            return self.istft(Y, audio.shape[-1])
         mag = self.complexnorm(X)
         estimates: List[torch.Tensor] = []
         for model in self.target_models:
@@ -117,6 +116,48 @@ class ScriptableSeparator(nn.Module):
         V = torch.stack(estimates, dim=-1)  # (batch, channels, bins, frames, targets)
         Y = filter_windows(V, X, self.filter_args)
         return self.istft(Y, audio.shape[-1])
+
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """Every model on ``x`` (STFT as real/imaginary parts, or waveform), targets stacked second."""
+        parts: List[torch.Tensor] = []
+        for i, model in enumerate(self.target_models):
+            out = model(x)
+            parts.append(out if self.joint[i] else out.unsqueeze(1))
+        return torch.cat(parts, dim=1)
+
+    def _sources(self, audio: torch.Tensor) -> torch.Tensor:
+        """Models of spectrograms and waveforms: ``(batch, channels, samples)`` -> ``(batch, targets,
+        channels, samples)``."""
+        if self.output == "waveform":
+            return self._run(audio)
+        X = self.stft(audio)
+        Y = torch.view_as_complex(self._run(torch.view_as_real(X)).contiguous())
+        return self.istft(Y, audio.shape[-1])
+
+    def _chunked(self, audio: torch.Tensor) -> torch.Tensor:
+        """:func:`~openunmix.separation.steps.chunked` over :meth:`_sources` (the same plan and weights)."""
+        chunk = self.chunk_size
+        border, plan = chunk_plan(audio.shape[-1], chunk, self.num_overlap)
+        x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if border > 0 else audio
+        total = x.shape[-1]
+        overlap = chunk - max(1, chunk // max(1, self.num_overlap))
+        out = torch.zeros(0)
+        weight = torch.zeros(total, dtype=audio.dtype, device=audio.device)
+        for start, last in plan:
+            piece = x[:, :, start : start + chunk]
+            n = piece.shape[-1]
+            if n < chunk:
+                mode = "reflect" if n > chunk // 2 + 1 else "constant"
+                piece = torch.nn.functional.pad(piece, (0, chunk - n), mode=mode)
+            estimate = self._sources(piece)[:, :, :, :n]
+            w = chunk_window(chunk, start > 0, not last, audio.device, overlap)[:n].to(audio.dtype)
+            if out.numel() == 0:
+                out = torch.zeros(estimate.shape[:-1] + (total,), dtype=estimate.dtype, device=audio.device)
+            out[:, :, :, start : start + n] += estimate * w
+            weight[start : start + n] += w
+        out = out / weight.clamp(min=1e-8)
+        return out[:, :, :, border : border + audio.shape[-1]]
 
 
 def script_separator(separator: Separator) -> torch.jit.ScriptModule:

@@ -164,6 +164,10 @@ def load_with(
                                models_file=settings.models_file, cache_dir=settings.cache_dir, progress=progress,
                                precision=settings.precision)
     separator.segment_batch = settings.batch
+    if settings.chunk_size is not None:
+        separator.chunk_size = settings.chunk_size
+    if settings.num_overlap is not None:
+        separator.num_overlap = settings.num_overlap
     return separator
 
 

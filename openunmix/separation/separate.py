@@ -35,6 +35,7 @@ from .. import audio as audio_io
 from ..audio import AudioError
 from .background import ReadAhead, WriteBehind
 from ..filtering import FilterSettings
+from .plan import BATCH_AUDIO, segment_batch, segment_plan  # noqa: F401 (BATCH_AUDIO: part of this API)
 from .separator import Separator
 from ..precision import check_precision
 from ..utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
@@ -57,6 +58,10 @@ class SeparationSettings:
         precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
             (CPU only); see :mod:`openunmix.precision`.
         batch: segments separated as one batch (None: :func:`segment_batch`).
+        chunk_size, num_overlap: for models that separate in chunks of a fixed
+            length (the RoFormers), the chunk in samples and the chunks over
+            each sample (None: the model folder's); see
+            :func:`~openunmix.separation.steps.chunked`.
     """
 
     filter: FilterSettings = field(default_factory=FilterSettings)  # noqa: A003 (the settings' name across the package)
@@ -67,6 +72,8 @@ class SeparationSettings:
     cache_dir: Optional[str] = None
     precision: str = "float32"
     batch: Optional[int] = None
+    chunk_size: Optional[int] = None
+    num_overlap: Optional[int] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.filter, FilterSettings):
@@ -77,6 +84,10 @@ class SeparationSettings:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
         if self.batch is not None and self.batch < 1:
             raise ValueError("batch must be at least 1")
+        if self.chunk_size is not None and self.chunk_size < 0:
+            raise ValueError("chunk-size must be at least 0 (0: the whole segment at once)")
+        if self.num_overlap is not None and self.num_overlap < 1:
+            raise ValueError("num-overlap must be at least 1")
         check_precision(self.precision, self.device)  # its messages start with "precision"
 
     @property
@@ -91,73 +102,6 @@ def _separate_segment(separator: Separator, segment: np.ndarray, device: torch.d
         x = torch.from_numpy(segment).to(device)
         out = separator(x[None] if segment.ndim == 2 else x)
         return (out[0] if segment.ndim == 2 else out).float().cpu().numpy()
-
-
-BATCH_AUDIO = 60.0  # seconds of audio that one batch of segments may hold (bounds memory)
-
-
-def segment_batch(length: int, segment: int, overlap: int, threads: Optional[int] = None,
-                  rate: float = 44100.0) -> int:
-    """K, the segments that go through the models as one batch (:func:`separate_blocks`).
-
-    One for a signal that fits in one segment; otherwise the number of
-    segments of :func:`segment_plan`, at least 2 and at most torch's thread
-    count (``threads``; None: ``torch.get_num_threads()``), and at most as
-    many segments as :data:`BATCH_AUDIO` seconds hold (two of the default
-    30 s), so that the memory stays bounded whatever the song's length and
-    the cores. Batched, every LSTM runs K recurrences at once (a K-row
-    matrix product per step instead of a matrix-vector product), and each
-    of its steps' fixed costs is paid once for K segments.
-
-    Args:
-        length, segment, overlap: samples, as for :func:`segment_plan`.
-        rate: samples per second (for :data:`BATCH_AUDIO`).
-    """
-    count = len(segment_plan(length, segment, overlap))
-    if count < 2:
-        return 1
-    threads = torch.get_num_threads() if threads is None else threads
-    memory = max(1, int(BATCH_AUDIO * rate) // max(segment, 1))
-    return max(1, min(count, max(2, threads), memory))
-
-
-def segment_plan(length: int, segment: int, overlap: int, multiple: int = 1) -> List[Tuple[int, int]]:
-    """Where the segments of a signal of ``length`` samples lie: ``[(start, end), ...]``.
-
-    A signal of at most ``segment`` samples is one segment. A longer one is
-    cut into the fewest segments of at most ``segment`` samples that overlap
-    by exactly ``overlap`` samples (the cross-fade), all of the same length
-    (the first ones one sample longer where the total does not divide): no
-    segment is shorter than the others, and no more audio is computed than
-    the cross-fades need, ``length + (segments - 1) * overlap`` samples.
-
-    Args:
-        length: samples of the signal (>= 0).
-        segment: most samples per segment (>= 1).
-        overlap: samples shared by consecutive segments (0 <= overlap < segment).
-        multiple: a longer signal gets a multiple of this many segments (the
-            fewest such; batches of that many segments are then all full).
-
-    Returns:
-        ``(start, end)`` sample ranges in order; the first starts at 0, the last ends at ``length``.
-    """
-    if segment < 1 or not 0 <= overlap < segment:
-        raise ValueError("segment must be >= 1 and the overlap at least 0 and shorter than the segment")
-    if length < 0:
-        raise ValueError("length must be >= 0")
-    if length <= segment:
-        return [(0, length)]
-    count = -(-(length - overlap) // (segment - overlap))  # ceil: the fewest segments of at most `segment`
-    if multiple > 1:
-        count = -(-count // multiple) * multiple
-    base, longer = divmod(length + (count - 1) * overlap, count)
-    plan = []
-    start = 0
-    for i in range(count):
-        end = start + base + (1 if i < longer else 0)
-        plan.append((start, end))
-        start = end - overlap
-    return plan
 
 
 def separate_blocks(
@@ -193,7 +137,8 @@ def separate_blocks(
             (for progress bars).
         length: samples expected in ``blocks`` (None: unknown).
         batch: K (None: the separator's ``segment_batch`` if set, else
-            :func:`segment_batch` of ``length``, 1 when it is unknown).
+            :func:`~openunmix.separation.plan.segment_batch` of ``length`` for
+            models of magnitudes, 1 for other models or when ``length`` is unknown).
 
     Yields:
         ``(sources, channels, n)`` blocks whose lengths add up to the input's.
@@ -202,8 +147,9 @@ def separate_blocks(
         raise ValueError("overlap must be at least 0 and shorter than the segment")
     device = torch.device(device)
     batch = batch if batch is not None else getattr(separator, "segment_batch", None)
-    if batch is None:
-        batch = 1 if length is None else segment_batch(length, segment, overlap, rate=separator.sample_rate)
+    if batch is None:  # batched by default where the recurrence is (Open-Unmix and X-UMX: the filtered models)
+        auto = length is not None and getattr(separator, "filtered", True)
+        batch = segment_batch(length, segment, overlap, rate=separator.sample_rate) if auto else 1
     if batch < 1:
         raise ValueError("batch must be at least 1")
     stride = segment - overlap

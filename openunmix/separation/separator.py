@@ -139,12 +139,17 @@ class Separator(nn.Module):
         self.n_fft = n_fft
         self.n_hop = n_hop
         self.nb_channels = nb_channels
+        caps = [architectures.capabilities(m) for m in self.target_models.values()]
+        first = caps[0] if caps else architectures.Capabilities()
+        # chunked separation (models that see a fixed length); settable, e.g. from the command line
+        self.chunk_size, self.num_overlap = first.chunk_size, first.num_overlap
         if self.output == WAVEFORM:
             self.stft = self.istft = None
         else:
             if n_fft is None or n_hop is None:
                 raise ValueError(f"models that return {self.output}s need the STFT settings n_fft and n_hop")
-            self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True)
+            self.stft, self.istft = make_filterbanks(n_fft, n_hop, center=True, win_length=first.win_length,
+                                                     normalized=first.normalized)
         self.complexnorm = ComplexNorm(mono=nb_channels == 1)
 
     @property
@@ -235,10 +240,8 @@ class Separator(nn.Module):
         """
         if self.nb_channels == 1 and audio.shape[1] != 1:
             raise ValueError("a mono model needs mono input")
-        if self.output == SPECTROGRAM:
-            return steps.spectrogram_sources(self.run_models, self.stft, self.istft, audio, self.filter.residual)
-        if self.output == WAVEFORM:
-            return steps.waveform_sources(self.run_models, audio, self.filter.residual)
+        if self.output != MAGNITUDE:
+            return self.estimate_sources(audio)
         X = self.stft(audio)
         batch, channels, bins, frames = X.shape
         mag = self.complexnorm(X)
@@ -254,6 +257,23 @@ class Separator(nn.Module):
             del y
         out = [ola.result(audio.shape[-1]) for ola in out]
         return torch.stack(out)
+
+    def estimate_sources(self, audio: torch.Tensor) -> torch.Tensor:
+        """Models of spectrograms and waveforms: ``(batch, channels, samples)`` -> ``(batch, sources, channels,
+        samples)``, in chunks of :attr:`chunk_size` samples (:func:`~openunmix.separation.steps.chunked`) when
+        it is set and the input is longer."""
+        if self.output == SPECTROGRAM:
+            def run(x: torch.Tensor, residual: bool) -> torch.Tensor:
+                return steps.spectrogram_sources(self.run_models, self.stft, self.istft, x, residual)
+        else:
+            def run(x: torch.Tensor, residual: bool) -> torch.Tensor:
+                return steps.waveform_sources(self.run_models, x, residual)
+        if not self.chunk_size:
+            return run(audio, self.filter.residual)
+        out = steps.chunked(lambda x: run(x, False), audio, self.chunk_size, self.num_overlap)
+        if self.filter.residual:
+            out = torch.cat([out, (audio - out.sum(1)).unsqueeze(1)], dim=1)
+        return out
 
     def run_models(self, x: torch.Tensor) -> torch.Tensor:
         """Models of spectrograms and of waveforms: every target model (joint ones once) on ``x``, targets

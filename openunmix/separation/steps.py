@@ -6,7 +6,9 @@
   STFT of :class:`~openunmix.separation.separator.Separator`;
 * spectrograms (:func:`spectrogram_sources`): the models' STFTs, the
   residual, the inverse STFT;
-* waveforms (:func:`waveform_sources`): the models' waveforms and the residual.
+* waveforms (:func:`waveform_sources`): the models' waveforms and the residual;
+* models that see a fixed length (:func:`chunked`): overlapping chunks of
+  that length, their estimates faded and overlap-added.
 
 Each step takes what it works on as arguments; none holds state.
 """
@@ -205,4 +207,78 @@ def waveform_sources(run: Callable[[torch.Tensor], torch.Tensor], audio: torch.T
     return S
 
 
-__all__ = ["workers", "fill_magnitudes", "filtered_windows", "run_models", "spectrogram_sources", "waveform_sources"]
+def chunk_window(chunk: int, fade_in: bool, fade_out: bool, device: torch.device, overlap: int) -> torch.Tensor:
+    """The weights of one chunk's estimate ``(chunk,)``: 1, with linear fades over ``chunk // 10`` samples
+    (at most the ``overlap`` with the neighbours) at the ends that other chunks overlap."""
+    w = torch.ones(chunk, device=device)
+    fade = min(chunk // 10, overlap)
+    if fade > 0:
+        ramp = torch.linspace(0.0, 1.0, fade, device=device)
+        if fade_in:
+            w[:fade] = ramp
+        if fade_out:
+            w[chunk - fade :] = ramp.flip(0)
+    return w
+
+
+def chunk_plan(length: int, chunk: int, num_overlap: int) -> Tuple[int, List[Tuple[int, bool]]]:
+    """Where the chunks of :func:`chunked` lie: ``(border, [(start, last), ...])``, starts in the input
+    reflected by ``border`` samples at both ends (0: not padded), ``last`` for the chunk that reaches the end."""
+    step = max(1, chunk // max(1, num_overlap))
+    border = chunk - step
+    if not (border > 0 and length > 2 * border):
+        border = 0
+    total = length + 2 * border
+    plan: List[Tuple[int, bool]] = []
+    start = 0
+    while start < total:
+        last = start + chunk >= total
+        plan.append((start, last))
+        if last:
+            break
+        start += step
+    return border, plan
+
+
+def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tensor, chunk: int,
+            num_overlap: int) -> torch.Tensor:
+    """Separate in chunks of ``chunk`` samples that step by ``chunk // num_overlap``, as models trained on a
+    fixed length are run (MSST's inference): the input is reflected by ``chunk - step`` samples at both
+    ends (when longer than twice that), a chunk cut short at the end is padded to ``chunk`` samples
+    (reflected when over half a chunk is left, else zeros), and the estimates are overlap-added with
+    :func:`chunk_window`'s weights and divided by their sum (:func:`chunk_plan`). One chunk is in flight at
+    a time; the TorchScript separator (:mod:`openunmix.export.scripted`) runs the same plan.
+
+    Args:
+        separate: ``(batch, channels, chunk)`` -> ``(batch, targets, channels, chunk)``.
+        audio: ``(batch, channels, samples)``.
+
+    Returns:
+        ``(batch, targets, channels, samples)``.
+    """
+    length = audio.shape[-1]
+    border, plan = chunk_plan(length, chunk, num_overlap)
+    x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if border else audio
+    total = x.shape[-1]
+    out: Optional[torch.Tensor] = None
+    weight = torch.zeros(total, dtype=audio.dtype, device=audio.device)
+    overlap = chunk - max(1, chunk // max(1, num_overlap))
+    for start, last in plan:
+        piece = x[..., start : start + chunk]
+        n = piece.shape[-1]
+        if n < chunk:
+            mode = "reflect" if n > chunk // 2 + 1 else "constant"
+            piece = torch.nn.functional.pad(piece, (0, chunk - n), mode=mode)
+        estimate = separate(piece)[..., :n]
+        w = chunk_window(chunk, start > 0, not last, audio.device, overlap)[:n].to(audio.dtype)
+        if out is None:
+            out = torch.zeros(estimate.shape[:-1] + (total,), dtype=estimate.dtype, device=audio.device)
+        out[..., start : start + n] += estimate * w
+        weight[start : start + n] += w
+    assert out is not None
+    out = out / weight.clamp(min=1e-8)
+    return out[..., border : border + length] if border else out
+
+
+__all__ = ["workers", "fill_magnitudes", "filtered_windows", "run_models", "spectrogram_sources", "waveform_sources",
+           "chunked", "chunk_window", "chunk_plan"]

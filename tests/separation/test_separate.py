@@ -1,7 +1,6 @@
 """openunmix.separation.separate: segments and their plan, blocks streamed through the plan, files with
 background reading and writing. test.py end to end: tests/programs/test_separate.py."""
 
-import itertools
 import threading
 
 import numpy as np
@@ -12,10 +11,8 @@ import torch
 from conftest import write_tone
 from openunmix.filtering import FilterSettings
 from openunmix.models.hub import load_separator
-from openunmix.separation.separate import (
-    BATCH_AUDIO, PipelineStats, SeparationSettings, segment_batch, segment_plan, separate, separate_blocks,
-    separate_file,
-)
+from openunmix.separation.plan import segment_plan
+from openunmix.separation.separate import PipelineStats, separate, separate_blocks, separate_file
 
 
 def test_segmented_equals_whole_when_one_segment(model_dir):
@@ -55,28 +52,6 @@ def _pipeline_threads():
     return [t.name for t in threading.enumerate() if t.name.startswith("openunmix-")]
 
 
-def test_segment_plan_one_segment_when_it_fits_else_equal_segments_overlapping_by_the_cross_fade():
-    for length, segment, overlap in itertools.product(range(0, 60), range(1, 13), range(0, 12)):
-        if overlap >= segment:
-            continue
-        plan = segment_plan(length, segment, overlap)
-        if length <= segment:
-            assert plan == [(0, length)]
-            continue
-        sizes = [end - start for start, end in plan]
-        assert plan[0][0] == 0 and plan[-1][1] == length  # covers the signal
-        assert max(sizes) <= segment and max(sizes) - min(sizes) <= 1  # equal to a sample, none too long
-        assert all(a[1] - b[0] == overlap for a, b in zip(plan, plan[1:]))  # overlaps are the cross-fade
-        assert all(b[0] > a[0] for a, b in zip(plan, plan[1:]))
-        # the fewest segments: one fewer could not cover the signal with segments of at most `segment`
-        assert (len(plan) - 1) * segment - (len(plan) - 2) * overlap < length
-    # 60 s at 44.1 kHz in 30 s segments with 4 s cross-fades: three segments of 22.67 s, not 30 + 30 + 8 s
-    plan = segment_plan(60 * 44100, 30 * 44100, 4 * 44100)
-    assert [e - s for s, e in plan] == [999600] * 3
-    with pytest.raises(ValueError):
-        segment_plan(10, 4, 4)
-
-
 def test_streamed_blocks_follow_the_plan_and_equal_in_memory_separation(model_dir):
     sep = load_separator(model_dir, filter=FilterSettings(niter=1))
     rate = int(sep.sample_rate)
@@ -112,31 +87,6 @@ def test_background_reading_and_writing_give_the_same_files(tmp_path, model_dir)
     assert stats.input_wait >= 0 and stats.read > 0 and stats.write > 0 and stats.total > 0
     assert not _pipeline_threads()
     assert sorted(p.name for p in (tmp_path / "bg").iterdir()) == ["drums.wav", "vocals.wav"]
-
-
-def test_segment_plan_of_batches_has_a_multiple_of_k_segments_and_k_follows_length_threads_and_memory():
-    for length, segment, overlap, k in itertools.product(range(0, 60, 3), range(2, 13), range(0, 12), (2, 3)):
-        if overlap >= segment:
-            continue
-        plan = segment_plan(length, segment, overlap, k)
-        if length <= segment:
-            assert plan == [(0, length)]
-            continue
-        sizes = [end - start for start, end in plan]
-        assert len(plan) % k == 0 and len(plan) >= len(segment_plan(length, segment, overlap))
-        assert len(plan) < len(segment_plan(length, segment, overlap)) + k  # the fewest such
-        assert plan[0][0] == 0 and plan[-1][1] == length
-        assert max(sizes) <= segment and max(sizes) - min(sizes) <= 1
-        assert all(a[1] - b[0] == overlap for a, b in zip(plan, plan[1:]))
-    rate = 44100
-    assert segment_batch(20 * rate, 30 * rate, 4 * rate, threads=8) == 1  # one segment: the whole song
-    assert segment_batch(60 * rate, 30 * rate, 4 * rate, threads=1) == 2  # batched even on one thread
-    assert segment_batch(600 * rate, 10 * rate, 1 * rate, threads=4) == 4  # the threads
-    assert segment_batch(600 * rate, 10 * rate, 1 * rate, threads=64) == int(BATCH_AUDIO // 10)  # the memory
-    assert segment_batch(600 * rate, 30 * rate, 4 * rate, threads=64) == 2
-    assert segment_batch(50 * rate, 20 * rate, 1 * rate, threads=64) == 3  # no more than the segments
-    with pytest.raises(ValueError, match="^batch"):
-        SeparationSettings(batch=0)
 
 
 def test_batched_segments_equal_one_at_a_time(model_dir):

@@ -1,0 +1,3 @@
+from openunmix.commands.convert import main
+
+raise SystemExit(main())
