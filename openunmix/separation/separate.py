@@ -2,13 +2,14 @@
 
 Audio is read block by block, resampled to the model rate on the fly, cut
 into overlapping segments that the :class:`~openunmix.separation.separator.Separator`
-processes one at a time, joined again by a linear cross-fade over the
-overlap, resampled back to the input rate and written out incrementally.
-Memory therefore depends on the segment length, not on the song length.
+processes K at a time (one batch), joined again by a linear cross-fade over
+the overlap, resampled back to the input rate and written out incrementally.
+Memory therefore depends on the segment length and K, not on the song length.
 
-The segments follow :func:`segment_plan`: a song that fits in one segment
-is separated whole; a longer one in segments of equal length (to a sample)
-that overlap by exactly the cross-fade. :func:`separate_file` reads and
+The segments follow :func:`~openunmix.separation.plan.segment_plan`: a song
+that fits in one segment is separated whole; a longer one in segments of
+equal length (to a sample) that overlap by exactly the cross-fade, a
+multiple of K of them (:func:`~openunmix.separation.plan.segment_batch`). :func:`separate_file` reads and
 resamples ahead and writes behind in background threads
 (:mod:`openunmix.separation.background`), so the models do not wait for the disk.
 
