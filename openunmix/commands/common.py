@@ -66,8 +66,9 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
     p.add_argument("--batch", type=positive_int, default=None, metavar="K",
-                   help="segments of a long song separated as one batch (default: from the song's length and "
-                        "the threads, at most 60 s of audio at once; 1: one segment at a time)")
+                   help="segments of a long song separated as one batch (default for Open-Unmix and X-UMX: from "
+                        "the song's length, the threads and --segment, at most 30 s of audio at once, so 1 with "
+                        "the default --segment and 2 with --segment 15; other models: 1)")
     p.add_argument("--chunk-size", type=nonnegative_int, default=None, metavar="SAMPLES",
                    help="models that separate in chunks (RoFormers): samples per chunk; 0: whole segments "
                         "(default: the model folder's chunk_size)")

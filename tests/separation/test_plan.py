@@ -46,11 +46,12 @@ def test_segment_plan_of_batches_has_a_multiple_of_k_segments_and_k_follows_leng
         assert max(sizes) <= segment and max(sizes) - min(sizes) <= 1
         assert all(a[1] - b[0] == overlap for a, b in zip(plan, plan[1:]))
     rate = 44100
+    assert BATCH_AUDIO == 30.0  # one default segment: batching keeps the memory bound
     assert segment_batch(20 * rate, 30 * rate, 4 * rate, threads=8) == 1  # one segment: the whole song
-    assert segment_batch(60 * rate, 30 * rate, 4 * rate, threads=1) == 2  # batched even on one thread
-    assert segment_batch(600 * rate, 10 * rate, 1 * rate, threads=4) == 4  # the threads
+    assert segment_batch(600 * rate, 30 * rate, 4 * rate, threads=64) == 1  # a default segment fills a batch
+    assert segment_batch(60 * rate, 15 * rate, 4 * rate, threads=1) == 2  # batched even on one thread
+    assert segment_batch(600 * rate, 5 * rate, 1 * rate, threads=4) == 4  # the threads
     assert segment_batch(600 * rate, 10 * rate, 1 * rate, threads=64) == int(BATCH_AUDIO // 10)  # the memory
-    assert segment_batch(600 * rate, 30 * rate, 4 * rate, threads=64) == 2
-    assert segment_batch(50 * rate, 20 * rate, 1 * rate, threads=64) == 3  # no more than the segments
+    assert segment_batch(18 * rate, 10 * rate, 1 * rate, threads=64) == 2  # no more than the segments
     with pytest.raises(ValueError, match="^batch"):
         SeparationSettings(batch=0)
