@@ -159,7 +159,9 @@ def _demucs_env(venv: Path) -> Path:
         subprocess.run([upstream._system_python() or sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                    check=True, capture_output=True, text=True).stdout.strip())
-        ours = Path(next(p for p in sys.path if p.endswith("site-packages") and (Path(p) / "torch").exists()))
+        import torch
+
+        ours = Path(torch.__file__).resolve().parent.parent  # this project's site-packages
         linked = venv / "ours"
         linked.mkdir(exist_ok=True)
         for name in os.listdir(ours):  # the packages and their metadata (so that pip sees torch installed)
