@@ -10,12 +10,12 @@ write separated/song/vocals.wav, ... (one file per target, plus the residual).
 
 import sys
 
-from openunmix.commands.runtime import tune_allocator
+from openunmix.commands.runtime import starting, tune_allocator
 
 tune_allocator(arenas=1)  # before torch is imported; one heap for the separation's threads
 
-
-from openunmix.commands.separate import separate_command
+with starting():  # Ctrl-C while torch is imported: one line, no traceback
+    from openunmix.commands.separate import separate_command
 
 
 def main(argv=None) -> int:

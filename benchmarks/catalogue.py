@@ -5,6 +5,7 @@
     python benchmarks/catalogue.py                      # 20 files of 10-48 s, default-size random models
     python benchmarks/catalogue.py --files 8 --niter 0
     python benchmarks/catalogue.py --gpus 8             # also torchrun with 8 processes, one GPU each
+    python benchmarks/catalogue.py --compare            # also upstream's umx and ours, one process per song
 
 On the CPU it runs, one after the other and each into a fresh output folder:
 
@@ -69,7 +70,42 @@ def main(args) -> None:
                 sys.exit(f"{label}: test.py failed (exit {rc}): {' '.join(cmd)}")
             print(f"{label:<24} {wall:>7.1f}s {len(songs) * 3600 / wall:>11.0f} {audio / wall:>9.1f}x "
                   f"{rss:>6.0f} MB", flush=True)
-        print("peak RSS: of the largest process (torchrun: of one of its workers)")
+        if args.compare:
+            compare(args, model, songs, audio, tmp, env)
+        print("peak RSS: of the largest process (torchrun: of one of its workers, one process per song: of the "
+              "largest)")
+
+
+def compare(args, model: Path, songs, audio: float, tmp: Path, env) -> None:
+    """Upstream's ``umx`` over the same songs, one process per song as its users run it, beside ours the same
+    way (torch's default threads; ours with the list in one process is the row "1 process x 2 threads")."""
+    import upstream
+
+    python = upstream.ensure_env(Path(args.upstream_venv))
+    up_env = upstream.environment(Path(args.upstream_venv))
+    upstream.prepare_model_folder(model)
+    targets = sorted(p.stem for p in model.glob("*.pth"))
+    rows = {
+        "ours, a process per song": lambda song, out: [sys.executable, str(ROOT / "test.py"), str(model), "--input",
+                                                       str(song), "--outdir", str(out), "--niter", str(args.niter),
+                                                       "--quiet", "--no-cuda"],
+        "upstream umx, per song": lambda song, out: upstream.command(python, model, song, out, targets,
+                                                                           args.niter),
+    }
+    envs = {"ours, a process per song": env, "upstream umx, per song": up_env}
+    totals = {name: [0.0, 0.0] for name in rows}
+    for i, song in enumerate(songs):  # the two interleaved song by song: the same machine load
+        for name, command in rows.items():
+            rc, wall, rss = measure(command(song, tmp / f"cmp-{i}-{len(name)}"), env=envs[name])
+            if rc:
+                sys.exit(f"{name}: failed on {song} (exit {rc})")
+            totals[name][0] += wall
+            totals[name][1] = max(totals[name][1], rss)
+    for name, (wall, rss) in totals.items():
+        print(f"{name:<24} {wall:>7.1f}s {len(songs) * 3600 / wall:>11.0f} {audio / wall:>9.1f}x {rss:>6.0f} MB",
+              flush=True)
+    ours, theirs = totals["ours, a process per song"][0], totals["upstream umx, per song"][0]
+    print(f"a process per song: ours {theirs / ours:.2f}x upstream's files per hour")
 
 
 if __name__ == "__main__":
@@ -80,4 +116,8 @@ if __name__ == "__main__":
     p.add_argument("--step", type=float, default=2.0, help="seconds each next file is longer (default: %(default)s)")
     p.add_argument("--niter", type=int, default=1, help="EM iterations, as test.py --niter (default: %(default)s)")
     p.add_argument("--gpus", type=int, default=0, help="also run torchrun with this many GPU processes (default: none)")
+    p.add_argument("--compare", action="store_true",
+                   help="also run upstream open-unmix 1.3.0's umx (installed once into --upstream-venv, see "
+                        "benchmarks/upstream.py) and ours over the same songs, one process per song")
+    p.add_argument("--upstream-venv", default="/tmp/upstream-venv")
     main(p.parse_args())

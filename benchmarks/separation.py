@@ -9,6 +9,9 @@ accuracy of segmented separation against whole-song separation.
     python benchmarks/separation.py --compare-upstream    # ours and upstream open-unmix 1.3.0, same run
     python benchmarks/separation.py --breakdown --durations 60 [--foreground] [--parallel-targets off]
     python benchmarks/separation.py --compare-parallel --threads-list 1 2 --durations 60 --repeat 5
+    python benchmarks/separation.py --durations 60 600 --batch 1 auto --repeat 3   # segments batched or not
+    python benchmarks/separation.py --quality --model demo-output/model --batch 1 auto   # and their SDR
+    python benchmarks/separation.py --peers --durations 60 600   # + Demucs v4 (benchmarks/peers.py)
 
 Each run is a fresh `test.py` process (import, model load, read, separate,
 write): wall time and peak RSS of that process are printed. Run it with
@@ -17,7 +20,11 @@ nothing else busy on the machine.
 --compare-upstream runs upstream's `umx` command on the same models and
 songs in its own environment (created once, see benchmarks/upstream.py),
 alternating with ours, and prints both with the speed-up; repeated
---repeat times, the best time of each is kept.
+--repeat times, the best time of each is kept. --peers does the same with
+every separator registered in benchmarks/peers.py (each in an environment
+of its own, created once, random weights: the same compute as the
+published model) and prints the published MUSDB18 SDR of each beside its
+time and memory.
 """
 
 import argparse
@@ -31,12 +38,15 @@ from common import ROOT, default_model_folder, machine, measure, synth_song
 TARGETS = ["vocals", "drums", "bass", "other"]
 
 
-def ours_command(model: Path, song: Path, outdir: Path, niter: int, segment: float, threads, precision: str):
+def ours_command(model: Path, song: Path, outdir: Path, niter: int, segment: float, threads, precision: str,
+                 batch: str = "auto"):
     cmd = [sys.executable, str(ROOT / "test.py"), str(model), "--input", str(song), "--outdir", str(outdir),
            "--niter", str(niter), "--segment", str(segment), "--quiet",
            "--force"]  # repeated runs separate again instead of skipping what the manifest lists as done
     if threads:
         cmd += ["--threads", str(threads)]
+    if batch != "auto":
+        cmd += ["--batch", str(batch)]
     if precision != "float32":
         cmd += ["--precision", precision]
     return cmd
@@ -59,20 +69,26 @@ def speed(args) -> None:
         model = Path(args.model) if args.model else default_model_folder(tmp / "model")
         print(f"machine: {machine()}")
         print(f"model: {model if args.model else 'untrained, default size (hidden 512, n_fft 4096, 4 targets)'}")
-        print(f"{'audio':>7} {'niter':>5} {'segment':>7} {'precision':>9} {'wall':>8} {'x realtime':>10} {'peak RSS':>9}")
+        print(f"{'audio':>7} {'niter':>5} {'segment':>7} {'batch':>5} {'precision':>9} {'wall':>8} {'x realtime':>10} "
+              f"{'peak RSS':>9}")
         for seconds in args.durations:
             song = synth_song(tmp / f"song{seconds}.wav", seconds)
             for niter in args.niter:
                 for segment in args.segment:
                     for precision in args.precision:
-                        cmd = ours_command(model, song, tmp / "out", niter, segment, args.threads, precision)
-                        runs = [measure(cmd, env=ours_env()) for _ in range(args.repeat)]
-                        if any(rc for rc, _, _ in runs):
-                            sys.exit(f"test.py failed ({runs})")
-                        wall = min(w for _, w, _ in runs)
-                        rss = max(r for _, _, r in runs)
-                        print(f"{seconds:>6.0f}s {niter:>5} {segment:>6.0f}s {precision:>9} {wall:>7.2f}s "
-                              f"{seconds / wall:>9.1f}x {rss:>6.0f} MB", flush=True)
+                        cmds = {b: ours_command(model, song, tmp / "out", niter, segment, args.threads, precision, b)
+                                for b in args.batch}
+                        runs = {b: [] for b in args.batch}
+                        for _ in range(args.repeat):  # the batch settings interleaved: the same machine load
+                            for b, cmd in cmds.items():
+                                runs[b].append(measure(cmd, env=ours_env()))
+                        for b in args.batch:
+                            if any(rc for rc, _, _ in runs[b]):
+                                sys.exit(f"test.py failed ({runs[b]})")
+                            wall = min(w for _, w, _ in runs[b])
+                            rss = max(r for _, _, r in runs[b])
+                            print(f"{seconds:>6.0f}s {niter:>5} {segment:>6.0f}s {b:>5} {precision:>9} {wall:>7.2f}s "
+                                  f"{seconds / wall:>9.1f}x {rss:>6.0f} MB", flush=True)
 
 
 def breakdown(args) -> None:
@@ -113,6 +129,8 @@ def breakdown(args) -> None:
                 sep.parallel_targets = args.parallel_targets == "on"
             if args.parallel_filter != "auto":
                 sep.parallel_filter = args.parallel_filter == "on"
+            if args.batch[0] != "auto":
+                sep.segment_batch = int(args.batch[0])
 
             def timed_forward(audio):  # Separator.forward, step by step
                 t0 = time.perf_counter()
@@ -123,8 +141,8 @@ def breakdown(args) -> None:
                 V = torch.empty(mag.shape + (len(sep.targets),), dtype=mag.dtype)
                 sep.fill_magnitudes(mag, V)
                 timers["target models"] += time.perf_counter() - t0
-                ola = OverlapAdd((len(sep.source_names), X.shape[1]), X.shape[-1], sep.n_fft, sep.n_hop,
-                                 sep.stft.window)
+                olas = [OverlapAdd((len(sep.source_names), X.shape[1]), X.shape[-1], sep.n_fft, sep.n_hop,
+                                   sep.stft.window) for _ in range(X.shape[0])]  # a batch of segments
                 windows = sep.filtered_windows(V, X)
                 while True:
                     t0 = time.perf_counter()
@@ -133,10 +151,10 @@ def breakdown(args) -> None:
                     if item is None:
                         break
                     t0 = time.perf_counter()
-                    ola.add(item[2], item[1])
+                    olas[item[0]].add(item[2], item[1])
                     timers["inverse STFT (overlap-add)"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                out = ola.result(audio.shape[-1])[None]
+                out = torch.stack([ola.result(audio.shape[-1]) for ola in olas])
                 timers["inverse STFT (overlap-add)"] += time.perf_counter() - t0
                 return out
 
@@ -158,7 +176,7 @@ def breakdown(args) -> None:
         steps.update(timers)
     print(f"machine: {machine()}")
     print(f"{seconds:.0f} s song, niter {args.niter[0]}, {args.segment[0]:g} s segments with {args.overlap[0]:g} s "
-          f"overlap ({stats.segments} segments), precision {args.precision[0]}, "
+          f"overlap ({stats.segments} segments, batch {args.batch[0]}), precision {args.precision[0]}, "
           f"{'foreground' if args.foreground else 'background'} reading and writing, "
           f"parallel targets {args.parallel_targets}, parallel filter {args.parallel_filter}; in-process, second run")
     for name, value in steps.items():
@@ -264,6 +282,62 @@ def compare_upstream(args) -> None:
                   f"{t_wall / o_wall:>7.2f}x", flush=True)
 
 
+def peers(args) -> None:
+    """Ours, upstream 1.3.0 and every registered peer (benchmarks/peers.py) on the same songs: time, peak RSS and
+    the published MUSDB18 SDR of each."""
+    import json
+
+    import peers as registry
+    import upstream
+
+    if args.demucs_kwargs:
+        registry.DEMUCS_KWARGS.update(json.loads(args.demucs_kwargs))
+    rows = []  # (name, python, env, command(song, outdir), published SDR, source)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = Path(args.model) if args.model else default_model_folder(tmp / "model")
+        upstream.prepare_model_folder(model)
+        niter = args.niter[0]
+        rows.append(("ours (test.py)", lambda song, out: ours_command(model, song, out, niter, args.segment[0],
+                                                                      args.threads, "float32", args.batch[0]),
+                     ours_env(), registry.UMX_SDR, registry.UMX_SOURCE))
+        up_python = upstream.ensure_env(Path(args.upstream_venv))
+        rows.append(("upstream 1.3.0 (umx)",
+                     lambda song, out: upstream.command(up_python, model, song, out, TARGETS, niter),
+                     upstream.environment(Path(args.upstream_venv)), registry.UMX_SDR, registry.UMX_SOURCE))
+        for peer in registry.PEERS.values():
+            if args.only and peer.name.split()[0] not in args.only:
+                continue
+            python = peer.ensure_env(Path(args.peers_venv))
+            rows.append((peer.name, lambda song, out, peer=peer, python=python: peer.command(python, song, out),
+                         peer.environment(Path(args.peers_venv)), peer.published_sdr, peer.source))
+        print(f"machine: {machine()}")
+        print(f"ours and upstream: {'the models of ' + str(model) if args.model else 'untrained umxhq-size models'}, "
+              f"niter {niter}; peers: random weights (benchmarks/peers.py); CPU; "
+              f"best of {args.repeat}, the programs interleaved")
+        print(f"{'program':>24} {'audio':>6} {'wall':>8} {'x realtime':>10} {'peak RSS':>9} {'published SDR':>13}")
+        for seconds in args.durations:
+            song = synth_song(tmp / f"song{seconds}.wav", seconds)
+            runs = {name: [] for name, *_ in rows}
+            for _ in range(args.repeat):
+                for i, (name, command, env, _, _) in enumerate(rows):
+                    runs[name].append(measure(command(song, tmp / f"out{i}"), env=env))
+            for name, _, _, published, _ in rows:
+                ok = [r for r in runs[name] if r[0] == 0]
+                if not ok:
+                    print(f"{name:>24} {seconds:>5.0f}s   failed (exit {runs[name][0][0]})", flush=True)
+                    continue
+                wall, rss = min(w for _, w, _ in ok), max(r for _, _, r in ok)
+                print(f"{name:>24} {seconds:>5.0f}s {wall:>7.2f}s {seconds / wall:>9.1f}x {rss:>6.0f} MB "
+                      f"{published:>10.2f} dB", flush=True)
+        print("published SDR (MUSDB18 test, average of vocals, drums, bass, other):")
+        for name, _, _, published, source in rows:
+            print(f"  {name}: {published:.2f} dB: {source}")
+        for peer in registry.PEERS.values():
+            if peer.note:
+                print(f"  note, {peer.name}: {peer.note}")
+
+
 def quality(args) -> None:
     """SDR of segmented vs whole-song separation on a long synthetic song with known stems."""
     import numpy as np
@@ -273,7 +347,7 @@ def quality(args) -> None:
     from openunmix.demo import synthesize_track
     from openunmix.filtering import FilterSettings
     from openunmix.models.hub import load_separator
-    from openunmix.separation.separate import separate
+    from openunmix.separation.separate import segment_batch, separate
 
     if not args.model:
         sys.exit("--quality needs --model DIR (a trained model, e.g. the demo's)")
@@ -289,20 +363,27 @@ def quality(args) -> None:
             refs[name] = stems["mixture"] - stems["vocals"]
     whole = separate(sep, mix, segment=None).numpy()
     print(f"song: {seconds:.0f} s synthetic, model {args.model}, niter {args.niter[0]}")
-    print(f"{'segment':>8} {'overlap':>7} " + " ".join(f"{n + ' dB':>18}" for n in refs) + "  (global SDR, whole-song value in brackets)")
+    print(f"{'segment':>8} {'overlap':>7} {'batch (K)':>9} " + " ".join(f"{n + ' dB':>18}" for n in refs)
+          + "  (global SDR, whole-song value in brackets)")
 
     def sdr(ref, est):
         return 10 * np.log10((np.sum(ref**2) + 1e-9) / (np.sum((ref - est) ** 2) + 1e-9))
 
     base = {n: sdr(r, whole[sep.source_names.index(n)]) for n, r in refs.items()}
-    for segment, overlap in [(s, o) for s in args.segment for o in args.overlap]:
+    rate = sep.sample_rate
+    for segment, overlap, batch in [(s, o, b) for s in args.segment for o in args.overlap for b in args.batch]:
+        sep.segment_batch = None if batch == "auto" else int(batch)
+        k = sep.segment_batch or segment_batch(mix.shape[-1], int(round(segment * rate)),
+                                               min(int(round(overlap * rate)), int(round(segment * rate)) - 1),
+                                               rate=rate)
         est = separate(sep, mix, segment=segment, overlap=overlap).numpy()
         cells = []
         for n, r in refs.items():
             d = sdr(r, est[sep.source_names.index(n)])
             cells.append(f"{d:7.3f} ({base[n]:6.3f})")
         diff = max(abs(sdr(r, est[sep.source_names.index(n)]) - base[n]) for n, r in refs.items())
-        print(f"{segment:>7.0f}s {overlap:>6.1f}s " + " ".join(f"{c:>18}" for c in cells) + f"  max |diff| {diff:.3f} dB")
+        print(f"{segment:>7.0f}s {overlap:>6.1f}s {f'{batch} ({k})':>9} " + " ".join(f"{c:>18}" for c in cells)
+              + f"  max |diff| {diff:.3f} dB", flush=True)
 
 
 if __name__ == "__main__":
@@ -331,13 +412,27 @@ if __name__ == "__main__":
                    help="time the target models of one segment one after the other against side by side, "
                         "at each of --threads-list (for 1 core, run under taskset -c 0)")
     p.add_argument("--threads-list", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--batch", nargs="+", default=["auto"],
+                   help="test.py --batch values to time (auto: its default), and --quality's (auto: the default "
+                        "K; 1: one segment at a time); --breakdown and --peers take the first")
+    p.add_argument("--peers", action="store_true",
+                   help="ours, upstream 1.3.0 and the peers of benchmarks/peers.py (Demucs v4), each in its own "
+                        "environment (created once), with their published MUSDB18 SDR")
+    p.add_argument("--peers-venv", default="/tmp/peers-venv")
+    p.add_argument("--only", nargs="+", default=None, help="--peers: only these peers (first word of their name)")
+    p.add_argument("--demucs-kwargs", default=None,
+                   help="--peers: JSON of HTDemucs constructor arguments that replace its class defaults")
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
     p.add_argument("--quality-duration", type=float, default=120.0)
     a = p.parse_args()
     if a.repeat < 1 or (a.threads is not None and a.threads < 1) or not all(d > 0 for d in a.durations):
         p.error("--repeat, --threads and --durations must be > 0")
+    if not all(b == "auto" or b.isdigit() and int(b) >= 1 for b in a.batch):
+        p.error("--batch takes auto or integers >= 1")
     if a.quality:
         quality(a)
+    elif a.peers:
+        peers(a)
     elif a.breakdown:
         breakdown(a)
     elif a.compare_parallel:

@@ -158,7 +158,10 @@ def ratio_mask(
         complex ``(frames, bins, channels, sources)``.
     """
     eps = _eps(x) if eps is None else eps
-    mask = v / (eps + v.sum(dim=-1, keepdim=True))
+    total = v[..., 0].clone()  # the sources' sum as adds: torch reduces a short last dimension slowly
+    for j in range(1, v.shape[-1]):
+        total += v[..., j]
+    mask = v / (total + eps).unsqueeze(-1)
     if logit is not None:
         mask = logit_compress(mask, logit)
     return x.unsqueeze(-1) * mask.to(x.real.dtype)
@@ -314,6 +317,72 @@ def _em_stereo(
     return y
 
 
+def _em_stereo_fused(
+    y: torch.Tensor, x: torch.Tensor, iterations: int, eps: float, gain: float, out: torch.Tensor
+) -> None:
+    """:func:`_em_stereo` on one block of bins, fused: fewer passes over the estimates, in their native layout.
+
+    The estimates are held channel first, ``(2, bins, frames, sources)``
+    (the separator's own layout of the magnitudes: each channel's half
+    contiguous, sums over frames along rows), and each iteration makes
+    about 10 passes over them instead of 20: ``|y|^2`` once for the
+    statistics and the power; the channel mean's 1/2 and the statistics'
+    weights are folded into the small ``(bins, sources)`` factors; ``C_x``
+    is one batched product over the sources per bin; the new estimates
+    ``v_j (z R_j)`` are one batched complex product per channel (the 2x2
+    ``R_j`` of every source side by side) and one multiplication by ``v``,
+    the last written straight into ``out``. The same computation as
+    :func:`_em_stereo` up to float rounding (tests/core/test_filtering.py:
+    both against norbert). Run on a block of bins small enough for the
+    caches (``bin_chunk``), every pass after the first reads from them.
+
+    Args:
+        y: complex ``(frames, bins, 2, sources)`` initial estimates (any strides).
+        x: complex ``(frames, bins, 2)`` mixture (any strides).
+        gain: scales the output (the caller's rescaling).
+        out: complex ``(frames, bins, 2, sources)`` (any strides), receives the last iteration's output.
+    """
+    reg = eps**0.5
+    Y = y.permute(2, 1, 0, 3).contiguous()  # (2, bins, frames, sources)
+    x0 = x[:, :, 0].t()  # (bins, frames)
+    x1 = x[:, :, 1].t()
+    for it in range(iterations):
+        parts = torch.view_as_real(Y).square()  # (complex |y|: a slow hypot; real products never mix types)
+        power = parts[..., 0] + parts[..., 1]  # |y|^2: (2, bins, frames, sources)
+        v2 = power[0] + power[1]  # twice the channel mean v: (bins, frames, sources)
+        s00 = power[0].sum(1)  # (bins, sources)
+        s11 = power[1].sum(1)
+        weight = 0.5 / (eps + 0.5 * (s00 + s11))  # R_j's weight 1 / (eps + sum_t v), times v's 1/2
+        s01 = (Y[0] * Y[1].conj()).sum(1) * weight
+        r00 = s00 * weight
+        r11 = s11 * weight
+        # C_x's entries c00, c11, re c01, im c01 of every frame: (bins, frames, sources) @ (bins, sources, 4)
+        cxx = torch.bmm(v2, torch.stack([r00, r11, s01.real, s01.imag], dim=-1))
+        c00 = cxx[:, :, 0] + reg
+        c11 = cxx[:, :, 1] + reg
+        c01 = torch.complex(cxx[:, :, 2], cxx[:, :, 3])
+        inv_det = 1.0 / (c00 * c11 - cxx[:, :, 2].square() - cxx[:, :, 3].square())
+        z = torch.empty([x0.shape[0], x0.shape[1], 2], dtype=Y.dtype, device=Y.device)  # (bins, frames, 2)
+        torch.sub(x0 * (c11 * inv_det), x1 * (c01 * inv_det), out=z[:, :, 0])
+        torch.sub(x1 * (c00 * inv_det), x0 * (c01.conj() * inv_det), out=z[:, :, 1])
+        # y_c = v (z0 R_c0 + z1 R_c1), per bin and channel one real product (frames, 4) @ (4, 2 sources):
+        # z's real and imaginary parts against R's entries arranged so that the columns are y_c's real and
+        # imaginary parts, source by source; written over the estimates (no longer read)
+        if it == iterations - 1 and gain != 1.0:
+            r00, r11, s01 = r00 * gain, r11 * gain, s01 * gain
+        zero = torch.zeros_like(r00)
+        re, im = s01.real, s01.imag
+        zr = torch.view_as_real(z).flatten(2)  # (bins, frames, 4): re z0, im z0, re z1, im z1
+        for c, rows in ((0, ((r00, zero), (zero, r00), (re, im), (-im, re))),
+                        (1, ((re, -im), (im, re), (r11, zero), (zero, r11)))):
+            m = torch.stack([torch.stack([a, b], dim=-1).flatten(1) for a, b in rows], dim=1)  # (bins, 4, 2 sources)
+            torch.bmm(zr, m, out=torch.view_as_real(Y[c]).flatten(2))
+        if it == iterations - 1:
+            torch.mul(Y, v2, out=out.permute(2, 1, 0, 3))  # (a complex product writes the transposed layout
+        else:  # faster than one on the real and imaginary parts)
+            torch.view_as_real(Y).mul_(v2.unsqueeze(-1))
+
+
 def wiener(
     v: torch.Tensor,
     x: torch.Tensor,
@@ -354,8 +423,11 @@ def wiener(
     return _wiener(v, x, args, eps)
 
 
-def _wiener(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Optional[float]) -> torch.Tensor:
+def _wiener(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Optional[float],
+            fused: bool = True) -> torch.Tensor:
     """:func:`wiener` with its settings as one :class:`FilterArgs` (``wiener_win_len`` unused).
+
+    ``fused=False``: the stereo EM of before the fused one (:func:`_em_stereo`), for benchmarks/wiener.py.
 
     Args:
         v: real ``(frames, bins, channels, sources)`` target magnitudes.
@@ -366,7 +438,7 @@ def _wiener(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Optional[fl
     """
     scale, out, chunks = wiener_setup(v, x, args)
     for b, e in chunks:
-        _wiener_bins(v[:, b:e], x[:, b:e], args, eps, scale, out[:, b:e])
+        _wiener_bins(v[:, b:e], x[:, b:e], args, eps, scale, out[:, b:e], fused)
     return out
 
 
@@ -391,7 +463,8 @@ def wiener_setup(v: torch.Tensor, x: torch.Tensor,
     # scale to a range where the regularisation is meaningful, as norbert does
     scale = 1.0
     if args.niter > 0 and x.numel() > 0:
-        scale = max(1.0, float(x.abs().max()) / 10.0)
+        parts = torch.view_as_real(x).square()  # |x|^2 without complex abs (a slow hypot)
+        scale = max(1.0, float((parts[..., 0] + parts[..., 1]).max().sqrt()) / 10.0)
     frames, bins, channels = x.shape[0], x.shape[1], x.shape[2]
     sources = v.shape[-1] + 1 if args.residual else v.shape[-1]
     # sources, channels, frames, bins in memory: the layout the inverse STFT reads
@@ -420,7 +493,7 @@ def wiener_bins(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, scale: float
 
 
 def _wiener_bins(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Optional[float], scale: float,
-                 out: torch.Tensor) -> None:
+                 out: torch.Tensor, fused: bool = True) -> None:
     """:func:`wiener` on a range of bins into ``out``, with the mixture scale fixed by the caller.
 
     Shapes as in :func:`wiener`: ``v`` real ``(frames, bins, channels, targets)``, ``x`` complex
@@ -443,6 +516,8 @@ def _wiener_bins(v: torch.Tensor, x: torch.Tensor, args: FilterArgs, eps: Option
         y = vs.to(x.real.dtype) * torch.sgn(xs).unsqueeze(-1)
     if iterations == 0:
         out.copy_(y)
+    elif x.shape[-1] == 2 and fused:
+        _em_stereo_fused(y, xs, iterations, _eps(x) if eps is None else eps, scale, out)
     elif x.shape[-1] == 2:
         _em_stereo(y, xs, iterations, _eps(x) if eps is None else eps, scale, out)
     else:

@@ -65,6 +65,10 @@ def add_separation_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cuda", action="store_true", help="run on the CPU even when a GPU is available")
     p.add_argument("--segment", type=positive_float, default=DEFAULT_SEGMENT, help="seconds of audio separated at once; bounds memory (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_float, default=DEFAULT_OVERLAP, help="seconds of cross-fade between segments (default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=None, metavar="K",
+                   help="segments of a long song separated as one batch (default for Open-Unmix and X-UMX: from "
+                        "the song's length, the threads and --segment, at most 30 s of audio at once, so 1 with "
+                        "the default --segment and 2 with --segment 15; other models: 1)")
     p.add_argument("--chunk-size", type=nonnegative_int, default=None, metavar="SAMPLES",
                    help="models that separate in chunks (RoFormers): samples per chunk; 0: whole segments "
                         "(default: the model folder's chunk_size)")
@@ -104,7 +108,7 @@ def separation_settings(parser: argparse.ArgumentParser, args: argparse.Namespac
     try:
         return SeparationSettings(
             filter=wiener, use_cuda=not args.no_cuda, segment=args.segment, overlap=args.overlap,
-            models_file=args.models, cache_dir=args.cache_dir, precision=args.precision,
+            models_file=args.models, cache_dir=args.cache_dir, precision=args.precision, batch=args.batch,
             chunk_size=args.chunk_size, num_overlap=args.num_overlap,
         )
     except ValueError as err:  # the message names the setting: its flag is --<setting>

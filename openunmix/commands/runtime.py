@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 _ENV = "MALLOC_MMAP_THRESHOLD_"
 _ARENAS = "MALLOC_ARENA_MAX"
@@ -53,3 +54,26 @@ def tune_allocator(arenas: Optional[int] = None) -> None:
         os.execv(sys.executable, [sys.executable] + sys.argv)
     except OSError:
         return  # carry on with the default allocator
+
+
+@contextmanager
+def starting(what: str = "the separation") -> Iterator[None]:
+    """Ctrl-C while a program starts (imports torch, ...): one ``error:`` line and exit status 130.
+
+    Before the program's own handling of Ctrl-C is in place, Python would
+    print a ``KeyboardInterrupt`` traceback; nothing has been written yet.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"error: interrupted before {what} started; nothing was written", file=sys.stderr, flush=True)
+        sys.exit(130)
+
+
+def umx() -> int:
+    """The ``umx`` command that ``pip install`` creates: the same as ``python test.py`` (imports torch only
+    once :func:`starting` handles Ctrl-C)."""
+    tune_allocator(arenas=1)
+    with starting():
+        from .separate import separate_command
+    return separate_command(prog="umx")

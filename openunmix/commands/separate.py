@@ -15,6 +15,7 @@ from ..separation.separate import SeparationSettings
 from ..separation.sharding import Shard
 from ..utils import ModelError
 from .argtypes import ArgumentParser, positive_int, writable_extension
+from .runtime import starting
 from .common import (
     add_model_arguments, add_separation_arguments, add_shard_arguments, error, job_shard, join_processes,
     print_licence_notice, separation_settings,
@@ -141,17 +142,18 @@ def separate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
                         "skipped otherwise; after changing a model folder's files, use --force)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    a = p.parse_args(argv)
-    settings = separation_settings(p, a)
-    shard, note = job_shard(p, a)
-    if a.input_list is not None:
-        try:
-            inputs = read_input_list(a.input_list)
-        except (OSError, ValueError) as err:
-            error(str(err))
-            return 2
-    else:
-        inputs = a.input
+    with starting():
+        a = p.parse_args(argv)
+        settings = separation_settings(p, a)
+        shard, note = job_shard(p, a)
+        if a.input_list is not None:
+            try:
+                inputs = read_input_list(a.input_list)
+            except (OSError, ValueError) as err:
+                error(str(err))
+                return 2
+        else:
+            inputs = a.input
     try:
         return separate_main(a.model, inputs, a.outdir, a.targets, settings, ext=a.ext, threads=a.threads,
                              progress=not a.quiet, shard=shard, force=a.force, note=note)
@@ -161,8 +163,8 @@ def separate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
 
 
 def umx() -> int:
-    """The ``umx`` command that ``pip install`` creates: the same as ``python test.py``."""
-    from .runtime import tune_allocator
+    """``umx`` as it was installed before the entry point moved to :func:`openunmix.commands.runtime.umx`
+    (which handles Ctrl-C during the imports): the same command."""
+    from .runtime import umx as command
 
-    tune_allocator(arenas=1)
-    return separate_command(prog="umx")
+    return command()

@@ -163,6 +163,7 @@ def load_with(
     separator = load_separator(model, targets, settings.filter, device=settings.device,
                                models_file=settings.models_file, cache_dir=settings.cache_dir, progress=progress,
                                precision=settings.precision)
+    separator.segment_batch = settings.batch
     if settings.chunk_size is not None:
         separator.chunk_size = settings.chunk_size
     if settings.num_overlap is not None:

@@ -139,6 +139,8 @@ def settings_key(model: str, targets: Optional[Sequence[str]], settings: Separat
         "segment": settings.segment, "overlap": settings.overlap, "precision": settings.precision, "ext": ext,
         "models_file": settings.models_file,
     }
+    if settings.batch is not None:  # (keys of runs before the setting existed stay valid)
+        what["batch"] = settings.batch
     if settings.chunk_size is not None or settings.num_overlap is not None:  # only when given: older keys stay
         what["chunk"] = [settings.chunk_size, settings.num_overlap]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]

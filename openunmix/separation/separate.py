@@ -2,13 +2,14 @@
 
 Audio is read block by block, resampled to the model rate on the fly, cut
 into overlapping segments that the :class:`~openunmix.separation.separator.Separator`
-processes one at a time, joined again by a linear cross-fade over the
-overlap, resampled back to the input rate and written out incrementally.
-Memory therefore depends on the segment length, not on the song length.
+processes K at a time (one batch), joined again by a linear cross-fade over
+the overlap, resampled back to the input rate and written out incrementally.
+Memory therefore depends on the segment length and K, not on the song length.
 
-The segments follow :func:`segment_plan`: a song that fits in one segment
-is separated whole; a longer one in segments of equal length (to a sample)
-that overlap by exactly the cross-fade. :func:`separate_file` reads and
+The segments follow :func:`~openunmix.separation.plan.segment_plan`: a song
+that fits in one segment is separated whole; a longer one in segments of
+equal length (to a sample) that overlap by exactly the cross-fade, a
+multiple of K of them (:func:`~openunmix.separation.plan.segment_batch`). :func:`separate_file` reads and
 resamples ahead and writes behind in background threads
 (:mod:`openunmix.separation.background`), so the models do not wait for the disk.
 
@@ -35,6 +36,7 @@ from .. import audio as audio_io
 from ..audio import AudioError
 from .background import ReadAhead, WriteBehind
 from ..filtering import FilterSettings
+from .plan import BATCH_AUDIO, segment_batch, segment_plan  # noqa: F401 (BATCH_AUDIO: part of this API)
 from .separator import Separator
 from ..precision import check_precision
 from ..utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
@@ -57,6 +59,7 @@ class SeparationSettings:
         cache_dir: where downloaded model files are kept (None: torch's hub cache).
         precision: of the target models, ``float32``, ``bfloat16`` or ``int8``
             (CPU only); see :mod:`openunmix.precision`.
+        batch: segments separated as one batch (None: :func:`segment_batch`).
         chunk_size, num_overlap: for models that separate in chunks of a fixed
             length (the RoFormers), the chunk in samples and the chunks over
             each sample (None: the model folder's); see
@@ -70,6 +73,7 @@ class SeparationSettings:
     models_file: Optional[str] = None
     cache_dir: Optional[str] = None
     precision: str = "float32"
+    batch: Optional[int] = None
     chunk_size: Optional[int] = None
     num_overlap: Optional[int] = None
 
@@ -80,6 +84,8 @@ class SeparationSettings:
             raise ValueError("segment and overlap must be finite numbers")
         if self.segment <= 0 or not 0 <= self.overlap < self.segment:
             raise ValueError("segment must be > 0 and the overlap at least 0 and shorter than the segment")
+        if self.batch is not None and self.batch < 1:
+            raise ValueError("batch must be at least 1")
         if self.chunk_size is not None and self.chunk_size < 0:
             raise ValueError("chunk-size must be at least 0 (0: the whole segment at once)")
         if self.num_overlap is not None and self.num_overlap < 1:
@@ -93,45 +99,11 @@ class SeparationSettings:
 
 
 def _separate_segment(separator: Separator, segment: np.ndarray, device: torch.device) -> np.ndarray:
-    """``(channels, samples)`` -> ``(sources, channels, samples)``."""
+    """``(channels, samples)`` -> ``(sources, channels, samples)``; ``(K, ...)`` with a batch of K segments."""
     with torch.inference_mode():
-        x = torch.from_numpy(segment).to(device)[None]
-        return separator(x)[0].float().cpu().numpy()
-
-
-def segment_plan(length: int, segment: int, overlap: int) -> List[Tuple[int, int]]:
-    """Where the segments of a signal of ``length`` samples lie: ``[(start, end), ...]``.
-
-    A signal of at most ``segment`` samples is one segment. A longer one is
-    cut into the fewest segments of at most ``segment`` samples that overlap
-    by exactly ``overlap`` samples (the cross-fade), all of the same length
-    (the first ones one sample longer where the total does not divide): no
-    segment is shorter than the others, and no more audio is computed than
-    the cross-fades need, ``length + (segments - 1) * overlap`` samples.
-
-    Args:
-        length: samples of the signal (>= 0).
-        segment: most samples per segment (>= 1).
-        overlap: samples shared by consecutive segments (0 <= overlap < segment).
-
-    Returns:
-        ``(start, end)`` sample ranges in order; the first starts at 0, the last ends at ``length``.
-    """
-    if segment < 1 or not 0 <= overlap < segment:
-        raise ValueError("segment must be >= 1 and the overlap at least 0 and shorter than the segment")
-    if length < 0:
-        raise ValueError("length must be >= 0")
-    if length <= segment:
-        return [(0, length)]
-    count = -(-(length - overlap) // (segment - overlap))  # ceil: the fewest segments of at most `segment`
-    base, longer = divmod(length + (count - 1) * overlap, count)
-    plan = []
-    start = 0
-    for i in range(count):
-        end = start + base + (1 if i < longer else 0)
-        plan.append((start, end))
-        start = end - overlap
-    return plan
+        x = torch.from_numpy(segment).to(device)
+        out = separator(x[None] if segment.ndim == 2 else x)
+        return (out[0] if segment.ndim == 2 else out).float().cpu().numpy()
 
 
 def separate_blocks(
@@ -142,15 +114,21 @@ def separate_blocks(
     device: Union[str, torch.device] = "cpu",
     on_segment: Optional[Callable[[int], None]] = None,
     length: Optional[int] = None,
+    batch: Optional[int] = None,
 ) -> Iterator[np.ndarray]:
-    """Separate a stream of audio blocks in overlapping segments.
+    """Separate a stream of audio blocks in overlapping segments, K at a time.
 
     With ``length`` (the samples the stream is expected to hold), the
-    segments follow :func:`segment_plan`; the last one takes whatever the
-    stream really holds (a resampler gives a sample more or less), and audio
-    beyond the plan is cut into further segments of ``segment`` samples.
-    Without it, segments of ``segment`` samples follow each other at a
-    stride of ``segment - overlap``, and the last one is what remains.
+    segments follow :func:`segment_plan` (a multiple of K of them); the last
+    one takes whatever the stream really holds (a resampler gives a sample
+    more or less), and audio beyond the plan is cut into further segments of
+    ``segment`` samples. Without it, segments of ``segment`` samples follow
+    each other at a stride of ``segment - overlap``, and the last one is
+    what remains.
+
+    K consecutive segments go through the separator as one batch; one shorter
+    than the batch's longest (by a sample in a plan, more at the stream's end)
+    takes as many more samples after it (before it at the end), cut back after.
 
     Args:
         separator: the models and filter.
@@ -160,6 +138,9 @@ def separate_blocks(
         on_segment: called with the number of new samples after each segment
             (for progress bars).
         length: samples expected in ``blocks`` (None: unknown).
+        batch: K (None: the separator's ``segment_batch`` if set, else
+            :func:`~openunmix.separation.plan.segment_batch` of ``length`` for
+            models of magnitudes, 1 for other models or when ``length`` is unknown).
 
     Yields:
         ``(sources, channels, n)`` blocks whose lengths add up to the input's.
@@ -167,8 +148,14 @@ def separate_blocks(
     if not 0 <= overlap < segment:
         raise ValueError("overlap must be at least 0 and shorter than the segment")
     device = torch.device(device)
+    batch = batch if batch is not None else getattr(separator, "segment_batch", None)
+    if batch is None:  # batched by default where the recurrence is (Open-Unmix and X-UMX: the filtered models)
+        auto = length is not None and getattr(separator, "filtered", True)
+        batch = segment_batch(length, segment, overlap, rate=separator.sample_rate) if auto else 1
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
     stride = segment - overlap
-    plan = segment_plan(length, segment, overlap) if length is not None else []
+    plan = segment_plan(length, segment, overlap, batch) if length is not None else []
     buf: Optional[np.ndarray] = None
     buf_start = 0  # the stream's sample at buf[:, 0]
     received = 0  # the stream's samples so far
@@ -182,9 +169,8 @@ def separate_blocks(
         start = first + (i - max(len(plan) - 1, 0)) * stride
         return start, start + segment
 
-    def run(window: np.ndarray, last: bool) -> Iterator[np.ndarray]:
+    def fade(est: np.ndarray, last: bool) -> np.ndarray:
         nonlocal pending
-        est = _separate_segment(separator, window, device)
         new = est.shape[-1] - (pending.shape[-1] if pending is not None else 0)
         if pending is not None:
             o = pending.shape[-1]
@@ -198,27 +184,49 @@ def separate_blocks(
             out = est[..., :-overlap]
         if on_segment is not None:
             on_segment(new)
-        yield out
+        return out
+
+    def run(spans: List[Tuple[int, int]], last: bool) -> Iterator[np.ndarray]:
+        """Separate the stream's ``spans`` (inside ``buf``) as one batch; only the final one may be ``last``."""
+        assert buf is not None
+        if len(spans) == 1:
+            s, e = spans[0]
+            ests = [_separate_segment(separator, buf[:, s - buf_start : e - buf_start], device)]
+        else:
+            size = max(e - s for s, e in spans)
+            starts = [min(s + size, buf_start + buf.shape[-1]) - size for s, _ in spans]  # as long as the longest
+            est = _separate_segment(
+                separator, np.stack([buf[:, f - buf_start : f - buf_start + size] for f in starts]), device)
+            ests = [est[k, ..., s - f : e - f] for k, ((s, e), f) in enumerate(zip(spans, starts))]
+        for k, est in enumerate(ests):
+            yield fade(np.ascontiguousarray(est), last and k == len(ests) - 1)
 
     i = 0  # the next segment
     for block in blocks:
         buf = block if buf is None else np.concatenate([buf, block], axis=-1)
         received += block.shape[-1]
         while True:
-            start, end = bounds(i)
-            if received <= end:  # strictly more: the segment is not the last one
+            spans = [bounds(k) for k in range(i, i + batch)]
+            if received <= spans[-1][1]:  # strictly more: the batch's segments are not the last one
                 break
-            yield from run(buf[:, start - buf_start : end - buf_start], last=False)
-            i += 1
+            yield from run(spans, last=False)
+            i += batch
             nxt = bounds(i)[0]
             buf = buf[:, nxt - buf_start :]
             buf_start = nxt
     if buf is None:
         return
-    rest = buf[:, bounds(i)[0] - buf_start :]
-    if i == 0 or rest.shape[-1] > overlap:
-        yield from run(rest, last=True)
-    elif pending is not None:  # the rest lies inside the last segment's overlap
+    spans = []  # fewer than K complete segments, then what remains
+    while received > bounds(i)[1]:
+        spans.append(bounds(i))
+        i += 1
+    rest = received - bounds(i)[0]
+    tail = i == 0 or rest > overlap
+    if tail:
+        spans.append((bounds(i)[0], received))
+    if spans:
+        yield from run(spans, last=tail)
+    if not tail and pending is not None:  # the rest lies inside the last segment's overlap
         yield pending
 
 

@@ -99,6 +99,10 @@ class Separator(nn.Module):
             quiet 2-core machine it was 0.78x as fast as one chunk at a time
             on both threads, docs/performance.md); True always; None like
             ``parallel_targets``. Kept as :attr:`parallel_filter`.
+
+    :attr:`segment_batch` (settable, None by default): how many segments of a
+    long song :func:`~openunmix.separation.separate.separate_blocks` passes as
+    one batch (None: its choice from the song's length and the threads).
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class Separator(nn.Module):
         self.target_models = nn.ModuleDict(dict(target_models))
         self.parallel_targets = parallel_targets
         self.parallel_filter = parallel_filter
+        self.segment_batch: Optional[int] = None
         if filter is None:
             filter = FilterSettings()
         if not isinstance(filter, FilterSettings):

@@ -8,7 +8,7 @@ import torch
 
 norbert = pytest.importorskip("norbert")
 
-from conftest import FLOAT32_EPS  # noqa: E402
+from conftest import FLOAT32_EPS, sum_rtol  # noqa: E402
 from openunmix import filtering  # noqa: E402
 
 # against norbert (numpy), float32 against float64, TorchScript against eager: checked under each kernel
@@ -165,3 +165,29 @@ def test_window_loop_compiles_with_torchscript_and_gives_the_same(channels):
     # of the 5-frame sums: 5 eps32 = 6e-7 relative (conftest.sum_rtol); assert_close's float32 default
     # (rtol 1.3e-6, atol 1e-5 on values of order 1-10) covers it
     torch.testing.assert_close(whole[1, ..., 5:10], one.permute(3, 2, 1, 0))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("iterations", [1, 3])
+@pytest.mark.parametrize("residual", [False, True])
+def test_fused_em_equals_the_one_before_in_the_separators_layout(dtype, iterations, residual):
+    v, x = _inputs((50, 37, 2, 3), seed=11 + iterations)
+    complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    # the separator's layout: channels, bins, frames (, targets) in memory, seen frames first
+    V = torch.from_numpy(np.ascontiguousarray(v.transpose(2, 1, 0, 3))).to(dtype).permute(2, 1, 0, 3)
+    X = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 1, 0))).to(complex_dtype).permute(2, 1, 0)
+    args = filtering.FilterSettings(niter=iterations, residual=residual, bin_chunk=7).args()
+    fused = filtering._wiener(V, X, args, None, True)
+    before = filtering._wiener(V, X, args, None, False)
+    # the same arithmetic in another order: sums over the 50 frames (and 3-4 sources) taken by other
+    # kernels, |y|^2 as |y| squared, the factor 1/2 folded into other products: per iteration about
+    # (50 + 4 + 10) rounding steps, amplified by C_x's inversion (condition <= 2.1e3 here, NORBERT_RTOL's
+    # note) only where outputs are small beside the largest. float64: 3 iterations x 64 x eps64 = 4e-14
+    # is the bound used with a factor 25 of margin (measured 8e-16); float32: sum_rtol over the same
+    # steps, 3 x 64 x eps32 = 2.3e-5 (measured 5.4e-7 under default and AVX2 kernels)
+    rtol = 1e-12 if dtype == torch.float64 else sum_rtol(*(3 * [64]))
+    assert _rel_err(fused.numpy(), before.numpy()) < rtol
+    if dtype == torch.float64:  # and both against the oracle
+        vv = norbert.contrib.residual_model(v.copy(), x.copy()) if residual else v.copy()
+        expected = norbert.wiener(vv, x.copy(), iterations)
+        assert _rel_err(fused.numpy(), expected) < NORBERT_RTOL

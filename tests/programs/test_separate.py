@@ -229,6 +229,33 @@ def test_ctrl_c_during_separation_joins_the_threads_and_leaves_no_files(tmp_path
 
 
 # ---------------------------------------------------------------- start-up
+
+
+def test_ctrl_c_while_test_py_starts_is_one_line_without_traceback(tmp_path, model_dir):
+    import signal
+
+    song = write_tone(tmp_path / "song.wav", seconds=1.0)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "test.py"), str(model_dir), "--input", str(song),
+                             "--outdir", str(tmp_path / "sep"), "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal does
+    # torch's libraries mapped: test.py (re-executed for the allocator) is importing torch
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if "libtorch" in maps.read_text():
+                break
+        except OSError:  # between the re-execution's images
+            pass
+        time.sleep(0.002)
+    assert proc.poll() is None, "test.py ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: interrupted"), err
+    assert not (tmp_path / "sep" / "song").exists() or not list((tmp_path / "sep" / "song").iterdir())
 # the separation path imports only what it uses (issue 20, item 5): start-up time is paid by every test.py run
 
 # imported by evaluation, training, plots and export, never needed to separate a file

@@ -1,8 +1,11 @@
-"""openunmix.separation.catalogue: input lists (comments, blank lines) and the plan of a catalogue."""
+"""openunmix.separation.catalogue: input lists (comments, blank lines), the plan of a catalogue and what the
+settings key holds (the manifest's skips follow it). Catalogues end to end: tests/programs/test_separate.py and
+tests/programs/test_shards.py."""
 
 import pytest
 
-from openunmix.separation.catalogue import plan, read_input_list
+from openunmix.separation.catalogue import plan, read_input_list, settings_key
+from openunmix.separation.separate import SeparationSettings
 
 
 def test_input_lists_skip_blank_lines_and_comments(tmp_path):
@@ -35,3 +38,13 @@ def test_a_catalogue_keeps_the_callers_process_state(tmp_path, one_thread):
     with kept():  # outputs, manifest and compaction: files made with the umask's permissions, never by setting it
         result = separate_catalogue(separator, songs, tmp_path / "out", "key", progress=False)
     assert len(result.done) == 2 and (tmp_path / "out" / "song0" / "vocals.wav").is_file()
+
+
+def test_settings_key_names_an_explicit_batch_and_keeps_the_keys_of_runs_without_one(tmp_path):
+    model = str(tmp_path)
+    default = settings_key(model, None, SeparationSettings(), ".wav")
+    # --batch left out: the key of the runs before the setting existed, so that they are not redone
+    assert default == settings_key(model, None, SeparationSettings(batch=None), ".wav")
+    one = settings_key(model, None, SeparationSettings(batch=1), ".wav")
+    two = settings_key(model, None, SeparationSettings(batch=2), ".wav")
+    assert len({default, one, two}) == 3

@@ -1,7 +1,6 @@
 """openunmix.separation.separate: segments and their plan, blocks streamed through the plan, files with
 background reading and writing. test.py end to end: tests/programs/test_separate.py."""
 
-import itertools
 import threading
 
 import numpy as np
@@ -12,7 +11,8 @@ import torch
 from conftest import write_tone
 from openunmix.filtering import FilterSettings
 from openunmix.models.hub import load_separator
-from openunmix.separation.separate import PipelineStats, segment_plan, separate, separate_blocks, separate_file
+from openunmix.separation.plan import segment_plan
+from openunmix.separation.separate import PipelineStats, separate, separate_blocks, separate_file
 
 
 def test_segmented_equals_whole_when_one_segment(model_dir):
@@ -52,28 +52,6 @@ def _pipeline_threads():
     return [t.name for t in threading.enumerate() if t.name.startswith("openunmix-")]
 
 
-def test_segment_plan_one_segment_when_it_fits_else_equal_segments_overlapping_by_the_cross_fade():
-    for length, segment, overlap in itertools.product(range(0, 60), range(1, 13), range(0, 12)):
-        if overlap >= segment:
-            continue
-        plan = segment_plan(length, segment, overlap)
-        if length <= segment:
-            assert plan == [(0, length)]
-            continue
-        sizes = [end - start for start, end in plan]
-        assert plan[0][0] == 0 and plan[-1][1] == length  # covers the signal
-        assert max(sizes) <= segment and max(sizes) - min(sizes) <= 1  # equal to a sample, none too long
-        assert all(a[1] - b[0] == overlap for a, b in zip(plan, plan[1:]))  # overlaps are the cross-fade
-        assert all(b[0] > a[0] for a, b in zip(plan, plan[1:]))
-        # the fewest segments: one fewer could not cover the signal with segments of at most `segment`
-        assert (len(plan) - 1) * segment - (len(plan) - 2) * overlap < length
-    # 60 s at 44.1 kHz in 30 s segments with 4 s cross-fades: three segments of 22.67 s, not 30 + 30 + 8 s
-    plan = segment_plan(60 * 44100, 30 * 44100, 4 * 44100)
-    assert [e - s for s, e in plan] == [999600] * 3
-    with pytest.raises(ValueError):
-        segment_plan(10, 4, 4)
-
-
 def test_streamed_blocks_follow_the_plan_and_equal_in_memory_separation(model_dir):
     sep = load_separator(model_dir, filter=FilterSettings(niter=1))
     rate = int(sep.sample_rate)
@@ -82,9 +60,10 @@ def test_streamed_blocks_follow_the_plan_and_equal_in_memory_separation(model_di
     sizes = []
     blocks = [x[:, i : i + 7777] for i in range(0, x.shape[-1], 7777)]
     streamed = np.concatenate(list(separate_blocks(sep, blocks, seg, ov, on_segment=sizes.append,
-                                                   length=x.shape[-1])), axis=-1)
+                                                   length=x.shape[-1], batch=1)), axis=-1)
     plan = segment_plan(x.shape[-1], seg, ov)
     assert len(sizes) == len(plan) == 3 and sum(sizes) == x.shape[-1]
+    sep.segment_batch = 1  # what separate() passes on
     whole = separate(sep, torch.from_numpy(x), segment=2.0, overlap=0.25).numpy()
     # the same segments through the same separator calls in one process, whatever the block sizes: equal
     np.testing.assert_array_equal(streamed, whole)
@@ -108,3 +87,42 @@ def test_background_reading_and_writing_give_the_same_files(tmp_path, model_dir)
     assert stats.input_wait >= 0 and stats.read > 0 and stats.write > 0 and stats.total > 0
     assert not _pipeline_threads()
     assert sorted(p.name for p in (tmp_path / "bg").iterdir()) == ["drums.wav", "vocals.wav"]
+
+
+def test_batched_segments_equal_one_at_a_time(model_dir):
+    sep = load_separator(model_dir, filter=FilterSettings(niter=1))
+    rate = int(sep.sample_rate)
+    seg, ov = rate, rate // 5
+    # four segments of exactly 16000 samples: the same plan one at a time and two at a time
+    x = (np.random.default_rng(2).standard_normal((2, 4 * seg - 3 * ov)) * 0.2).astype(np.float32)
+    blocks = [x[:, i : i + 5000] for i in range(0, x.shape[-1], 5000)]
+    assert segment_plan(x.shape[-1], seg, ov) == segment_plan(x.shape[-1], seg, ov, 2)
+    one = np.concatenate(list(separate_blocks(sep, blocks, seg, ov, length=x.shape[-1], batch=1)), axis=-1)
+    sizes = []
+    two = np.concatenate(list(separate_blocks(sep, blocks, seg, ov, length=x.shape[-1], batch=2,
+                                              on_segment=sizes.append)), axis=-1)
+    assert one.shape == two.shape == (len(sep.source_names), 2, x.shape[-1]) and len(sizes) == 4 and sum(sizes) == x.shape[-1]
+    # the same segments, batched: only the matrix products may round differently (bitwise equal here with
+    # default and AVX2 kernels); 1e-4 of the peak leaves room for other kernels and is far below what a
+    # change of segments or context gives (1e-2 and more, test_segmented_close_to_whole)
+    np.testing.assert_allclose(two, one, rtol=0, atol=1e-4 * np.abs(one).max())
+
+
+def test_batched_segments_of_unequal_length_and_streams_longer_or_shorter_than_announced(model_dir):
+    sep = load_separator(model_dir, filter=FilterSettings(niter=1))
+    rate = int(sep.sample_rate)
+    seg, ov = rate, rate // 5
+    x = (np.random.default_rng(3).standard_normal((2, int(4.37 * rate))) * 0.2).astype(np.float32)
+    blocks = [x[:, i : i + 3333] for i in range(0, x.shape[-1], 3333)]
+    for announced in (x.shape[-1], x.shape[-1] - 700, x.shape[-1] + 5):
+        for batch in (2, 3):
+            sizes = []
+            out = list(separate_blocks(sep, blocks, seg, ov, length=announced, batch=batch, on_segment=sizes.append))
+            assert sum(b.shape[-1] for b in out) == x.shape[-1] == sum(sizes)
+            got = np.concatenate(out, axis=-1)
+            sep.segment_batch = 1
+            ref = separate(sep, torch.from_numpy(x), segment=seg / rate, overlap=ov / rate).numpy()
+            sep.segment_batch = None
+            # other segments than one at a time (a plan of a multiple of K): close as segmentations are
+            # (test_segmented_close_to_whole's bound)
+            assert ((got - ref) ** 2).sum() / (ref**2).sum() < 0.05
