@@ -203,5 +203,72 @@ register(Peer(
          "hyper-parameters are in its checkpoint, not fetched",
 ))
 
-# RoFormer: the lead registers it here once the RoFormer issue's model exists, e.g.
-#   register(Peer(name="BS-RoFormer", published_sdr=..., source="...", ensure_env=..., command=...))
+# ------------------------------------------------------------------ the RoFormers (this package, random weights)
+
+# the community's published configurations (MSST's configs/): viperx's BS-RoFormer ep 317 and Kimberley Jensen's
+# Mel-RoFormer, both vocals-only models at hop 441 with 8 s chunks that overlap by half
+ROFORMERS = {
+    "BS-RoFormer": ("bs_roformer", {"dim": 512, "depth": 12, "nhop": 441, "chunk_size": 352800, "num_overlap": 2}),
+    "Mel-RoFormer": ("mel_roformer", {"dim": 384, "depth": 6, "num_bands": 60, "nhop": 441, "chunk_size": 352800,
+                                      "num_overlap": 2}),
+}
+_ROFORMER_FOLDER = """
+import sys, torch
+from pathlib import Path
+from openunmix import architectures
+arch = architectures.get(sys.argv[2])
+options = arch.check_options(dict(eval(sys.argv[3]), targets="vocals"))
+part = arch.training_part("vocals", 2, options)
+torch.manual_seed(0)
+part.save(Path(sys.argv[1]), part.new_model(44100.0, None), 44100.0, {})
+"""
+
+
+def _roformer_env(name: str) -> Callable[[Path], Path]:
+    def ensure(venv: Path) -> Path:
+        folder = venv / "roformers" / name
+        if not (folder / "separator.json").is_file():
+            arch, options = ROFORMERS[name]
+            subprocess.run([sys.executable, "-c", _ROFORMER_FOLDER, str(folder), arch, repr(options)], check=True,
+                           cwd=str(REPO))
+        return Path(sys.executable)
+    return ensure
+
+
+def _roformer_command(name: str) -> Callable[[Path, Path, Path], List[str]]:
+    def command(python: Path, song: Path, outdir: Path) -> List[str]:
+        folder = Path(PEERS_VENV[0]) / "roformers" / name
+        return [str(python), str(REPO / "test.py"), str(folder), "--input", str(song), "--outdir", str(outdir),
+                "--quiet", "--no-cuda", "--force"]
+    return command
+
+
+REPO = Path(__file__).resolve().parent.parent
+PEERS_VENV = ["/tmp/peers-venv"]  # separation.py --peers-venv sets it
+
+
+def _ours_environment(venv: Path) -> Dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+register(Peer(
+    name="BS-RoFormer (dim 512, depth 12)",
+    published_sdr=9.80,
+    source="BS-RoFormer, Lu et al. 2023 (arXiv 2309.02612): 9.80 dB average on MUSDB18-HQ without extra data, "
+           "for the paper's smaller model; the configuration timed is viperx's community vocals model (MSST "
+           "configs/viperx/model_bs_roformer_ep_317_sdr_12.9755.yaml)",
+    ensure_env=_roformer_env("BS-RoFormer"),
+    command=_roformer_command("BS-RoFormer"),
+    environment=_ours_environment,
+    note="this package's bs_roformer, random weights, one target (vocals); 8 s chunks overlapping by half",
+))
+register(Peer(
+    name="Mel-RoFormer (dim 384, depth 6)",
+    published_sdr=float("nan"),
+    source="Mel-RoFormer, Wang et al. 2023 (arXiv 2310.01809): no four-target average checked here; the "
+           "configuration timed is Kimberley Jensen's vocals model (MSST configs/KimberleyJensen/)",
+    ensure_env=_roformer_env("Mel-RoFormer"),
+    command=_roformer_command("Mel-RoFormer"),
+    environment=_ours_environment,
+    note="this package's mel_roformer, random weights, one target (vocals), 60 bands; 8 s chunks overlapping by half",
+))

@@ -282,6 +282,10 @@ def compare_upstream(args) -> None:
                   f"{t_wall / o_wall:>7.2f}x", flush=True)
 
 
+def _sdr(value: float) -> str:
+    return "-" if value != value else f"{value:.2f} dB"  # NaN: not published / not checked
+
+
 def peers(args) -> None:
     """Ours, upstream 1.3.0 and every registered peer (benchmarks/peers.py) on the same songs: time, peak RSS and
     the published MUSDB18 SDR of each."""
@@ -292,6 +296,7 @@ def peers(args) -> None:
 
     if args.demucs_kwargs:
         registry.DEMUCS_KWARGS.update(json.loads(args.demucs_kwargs))
+    registry.PEERS_VENV[0] = args.peers_venv
     rows = []  # (name, python, env, command(song, outdir), published SDR, source)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -329,10 +334,10 @@ def peers(args) -> None:
                     continue
                 wall, rss = min(w for _, w, _ in ok), max(r for _, _, r in ok)
                 print(f"{name:>24} {seconds:>5.0f}s {wall:>7.2f}s {seconds / wall:>9.1f}x {rss:>6.0f} MB "
-                      f"{published:>10.2f} dB", flush=True)
+                      f"{_sdr(published):>13}", flush=True)
         print("published SDR (MUSDB18 test, average of vocals, drums, bass, other):")
         for name, _, _, published, source in rows:
-            print(f"  {name}: {published:.2f} dB: {source}")
+            print(f"  {name}: {_sdr(published)}: {source}")
         for peer in registry.PEERS.values():
             if peer.note:
                 print(f"  note, {peer.name}: {peer.note}")
