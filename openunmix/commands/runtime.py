@@ -68,12 +68,3 @@ def starting(what: str = "the separation") -> Iterator[None]:
     except KeyboardInterrupt:
         print(f"error: interrupted before {what} started; nothing was written", file=sys.stderr, flush=True)
         sys.exit(130)
-
-
-def umx() -> int:
-    """The ``umx`` command that ``pip install`` creates: the same as ``python test.py`` (imports torch only
-    once :func:`starting` handles Ctrl-C)."""
-    tune_allocator(arenas=1)
-    with starting():
-        from .separate import separate_command
-    return separate_command(prog="umx")

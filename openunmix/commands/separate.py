@@ -15,7 +15,7 @@ from ..separation.separate import SeparationSettings
 from ..separation.sharding import Shard
 from ..utils import ModelError
 from .argtypes import ArgumentParser, positive_int, writable_extension
-from .runtime import starting
+from .runtime import starting, tune_allocator
 from .common import (
     add_model_arguments, add_separation_arguments, add_shard_arguments, error, job_shard, join_processes,
     print_licence_notice, separation_settings,
@@ -163,8 +163,7 @@ def separate_command(argv: Optional[Sequence[str]] = None, prog: Optional[str] =
 
 
 def umx() -> int:
-    """``umx`` as it was installed before the entry point moved to :func:`openunmix.commands.runtime.umx`
-    (which handles Ctrl-C during the imports): the same command."""
-    from .runtime import umx as command
-
-    return command()
+    """``umx`` as it was installed before the entry point moved to :func:`openunmix.commands.entry.umx`
+    (which also handles Ctrl-C during the imports): the same command."""
+    tune_allocator(arenas=1)
+    return separate_command(prog="umx")

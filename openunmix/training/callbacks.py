@@ -22,7 +22,7 @@ Ctrl-C held until all callbacks have returned (the files of an epoch are
 written as one set). A callback whose ``main_only`` is True is called on
 rank 0 only; the defaults that print and write files are.
 
-The default callbacks (:func:`default_callbacks`), in this order:
+The default callbacks (:func:`openunmix.training.trainer.default_callbacks`), in this order:
 :class:`ModelSaver` (checkpoint, model and json), :class:`LossPlot` (the
 loss curves), :class:`LogPrinter` (the printed log) and, unless the run's
 ``tensorboard`` is off, :class:`~.tensorboard.TensorBoardLogger` (event files). A caller's
@@ -256,17 +256,6 @@ class StepFunction(Callback):
         return bool(self.fn(trainer, step))
 
 
-def default_callbacks(cfg: Optional[Any] = None) -> List[Callback]:
-    """What a normal run does besides training: save, plot, print (in this order), then the TensorBoard
-    event files when ``cfg`` (a :class:`~openunmix.training.TrainConfig`) asks for them."""
-    chosen: List[Callback] = [ModelSaver(), LossPlot(), LogPrinter()]
-    if cfg is not None and cfg.tensorboard:
-        from .tensorboard import TensorBoardLogger
-
-        chosen.append(TensorBoardLogger(cfg.tensorboard_audio_every))
-    return chosen
-
-
 def step_shortcut(on_step: Optional[Callable[["Trainer", int], bool]]) -> List[Callback]:
     """The deprecated ``Trainer(on_step=fn)`` as a callback list (empty without ``fn``)."""
     if on_step is None:
@@ -277,4 +266,4 @@ def step_shortcut(on_step: Optional[Callable[["Trainer", int], bool]]) -> List[C
 
 
 __all__ = ["Callback", "CallbackList", "EpochRecord", "LogPrinter", "ModelSaver", "LossPlot", "StepFunction",
-           "default_callbacks", "epoch_line"]
+           "epoch_line"]

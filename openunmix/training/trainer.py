@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from .. import architectures
 from .. import distributed as dist_utils
-from .callbacks import Callback, CallbackList, EpochRecord, default_callbacks, step_shortcut
+from .callbacks import Callback, CallbackList, EpochRecord, LogPrinter, LossPlot, ModelSaver, step_shortcut
+from .tensorboard import TensorBoardLogger
 from .callbacks import seconds_text as _seconds
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader
@@ -29,13 +30,22 @@ from .statistics import dataset_statistics
 from .validation import check_selection, selection_value, validation_sdr
 
 
+def default_callbacks(cfg: Optional[Any] = None) -> List[Callback]:
+    """What a normal run does besides training: save, plot, print (in this order), then the TensorBoard
+    event files when ``cfg`` (a :class:`~openunmix.training.TrainConfig`) asks for them."""
+    chosen: List[Callback] = [ModelSaver(), LossPlot(), LogPrinter()]
+    if cfg is not None and cfg.tensorboard:
+        chosen.append(TensorBoardLogger(cfg.tensorboard_audio_every))
+    return chosen
+
+
 class Trainer:
     """One training run of ``cfg``; :meth:`run` trains and returns 0. Every name the settings give
     (architecture and its options, dataset layout and target, model folder, checkpoint) is checked
     before any work starts and before anything is written.
 
     ``callbacks`` are called at fixed points of the run (:mod:`.callbacks` says when, on which ranks,
-    and what they may read), after the defaults of a normal run (:func:`.callbacks.default_callbacks`:
+    and what they may read), after the defaults of a normal run (:func:`default_callbacks`:
     saving, loss plot, printed log), which ``defaults=False`` leaves out. ``on_step(trainer, step)``
     is deprecated: a :class:`.callbacks.StepFunction` added after ``callbacks``.
     """
