@@ -177,7 +177,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         sys.exit(2)
     p = build_parser(archs)
     known, _ = p.parse_known_args(argv)  # the recipe first: it sets the other flags' defaults
-    p.set_defaults(**recipe(known.recipe))
+    settings = recipe(known.recipe)
+    options = settings.pop("options", {})  # the architecture's options a recipe names: its flags' defaults
+    p.set_defaults(**settings, **{f"arch_{name}": value for name, value in options.items()})
     a = p.parse_args(argv)
     # each flag's own range is checked by its type; what depends on several options, by the architecture
     arch = architectures.get(a.architecture)

@@ -29,6 +29,15 @@ def test_recipe_sets_defaults_and_flags_win():
     assert cfg.dataset_options["random_track_mix"] is False and cfg.batch_size == 16
 
 
+def test_a_recipe_names_an_architecture_and_its_options_and_flags_win():
+    cfg = parse_args(["--root", "r", "--recipe", "roformer-small"])
+    assert cfg.architecture == "bs_roformer" and (cfg.batch_size, cfg.seq_dur, cfg.lr) == (4, 3.0, 5e-4)
+    options = cfg.architecture_options
+    assert (options["dim"], options["depth"], options["heads"], options["dim_head"]) == (64, 2, 4, 16)
+    cfg = parse_args(["--root", "r", "--recipe", "roformer-small", "--dim", "96", "--batch-size", "2"])
+    assert cfg.architecture_options["dim"] == 96 and cfg.architecture_options["depth"] == 2 and cfg.batch_size == 2
+
+
 def test_a_registered_layout_gets_train_flags_for_its_options(scratch_registry, tmp_path):
     from openunmix.commands.train import build_parser, parse_args
 
