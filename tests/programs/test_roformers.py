@@ -21,6 +21,7 @@ from openunmix.separation.separate import SeparationSettings
 TINY = ["--dim", "16", "--depth", "1", "--heads", "2", "--dim-head", "8", "--nfft", "256", "--nhop", "64",
         "--batch-size", "2", "--seq-dur", "0.5", "--samples-per-track", "2", "--chunk-size", "22050",
         "--quiet", "--no-cuda"]
+FAST = ["--no-tensorboard", "--no-valid-sdr"]  # where the run's validation SDR and event files are not looked at
 
 
 def _module(name, *args):
@@ -121,6 +122,9 @@ def test_joint_training_writes_a_folder_that_separates(tmp_path, trained):
     info = json.loads((trained / "bs_roformer.json").read_text())
     assert info["targets"] == ["vocals", "drums"] and info["freqs_per_bands"] == [16] * 8 + [1]
     assert info["args"]["dim"] == 16 and np.isfinite(info["valid_loss_history"][0])
+    # each validation also separated the validation track, in chunks, through the Separator (one uSDR a target)
+    assert set(info["valid_sdr_history"][0]) == {"vocals", "drums"}
+    assert all(np.isfinite(v) for v in info["valid_sdr_history"][0].values())
     separator = load_separator(trained)
     assert separator.source_names == ["vocals", "drums"] and separator.chunk_size == 22050
     with torch.no_grad():
@@ -131,7 +135,7 @@ def test_joint_training_writes_a_folder_that_separates(tmp_path, trained):
 def test_training_resumes(tmp_path, tiny_musdb, trained):
     out = tmp_path / "resumed"
     args = ["--root", tiny_musdb, "--is-wav", "--output", out, "--architecture", "mel_roformer", "--num-bands",
-            "8", *TINY]
+            "8", *TINY, *FAST]
     assert run_script("train.py", *args, "--epochs", "1").returncode == 0
     r = run_script("train.py", *args, "--epochs", "2", "--checkpoint", out)
     assert r.returncode == 0, r.stderr
@@ -145,7 +149,7 @@ def test_one_target_trains_on_track_folders(tmp_path):
     make_trackfolders(root, "valid", n=1, seconds=1.0)
     r = run_script("train.py", "--dataset", "trackfolder_fix", "--root", root, "--target-file", "vocals.wav",
                    "--interferer-files", "bass.wav", "drums.wav", "--output", tmp_path / "m", "--epochs", "1",
-                   "--architecture", "bs_roformer", "--freqs-per-bands", "8x16,1", *TINY)
+                   "--architecture", "bs_roformer", "--freqs-per-bands", "8x16,1", *TINY, *FAST)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "m" / "bs_roformer.json").read_text())["targets"] == ["vocals"]
 
