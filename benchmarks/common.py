@@ -47,6 +47,19 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def best_time(fn, repeats: int, warmup: bool = True) -> float:
+    """Shortest wall time of ``repeats`` calls of ``fn`` (after one untimed warm-up call unless ``warmup`` is
+    False)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def measure(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, float, float]:
     """Run ``cmd`` in a fresh process (environment ``env``, default this one's); return
     (exit code, wall seconds, peak RSS in MB) of that process."""

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, default_model_folder, machine, measure, synth_song, time
+from common import ROOT, best_time, default_model_folder, machine, measure, synth_song, time
 
 import numpy as np
 import soundfile as sf
@@ -49,17 +49,6 @@ _SCRIPTED = _READ + (
     "sep = torch.jit.load(sys.argv[2])\n"
     "with torch.no_grad(): out = sep(audio)\n"
 )
-
-
-def best_time(fn, repeats: int) -> float:
-    """Shortest wall time of ``repeats`` calls of ``fn`` (after one untimed warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -15,24 +15,14 @@ run it on a quiet machine.
 """
 
 import argparse
-import time
 
-from common import machine
+from common import best_time, machine
 
 import numpy as np  # noqa: E402
 
 from openunmix.evaluation import list_tracks, load_estimates, score_track  # noqa: E402
 from openunmix.evaluation.tracks import estimates_folder  # noqa: E402
 from openunmix.metrics import sisdr, usdr  # noqa: E402
-
-
-def best_of(repeats: int, fn) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main(a) -> None:
@@ -55,8 +45,8 @@ def main(a) -> None:
     def score(metrics):
         return lambda: [score_track(track, est, metrics=metrics) for track, est in sets.values()]
 
-    bss = best_of(a.repeats, score(("bsseval",)))
-    whole = best_of(a.repeats, score(("usdr", "sisdr")))
+    bss = best_time(score(("bsseval",)), a.repeats, warmup=False)
+    whole = best_time(score(("usdr", "sisdr")), a.repeats, warmup=False)
     print(f"score_track, references read: bsseval {bss:8.3f} s   usdr+sisdr {whole:8.4f} s   ratio {bss / whole:8.1f}x")
 
     arrays = []
@@ -65,7 +55,7 @@ def main(a) -> None:
             if t in est:
                 ref = np.ascontiguousarray(track.targets[t].audio.T, dtype=np.float64)
                 arrays.append((ref, np.asarray(est[t], dtype=np.float64)[:, : ref.shape[1]]))
-    alone = best_of(a.repeats, lambda: [(usdr(r, e), sisdr(r, e)) for r, e in arrays])
+    alone = best_time(lambda: [(usdr(r, e), sisdr(r, e)) for r, e in arrays], a.repeats, warmup=False)
     print(f"the metrics alone (arrays in memory): usdr+sisdr {alone:8.4f} s   ratio to bsseval {bss / alone:8.1f}x")
 
 
