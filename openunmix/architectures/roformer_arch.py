@@ -288,7 +288,7 @@ class RoFormerArchitecture(Architecture):
             model.select_targets(list(targets) if targets else list(settings.targets))
         except ValueError as err:
             raise ModelError(f"{model_dir}: {err}") from None
-        options = {"nfft": settings.n_fft, "nhop": settings.hop_length, **self.settings_json(settings)}
+        options = self.settings_json(settings)  # holds nfft and nhop, which the Separator reads
         config = ModelConfig(target=self.name, sample_rate=sample_rate, nb_channels=settings.nb_channels,
                              architecture=self.name, options=options)
         return {self.name: frozen(model.to(device))}, config

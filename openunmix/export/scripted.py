@@ -138,10 +138,9 @@ class ScriptableSeparator(nn.Module):
     def _chunked(self, audio: torch.Tensor) -> torch.Tensor:
         """:func:`~openunmix.separation.steps.chunked` over :meth:`_sources` (the same plan and weights)."""
         chunk = self.chunk_size
-        border, plan = chunk_plan(audio.shape[-1], chunk, self.num_overlap)
+        border, overlap, plan = chunk_plan(audio.shape[-1], chunk, self.num_overlap)
         x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if border > 0 else audio
         total = x.shape[-1]
-        overlap = chunk - max(1, chunk // max(1, self.num_overlap))
         out = torch.zeros(0)
         weight = torch.zeros(total, dtype=audio.dtype, device=audio.device)
         for start, last in plan:

@@ -221,13 +221,13 @@ def chunk_window(chunk: int, fade_in: bool, fade_out: bool, device: torch.device
     return w
 
 
-def chunk_plan(length: int, chunk: int, num_overlap: int) -> Tuple[int, List[Tuple[int, bool]]]:
-    """Where the chunks of :func:`chunked` lie: ``(border, [(start, last), ...])``, starts in the input
-    reflected by ``border`` samples at both ends (0: not padded), ``last`` for the chunk that reaches the end."""
+def chunk_plan(length: int, chunk: int, num_overlap: int) -> Tuple[int, int, List[Tuple[int, bool]]]:
+    """Where the chunks of :func:`chunked` lie: ``(border, overlap, [(start, last), ...])``: starts in the
+    input reflected by ``border`` samples at both ends (0: not padded), ``overlap`` samples shared by
+    neighbouring chunks, ``last`` for the chunk that reaches the end."""
     step = max(1, chunk // max(1, num_overlap))
-    border = chunk - step
-    if not (border > 0 and length > 2 * border):
-        border = 0
+    overlap = chunk - step
+    border = overlap if overlap > 0 and length > 2 * overlap else 0
     total = length + 2 * border
     plan: List[Tuple[int, bool]] = []
     start = 0
@@ -237,7 +237,7 @@ def chunk_plan(length: int, chunk: int, num_overlap: int) -> Tuple[int, List[Tup
         if last:
             break
         start += step
-    return border, plan
+    return border, overlap, plan
 
 
 def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tensor, chunk: int,
@@ -257,12 +257,11 @@ def chunked(separate: Callable[[torch.Tensor], torch.Tensor], audio: torch.Tenso
         ``(batch, targets, channels, samples)``.
     """
     length = audio.shape[-1]
-    border, plan = chunk_plan(length, chunk, num_overlap)
+    border, overlap, plan = chunk_plan(length, chunk, num_overlap)
     x = torch.nn.functional.pad(audio, (border, border), mode="reflect") if border else audio
     total = x.shape[-1]
     out: Optional[torch.Tensor] = None
     weight = torch.zeros(total, dtype=audio.dtype, device=audio.device)
-    overlap = chunk - max(1, chunk // max(1, num_overlap))
     for start, last in plan:
         piece = x[..., start : start + chunk]
         n = piece.shape[-1]
