@@ -3,8 +3,20 @@
 
     python -m openunmix.demo --root /tmp/ttq-data --nb-train 40 --nb-valid 4 --nb-test 10 \\
         --duration 16 --variety wide
-    python benchmarks/time_to_quality.py --root /tmp/ttq-data --budget 1200 --seeds 1 2 \\
-        --recipes v1 default --parallel 2 --out /tmp/ttq
+    python -m openunmix.demo --root /tmp/ttq-kinds --nb-train 20 --nb-valid 4 --nb-test 10 \\
+        --duration 16 --variety kinds
+    python benchmarks/time_to_quality.py --root wide=/tmp/ttq-data kinds=/tmp/ttq-kinds --budget 1200 \\
+        --seeds 1 2 3 --recipes "upstream-rtm=--recipe upstream --random-track-mix" default \\
+        --parallel 2 --out /tmp/ttq
+
+``--root`` takes one data set or several (``LABEL=PATH``; the label of a bare
+path is its folder name): every (set, recipe, seed) is a run, the report has
+a table per set, and a last table says for each recipe, against the first,
+on which sets it wins or loses and whether the difference is larger than
+the spread between seeds. The ``wide`` set's test songs are new songs of the
+training songs' kind (held-out keys and vocal levels); the ``kinds`` set's
+are another kind of music (other voices, instruments and tempi, a vocal
+hall) after 20 training songs: it measures how a recipe generalizes.
 
 Each recipe is a named ``train.py`` recipe (``v1``, ``default``, ``upstream``)
 or ``LABEL=FLAGS``, train.py flags in one string, e.g.
@@ -37,12 +49,16 @@ time at which the recipe first reaches the first recipe's final SDR
 step, and the shares of the budget spent waiting for data and validating.
 Plots of vocals SDR against seconds and against steps are written to
 ``--out``. Results are kept per run in ``--out``: running again with more
-recipes or seeds only trains what is missing.
+recipes or seeds only trains what is missing. Each run's json keeps every
+setting of its training (``config``, what ``train.py`` parsed), the commit,
+the machine, and ``command``: the one command that trains and scores that
+run again, every point of its curve (into ``OUT/rerun``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -51,7 +67,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -111,6 +127,7 @@ def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
                                           "--target", TARGET, "--is-wav"]
     cfg = parse_args(flags)
     budget = float(spec["budget"])
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("output",)}
     points = sorted(float(p) * budget for p in spec["points"])
     taker = snapshot_taker(points, _clock(spec["clock"]))  # the clock starts here, before the run is built
     trainer = Trainer(cfg, callbacks=[taker])
@@ -124,10 +141,15 @@ def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
     for snap, score in zip(snapshots, scores):
         snap.pop("weights")
         snap.update(score)
-    return {"label": spec["label"], "flags": spec["flags"], "seed": spec["seed"], "budget": budget,
-            "clock": spec["clock"], "threads": spec["threads"], "points": snapshots,
-            "seconds_per_step": snapshots[-1]["reached_at"] / max(1, snapshots[-1]["step"]),
-            "batch_size": cfg.batch_size, "seq_dur": cfg.seq_dur}
+    last = snapshots[-1]
+    return {"label": spec["label"], "set": spec["set"], "root": spec["root"], "flags": spec["flags"],
+            "seed": spec["seed"], "budget": budget, "clock": spec["clock"], "threads": spec["threads"],
+            "points": snapshots, "seconds_per_step": last["reached_at"] / max(1, last["step"]),
+            # wall seconds waiting for batches per step, against the CPU seconds of a step
+            "data_wait_per_step": last["data_wait"] / max(1, last["step"]),
+            "data_wait_share": last["data_wait"] / max(last["reached_at"], 1e-9),
+            "batch_size": cfg.batch_size, "seq_dur": cfg.seq_dur, "config": config,
+            "command": spec["command"], "commit": spec["commit"], "machine": machine_line()}
 
 
 def _test_tracks(root: Path) -> List[Tuple[str, Any, Any, float]]:
@@ -191,16 +213,54 @@ def parse_recipe(text: str) -> Tuple[str, str]:
     return text, f"--recipe {text}"
 
 
-def run_key(label: str, seed: int, args: argparse.Namespace) -> str:
-    return f"{label}-seed{seed}-{args.clock}{int(args.budget)}s-t{args.threads}"
+def parse_set(text: str) -> Tuple[str, str]:
+    """``'kinds=/tmp/ttq-kinds'`` -> ``('kinds', '/tmp/ttq-kinds')``; a bare path is labelled by its folder name."""
+    if "=" in text:
+        label, path = text.split("=", 1)
+        return label, path
+    return Path(text).resolve().name, text
 
 
-def launch(label: str, flags: str, seed: int, args: argparse.Namespace) -> Tuple[subprocess.Popen, Path]:
+def run_key(job: "Job", args: argparse.Namespace) -> str:
+    return f"{job.set}-{job.label}-seed{job.seed}-{args.clock}{int(args.budget)}s-t{args.threads}"
+
+
+class Job(NamedTuple):
+    """One run: a recipe (``label``, train.py ``flags``) and a seed on a data set (``set`` at ``root``)."""
+
+    set: str
+    root: str
+    label: str
+    flags: str
+    seed: int
+
+
+def rerun_command(job: Job, args: argparse.Namespace) -> str:
+    """The command that trains and scores ``job`` again, alone, with every point of its curve."""
+    words = ["python", "benchmarks/time_to_quality.py", "--root", f"{job.set}={Path(job.root).resolve()}",
+             "--recipes", f"{job.label}={job.flags}", "--seeds", str(job.seed), "--budget", f"{args.budget:g}",
+             "--points", *[f"{p:g}" for p in args.points], "--clock", args.clock, "--threads", str(args.threads),
+             "--out", str(Path(args.out).resolve() / "rerun")]
+    return shlex.join(words)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def launch(job: Job, args: argparse.Namespace) -> Tuple[subprocess.Popen, Path]:
     out = Path(args.out)
-    key = run_key(label, seed, args)
-    spec = {"label": label, "flags": flags, "seed": seed, "root": str(Path(args.root).resolve()),
-            "outdir": str(out / "models" / key), "budget": args.budget, "points": list(args.points),
-            "clock": args.clock, "threads": args.threads, "result": str(out / f"{key}.json")}
+    key = run_key(job, args)
+    spec = {"label": job.label, "flags": job.flags, "seed": job.seed, "set": job.set,
+            "root": str(Path(job.root).resolve()), "outdir": str(out / "models" / key), "budget": args.budget,
+            "points": list(args.points), "clock": args.clock, "threads": args.threads,
+            "result": str(out / f"{key}.json"), "command": rerun_command(job, args), "commit": git_commit()}
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                TORCHINDUCTOR_COMPILE_THREADS="1")
     log = open(out / f"{key}.log", "w")
@@ -209,23 +269,23 @@ def launch(label: str, flags: str, seed: int, args: argparse.Namespace) -> Tuple
     return proc, out / f"{key}.json"
 
 
-def run_all(jobs: List[Tuple[str, str, int]], args: argparse.Namespace) -> None:
-    pending = [j for j in jobs if not (Path(args.out) / f"{run_key(j[0], j[2], args)}.json").is_file()]
-    running: List[Tuple[subprocess.Popen, Tuple[str, str, int]]] = []
+def run_all(jobs: List[Job], args: argparse.Namespace) -> None:
+    pending = [j for j in jobs if not (Path(args.out) / f"{run_key(j, args)}.json").is_file()]
+    running: List[Tuple[subprocess.Popen, Job]] = []
     while pending or running:
         while pending and len(running) < args.parallel:
             job = pending.pop(0)
-            print(f"training {job[0]} (seed {job[2]}): {job[1]}", flush=True)
-            running.append((launch(*job, args)[0], job))
+            print(f"training {job.label} (seed {job.seed}) on {job.set}: {job.flags}", flush=True)
+            running.append((launch(job, args)[0], job))
         time.sleep(2)
         for proc, job in list(running):
             if proc.poll() is not None:
                 running.remove((proc, job))
-                key = run_key(job[0], job[2], args)
+                what = f"{job.label} (seed {job.seed}) on {job.set}"
                 if proc.returncode:
-                    print(f"{job[0]} (seed {job[2]}) failed: see {args.out}/{key}.log", flush=True)
+                    print(f"{what} failed: see {args.out}/{run_key(job, args)}.log", flush=True)
                 else:
-                    print(f"{job[0]} (seed {job[2]}) done", flush=True)
+                    print(f"{what} done", flush=True)
 
 
 def interpolate_time(points: Sequence[Dict[str, Any]], level: float) -> Optional[float]:
@@ -249,7 +309,7 @@ def auc(points: Sequence[Dict[str, Any]], budget: float) -> float:
     return area / (ts[-1] - ts[0]) if len(ts) > 1 else vs[0]
 
 
-def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
+def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace, set_name: str = "") -> None:
     import numpy as np
 
     budget = args.budget
@@ -283,10 +343,67 @@ def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -
                   + f"{sps:7.2f}{last['step']:6.0f}{last['data_wait'] / budget:6.1%}{last['valid_seconds'] / budget:6.1%}")
     print("\nAUC: mean vocals SDR over the points' span; wait / valid: shares of the budget "
           "spent waiting for batches / validating (wall seconds over the budget)")
-    plot(results, args)
+    plot(results, args, set_name)
 
 
-def plot(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> None:
+def final_scores(rows: Sequence[Dict[str, Any]]) -> Dict[int, float]:
+    """``{seed: vocals SDR at the end of the budget}`` of one recipe's runs."""
+    return {int(r["seed"]): float(r["points"][-1]["vocals"]) for r in rows}
+
+
+def verdict(reference: Dict[int, float], other: Dict[int, float]) -> Tuple[float, float, str]:
+    """``(mean difference, spread, word)`` of ``other`` against ``reference`` (final vocals SDR per seed).
+
+    The spread is the larger of the two recipes' ranges over seeds (max - min); the word is ``better``
+    or ``worse`` when the mean difference is larger than that spread and every shared seed agrees
+    in sign, else ``within spread``."""
+    import numpy as np
+
+    seeds = sorted(set(reference) & set(other))
+    if not seeds:
+        return math.nan, math.nan, "no shared seed"
+    diffs = [other[s] - reference[s] for s in seeds]
+    spread = max(max(v.values()) - min(v.values()) for v in (reference, other))
+    mean = float(np.mean(diffs))
+    if abs(mean) > spread and (all(d > 0 for d in diffs) or all(d < 0 for d in diffs)):
+        return mean, spread, "better" if mean > 0 else "worse"
+    return mean, spread, "within spread"
+
+
+def verdicts(results: Dict[str, Dict[str, List[Dict[str, Any]]]]) -> None:
+    """For each recipe against the first: the mean final difference per set, the spread between seeds,
+    and whether it wins or loses on every set, or wins on one and loses on another."""
+    sets = list(results)
+    first_set = results[sets[0]]
+    labels = [label for label in first_set] + [lb for s in sets[1:] for lb in results[s] if lb not in first_set]
+    reference = labels[0]
+    print(f"\nverdicts against {reference} (final vocals SDR, mean difference over shared seeds; "
+          "spread: the larger range over seeds of the two)")
+    print(f"{'recipe':<16}{'set':<12}{'difference':>11}{'spread':>8}{'seeds':>6}  verdict")
+    for label in labels[1:]:
+        words = []
+        for name in sets:
+            per_set = results[name]
+            if reference not in per_set or label not in per_set:
+                continue
+            ref, other = final_scores(per_set[reference]), final_scores(per_set[label])
+            mean, spread, word = verdict(ref, other)
+            words.append((name, word))
+            print(f"{label:<16}{name:<12}{mean:+8.2f} dB{spread:8.2f}{len(set(ref) & set(other)):6d}  {word}")
+        decided = [(n, w) for n, w in words if w in ("better", "worse")]
+        kinds = {w for _, w in decided}
+        if len(decided) == len(words) == len(sets) and len(kinds) == 1:
+            overall = f"{decided[0][1]} on every set"
+        elif kinds == {"better", "worse"}:
+            overall = "mixed: " + ", ".join(f"{w} on {n}" for n, w in decided)
+        elif decided:
+            overall = f"{decided[0][1]} on {', '.join(n for n, _ in decided)} only; within the spread elsewhere"
+        else:
+            overall = "no difference larger than the spread between seeds"
+        print(f"{label:<16}{'all':<12}{'':>25}  {overall}")
+
+
+def plot(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace, set_name: str = "") -> None:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4))
@@ -308,7 +425,7 @@ def plot(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace) -> 
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    path = Path(args.out) / f"time_to_quality-{args.clock}{int(args.budget)}s.png"
+    path = Path(args.out) / f"time_to_quality-{set_name + '-' if set_name else ''}{args.clock}{int(args.budget)}s.png"
     fig.savefig(path, dpi=100)
     print(f"plot: {path}")
 
@@ -322,9 +439,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         tmp.replace(spec["result"])
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True, help="dataset root (musdb wav layout with train/ and test/)")
+    p.add_argument("--root", required=True, nargs="+", metavar="[LABEL=]PATH",
+                   help="data sets (musdb wav layout with train/ and test/), each labelled or named by its folder")
     p.add_argument("--recipes", nargs="+", default=["v1", "default"],
-                   help="named recipes or LABEL=FLAGS; the first is the reference of 'reach'")
+                   help="named recipes or LABEL=FLAGS; the first is the reference of 'reach' and of the verdicts")
     p.add_argument("--seeds", type=int, nargs="+", default=[1])
     p.add_argument("--budget", type=float, default=1200.0, help="seconds of training per run")
     p.add_argument("--points", type=float, nargs="+", default=list(DEFAULT_POINTS),
@@ -334,22 +452,31 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--parallel", type=int, default=1, help="runs at once")
     p.add_argument("--out", default="ttq-output", help="results, logs, models and plots")
     args = p.parse_args(argv)
-    if not (Path(args.root) / "test").is_dir():
-        p.error(f"--root {args.root}: no test/ folder")
+    sets = [parse_set(r) for r in args.root]
+    for label, path in sets:
+        if not (Path(path) / "test").is_dir():
+            p.error(f"--root {path}: no test/ folder")
+    if len({label for label, _ in sets}) < len(sets):
+        p.error("--root: two data sets with the same label; name them LABEL=PATH")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     recipes = [parse_recipe(r) for r in args.recipes]
-    jobs = [(label, flags, seed) for label, flags in recipes for seed in args.seeds]
+    # seeds outermost: with --parallel, the recipes of one seed run side by side, under the same load
+    jobs = [Job(name, path, label, flags, seed) for name, path in sets for seed in args.seeds
+            for label, flags in recipes]
     t0 = time.time()
     run_all(jobs, args)
-    results: Dict[str, List[Dict[str, Any]]] = {}
-    for label, flags, seed in jobs:
-        path = Path(args.out) / f"{run_key(label, seed, args)}.json"
+    results: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+    for job in sorted(jobs, key=lambda j: ([s for s, _ in sets].index(j.set), [r for r, _ in recipes].index(j.label))):
+        path = Path(args.out) / f"{run_key(job, args)}.json"
         if path.is_file():
-            results.setdefault(label, []).append(json.loads(path.read_text()))
+            results.setdefault(job.set, {}).setdefault(job.label, []).append(json.loads(path.read_text()))
     if not results:
         sys.exit("no run finished")
     print(f"machine: {machine_line()}; runs took {time.time() - t0:.0f} s of wall time")
-    report(results, args)
+    for name, per_set in results.items():
+        print(f"\n== data set {name}")
+        report(per_set, args, name)
+    verdicts(results)
 
 
 def machine_line() -> str:

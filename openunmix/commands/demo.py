@@ -25,7 +25,8 @@ def build_parser(prog: str = "python -m openunmix.demo") -> ArgumentParser:
     p.add_argument(
         "--variety", choices=VARIETIES, default="demo",
         help="demo: the tracks of 'make demo' (default); wide: more voices, instruments, tempi and levels, "
-        "with test tracks in other keys and at other vocal levels than train/valid",
+        "with test tracks in other keys and at other vocal levels than train/valid; kinds: test tracks of "
+        "another kind (voices, instruments, tempi and a vocal hall that train/valid never have)",
     )
     return p
 

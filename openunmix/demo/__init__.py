@@ -24,7 +24,10 @@ Every track has a tempo, a key and a four-chord progression; the stems are
 ``variety='wide'`` (``--variety wide``) draws a harder, more varied set: six
 voice types, five chord instruments, more drum kits and bass timbres, 70-170
 bpm, wider levels, and test tracks in keys and at vocal levels that train and
-valid tracks do not have (the exact ranges: :mod:`.variety`).  The default,
+valid tracks do not have (the exact ranges: :mod:`.variety`).  ``variety='kinds'``
+splits those sounds in two: its test tracks are another kind of music (other
+voices, instruments and tempi, and vocals in a hall) than its train and valid
+tracks, for measuring how training generalizes.  The default,
 ``'demo'``, gives the same tracks as before the setting existed.
 ``ROOT/dataset.json`` records seed, counts, duration, rate and variety.
 
@@ -44,11 +47,11 @@ from .dataset import dataset_size, generate_dataset, write_wav
 from .instruments import render_bass, render_drums, render_other
 from .song import Song, plan_song
 from .tracks import SOURCES, SPLITS, synthesize_track, track_folder, track_name, track_rng
-from .variety import VARIETIES, Ranges, track_ranges
+from .variety import VARIETIES, Palette, Ranges, track_ranges
 from .voice import render_vocals
 
 __all__ = [
-    "SOURCES", "SPLITS", "VARIETIES", "Ranges", "Song", "dataset_size", "generate_dataset", "plan_song", "render_bass", "render_drums",
+    "SOURCES", "SPLITS", "VARIETIES", "Palette", "Ranges", "Song", "dataset_size", "generate_dataset", "plan_song", "render_bass", "render_drums",
     "render_other", "render_vocals", "synthesize_track", "track_folder", "track_name", "track_ranges", "track_rng",
     "write_wav",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import dsp
 from .song import TAIL_S, Song
+from .variety import BASS_TIMBRES, INSTRUMENTS, Palette, pick
 
 # kick placements on a 16-step bar (snare sits on steps 4 and 12)
 _KICK_PATTERNS = ((0, 8), (0, 8, 10), (0, 7, 8), (0, 3, 8), (0, 8, 11), (0, 6, 8, 14))
@@ -98,10 +99,10 @@ _KIT_RANGES: Dict[str, Dict[str, Tuple[float, float]]] = {
 def render_drums(song: Song, rng: np.random.Generator) -> np.ndarray:
     """Kick on 1 and 3 (with variations), snare on 2 and 4, hats on eighths: ``(2, samples)``."""
     rate = song.rate
-    ranges = _KIT_RANGES[song.variety]
+    ranges = _KIT_RANGES["wide" if song.wide_family else "demo"]
     kit = _Kit(**{f.name: rng.uniform(*ranges[f.name]) for f in fields(_Kit)})
     rt60, wet = 0.3, 0.15
-    if song.variety == "wide":  # from a dry booth to a live hall
+    if song.wide_family:  # from a dry booth to a live hall
         rt60, wet = float(rng.uniform(0.12, 0.9)), float(rng.uniform(0.04, 0.3))
     kicks = _KICK_PATTERNS[int(rng.integers(len(_KICK_PATTERNS)))]
     kicks_alt = _KICK_PATTERNS[int(rng.integers(len(_KICK_PATTERNS)))]
@@ -154,13 +155,15 @@ def _bass_midi(midi: int) -> int:
     return midi
 
 
-def _bass_sound(rng: np.random.Generator, variety: str) -> Tuple[np.ndarray, float, float, float]:
+def _bass_sound(rng: np.random.Generator, variety: str,
+                palette: Palette = Palette()) -> Tuple[np.ndarray, float, float, float]:
     """``(tables, tone_decay, decay, gate)``: a dull and a bright wavetable ``(2, size + 1)``, how fast
     the bright attack fades to the dull tone, the note decay (s) and the fraction of its length a note is held.
 
-    The demo bass is plucked; the wide one is sine-ish, saw-ish or plucked, with wider ranges.
+    The demo bass is plucked; the wide family's is sine-ish, saw-ish or plucked (as ``palette`` allows),
+    with wider ranges.
     """
-    timbre = "pluck" if variety == "demo" else ("sine", "saw", "pluck")[int(rng.integers(3))]
+    timbre = "pluck" if variety == "demo" else BASS_TIMBRES[pick(rng, palette.bass_timbres, BASS_TIMBRES)]
     if timbre == "sine":
         dull, bright = dsp.wavetable([1.0, 0.04]), dsp.wavetable([1.0, 0.15, 0.04])
         tone_decay, decay = rng.uniform(0.02, 0.06), rng.uniform(1.0, 4.0)
@@ -183,7 +186,7 @@ def render_bass(song: Song, rng: np.random.Generator) -> np.ndarray:
     """Harmonic bass on the chord roots, one rhythm per track: ``(2, samples)``."""
     rate = song.rate
     rhythm = _BASS_RHYTHMS[int(rng.integers(len(_BASS_RHYTHMS)))]
-    tables, tone_decay, decay, gate = _bass_sound(rng, song.variety)
+    tables, tone_decay, decay, gate = _bass_sound(rng, song.variety, song.palette)
     eighth = song.beat / 2.0
 
     out = np.zeros(song.n_samples + int(TAIL_S * rate))
@@ -256,12 +259,9 @@ def _demo_patch(rng: np.random.Generator) -> _Patch:
     )
 
 
-_WIDE_INSTRUMENTS = ("pad", "keys", "pluck", "organ", "brass")
-
-
-def _wide_patch(rng: np.random.Generator) -> _Patch:
-    """One of the wide variety's chord instruments: pad, keys, pluck, organ or brass."""
-    kind = _WIDE_INSTRUMENTS[int(rng.integers(len(_WIDE_INSTRUMENTS)))]
+def _wide_patch(rng: np.random.Generator, palette: Palette) -> _Patch:
+    """One of the wide family's chord instruments allowed by ``palette``: pad, keys, pluck, organ or brass."""
+    kind = INSTRUMENTS[pick(rng, palette.instruments, INSTRUMENTS)]
     k = np.arange(1, 17)
     sustained = (((0, 8),),) + _KEYS_RHYTHMS[-1:]  # whole bars, half bars
     rhythms = sustained if kind == "pad" else _KEYS_RHYTHMS + sustained
@@ -294,7 +294,7 @@ def _wide_patch(rng: np.random.Generator) -> _Patch:
 def render_other(song: Song, rng: np.random.Generator) -> np.ndarray:
     """Chords on a pad, keys or (wide variety) another instrument, spread in stereo: ``(2, samples)``."""
     rate = song.rate
-    patch = _wide_patch(rng) if song.variety == "wide" else _demo_patch(rng)
+    patch = _wide_patch(rng, song.palette) if song.wide_family else _demo_patch(rng)
     low = patch.low
     eighth = song.beat / 2.0
 

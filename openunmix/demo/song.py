@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .variety import Ranges, track_ranges
+from .variety import Palette, Ranges, track_ranges
 
 # scale degrees as semitones above the tonic
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -35,6 +35,12 @@ class Song:
     scale: Tuple[int, ...]  # semitones above the tonic
     chords: Tuple[Tuple[int, ...], ...]  # pitch classes, root first; one chord per bar
     variety: str = "demo"  # which timbres the renderers draw from (see :mod:`.variety`)
+    palette: Palette = Palette()  # the sounds of the wide family's varieties (the demo variety ignores it)
+
+    @property
+    def wide_family(self) -> bool:
+        """Rendered with the wide variety's sounds (``'wide'`` and ``'kinds'``), drawn from ``palette``."""
+        return self.variety != "demo"
 
     @property
     def beat(self) -> float:
@@ -81,4 +87,5 @@ def plan_song(rng: np.random.Generator, duration: float, rate: int, ranges: Opti
         scale=scale,
         chords=chords,
         variety=ranges.variety,
+        palette=ranges.palette,
     )

@@ -29,14 +29,50 @@ Two settings, chosen with ``variety=`` (``--variety`` on the command line):
 
     Everything else (tempo, mode, timbres, accompaniment levels) comes from the
     same ranges in every split.
+
+``"kinds"``
+    A set for measuring how training generalizes to music of another kind: the
+    test split is rendered from timbres, tempi and a vocal production that train
+    and valid tracks never have (the wide variety's sounds, split in two
+    :class:`Palette` s):
+
+    * train and valid: 80-125 bpm; baritone, tenor and alto singers with the
+      five vowels a, e, i, o, u, sung dry; pads and keys; a plucked bass;
+    * test: 126-170 bpm; bass, mezzo-soprano and soprano singers with the two
+      other vowel sets, their stem carrying a stereo hall (rt60 0.6-1.4 s, wet
+      0.15-0.35); plucks, organs and brass; sine and saw basses.
+
+    Keys, modes, drum kits and levels come from the wide variety's training
+    ranges in every split, so what differs is the kind of music, not its
+    balance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
-VARIETIES: Tuple[str, ...] = ("demo", "wide")
+import numpy as np
+
+VARIETIES: Tuple[str, ...] = ("demo", "wide", "kinds")
+
+VOICE_TYPES: Tuple[str, ...] = ("bass", "baritone", "tenor", "alto", "mezzo-soprano", "soprano")
+VOWEL_SETS: Tuple[str, ...] = ("aeiou", "open", "mixed")
+INSTRUMENTS: Tuple[str, ...] = ("pad", "keys", "pluck", "organ", "brass")
+BASS_TIMBRES: Tuple[str, ...] = ("sine", "saw", "pluck")
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The sounds a track of the wide family draws from (names of :data:`VOICE_TYPES`, :data:`VOWEL_SETS`,
+    :data:`INSTRUMENTS`, :data:`BASS_TIMBRES`), each uniformly; ``vocal_room``: ``((rt60 low, high),
+    (wet low, high))`` of a stereo hall on the vocals stem, or None for dry vocals."""
+
+    voices: Tuple[str, ...] = VOICE_TYPES
+    vowel_sets: Tuple[str, ...] = VOWEL_SETS
+    instruments: Tuple[str, ...] = INSTRUMENTS
+    bass_timbres: Tuple[str, ...] = BASS_TIMBRES
+    vocal_room: Optional[Tuple[Tuple[float, float], Tuple[float, float]]] = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +88,7 @@ class Ranges:
     other_db: Tuple[float, float]
     vocals_db: Tuple[float, float]  # against the accompaniment's energy
     peak: Tuple[float, float] = (0.6, 0.85)  # mixture (and stem) peak
+    palette: Palette = Palette()  # the sounds (the wide family; the demo variety has its own)
 
 
 _DEMO = Ranges(
@@ -86,6 +123,39 @@ _WIDE_TEST = Ranges(
 )
 
 
+_KINDS_TRAIN = Ranges(
+    variety="kinds",
+    bpm=(80, 125),
+    minor_probability=0.5,
+    tonics=tuple(range(12)),
+    drums_db=_WIDE_TRAIN.drums_db,
+    bass_db=_WIDE_TRAIN.bass_db,
+    other_db=_WIDE_TRAIN.other_db,
+    vocals_db=_WIDE_TRAIN.vocals_db,
+    palette=Palette(voices=("baritone", "tenor", "alto"), vowel_sets=("aeiou",), instruments=("pad", "keys"),
+                    bass_timbres=("pluck",)),
+)
+_KINDS_TEST = Ranges(
+    variety="kinds",
+    bpm=(126, 170),
+    minor_probability=0.5,
+    tonics=tuple(range(12)),
+    drums_db=_WIDE_TRAIN.drums_db,
+    bass_db=_WIDE_TRAIN.bass_db,
+    other_db=_WIDE_TRAIN.other_db,
+    vocals_db=_WIDE_TRAIN.vocals_db,
+    palette=Palette(voices=("bass", "mezzo-soprano", "soprano"), vowel_sets=("open", "mixed"),
+                    instruments=("pluck", "organ", "brass"), bass_timbres=("sine", "saw"),
+                    vocal_room=((0.6, 1.4), (0.15, 0.35))),
+)
+
+
+def pick(rng: np.random.Generator, names: Tuple[str, ...], known: Tuple[str, ...]) -> int:
+    """The index in ``known`` of a name drawn uniformly from ``names``: with every known name in order,
+    the draw ``rng.integers(len(known))``, value for value (so the wide variety's tracks are unchanged)."""
+    return known.index(names[int(rng.integers(len(names)))])
+
+
 def check_variety(variety: str) -> str:
     """``variety`` if it is one of :data:`VARIETIES`, else ``ValueError``."""
     if variety not in VARIETIES:
@@ -99,4 +169,6 @@ def track_ranges(variety: str = "demo", split: str = "train") -> Ranges:
         raise ValueError(f"split must be one of ('train', 'valid', 'test'), got {split!r}")
     if check_variety(variety) == "demo":
         return _DEMO
+    if variety == "kinds":
+        return _KINDS_TEST if split == "test" else _KINDS_TRAIN
     return _WIDE_TEST if split == "test" else _WIDE_TRAIN

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import dsp
 from .song import TAIL_S, Song
+from .variety import VOICE_TYPES, VOWEL_SETS, Palette, pick
 
 # vowel formants F1, F2, F3 in Hz (a, e, i, o, u), bandwidths and relative gains
 _VOWELS = (
@@ -202,10 +203,10 @@ def _demo_voice(rng: np.random.Generator) -> _Voice:
     )
 
 
-def _wide_voice(rng: np.random.Generator) -> _Voice:
-    """A singer of the wide variety: one of six voice types (bass to soprano), one of three vowel sets,
-    vibrato 4-7.5 Hz and 0.05-0.9 semitones, from clear (0.005) to breathy (0.08)."""
-    (low, high), (f_low, f_high) = _VOICE_TYPES[int(rng.integers(len(_VOICE_TYPES)))]
+def _wide_voice(rng: np.random.Generator, palette: Palette) -> _Voice:
+    """A singer of the wide family: one of ``palette``'s voice types (of six, bass to soprano) and vowel
+    sets (of three), vibrato 4-7.5 Hz and 0.05-0.9 semitones, from clear (0.005) to breathy (0.08)."""
+    (low, high), (f_low, f_high) = _VOICE_TYPES[pick(rng, palette.voices, VOICE_TYPES)]
     return _Voice(
         centre=int(rng.integers(low, high + 1)),
         vib_rate=float(rng.uniform(4.0, 7.5)),
@@ -213,7 +214,7 @@ def _wide_voice(rng: np.random.Generator) -> _Voice:
         formant_scale=float(rng.uniform(f_low, f_high)),
         tilt=float(rng.uniform(0.7, 1.7)),
         breath=float(np.exp(rng.uniform(np.log(0.005), np.log(0.08)))),
-        vowels=_VOWEL_SETS[int(rng.integers(len(_VOWEL_SETS)))],
+        vowels=_VOWEL_SETS[pick(rng, palette.vowel_sets, VOWEL_SETS)],
         bandwidth=float(rng.uniform(0.7, 1.6)),
     )
 
@@ -221,11 +222,17 @@ def _wide_voice(rng: np.random.Generator) -> _Voice:
 def render_vocals(song: Song, rng: np.random.Generator) -> np.ndarray:
     """Sung phrases with silent pauses between them, centred: ``(2, samples)``.
 
-    The singer is drawn per track from the demo or the wide set (``song.variety``).
+    The singer is drawn per track from the demo set or the song's palette (``song.variety``); a palette
+    with a ``vocal_room`` puts the voice in a stereo hall drawn from its ranges.
     """
     rate = song.rate
-    voice = _wide_voice(rng) if song.variety == "wide" else _demo_voice(rng)
+    voice = _wide_voice(rng, song.palette) if song.wide_family else _demo_voice(rng)
     out = np.zeros(song.n_samples + int(TAIL_S * rate))
     for notes in _plan_melody(song, rng, voice):
         dsp.add_at(out, int(round(notes[0].start * rate)), _sing_phrase(notes, rng, rate, voice))
-    return np.stack([out, out])
+    stereo = np.stack([out, out])
+    if song.wide_family and song.palette.vocal_room is not None:
+        (rt_low, rt_high), (wet_low, wet_high) = song.palette.vocal_room
+        stereo = dsp.room(stereo, rng, rate, rt60=float(rng.uniform(rt_low, rt_high)),
+                          wet=float(rng.uniform(wet_low, wet_high)))
+    return stereo

@@ -101,3 +101,35 @@ def test_bad_variety_or_split():
         demo.track_ranges("wide", "eval")
     with pytest.raises(ValueError):
         demo.generate_dataset("unused", variety="loud")
+
+
+def test_kinds_test_split_is_another_kind_of_music():
+    train, test = demo.track_ranges("kinds", "train"), demo.track_ranges("kinds", "test")
+    assert demo.track_ranges("kinds", "valid") == train
+    # no sound and no tempo of a test track is ever heard in training
+    for field in ("voices", "vowel_sets", "instruments", "bass_timbres"):
+        assert set(getattr(train.palette, field)).isdisjoint(getattr(test.palette, field)), field
+    assert train.bpm[1] < test.bpm[0]
+    assert train.palette.vocal_room is None and test.palette.vocal_room is not None
+    # the balance is the same in every split: what differs is the kind of music
+    assert (train.drums_db, train.bass_db, train.other_db, train.vocals_db) == (
+        test.drums_db, test.bass_db, test.other_db, test.vocals_db)
+    tempi = {split: {plan_song(demo.track_rng(42, split, i), 1.0, RATE, demo.track_ranges("kinds", split)).bpm
+                     for i in range(40)} for split in demo.SPLITS}
+    assert max(tempi["train"] | tempi["valid"]) <= train.bpm[1] and min(tempi["test"]) >= test.bpm[0]
+
+
+def test_kinds_tracks_render_their_palette():
+    tracks = {key: _track(*key, "kinds", duration=3.0) for key in (("train", 0), ("train", 1), ("test", 0), ("test", 1))}
+    for (split, i), audio in tracks.items():
+        again = _track(split, i, "kinds", duration=3.0)
+        np.testing.assert_array_equal(again["mixture"], audio["mixture"])
+        stems = sum(audio[name].astype(np.float64) for name in demo.SOURCES)
+        np.testing.assert_allclose(audio["mixture"], stems, rtol=0, atol=1e-6)  # float32 rounding of the sum
+        vocals = audio["vocals"].astype(np.float64)
+        side = np.sum((vocals[0] - vocals[1]) ** 2) / np.sum(vocals**2)
+        if split == "test":  # the hall's two decorrelated tails make the stem stereo
+            assert side > 1e-3, (split, i, side)
+        else:  # dry, centred voice: both channels are the same signal
+            assert side == 0.0, (split, i, side)
+    assert not np.array_equal(tracks["train", 0]["mixture"], _track("train", 0, "wide", duration=3.0)["mixture"])
