@@ -240,6 +240,10 @@ def load_datasets(
       (``'.wav'``), ``silence_missing_targets``.
     * all: ``short_tracks`` (``'pad'`` or ``'skip'``), and
       ``source_augmentations`` where sources are mixed.
+    * per step (:mod:`.augment`): ``remix_prob`` (musdb, trackfolder_fix;
+      default 1 with ``random_track_mix``, else 0), and where sources are
+      mixed ``source_gain`` (``(0.25, 1.25)``), ``repitch_prob`` (0) and
+      ``max_semitones`` (2).
 
     Names are checked as the datasets are built, before any audio is read: a
     target, file or folder the data does not have, or an unknown augmentation,
