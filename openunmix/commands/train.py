@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .. import architectures
 from ..data import dataset_names, dataset_options
+from ..data import layout_options as data_layout_options
 from ..training import ONE_LINE_ERRORS, TrainConfig, TrainingInterrupted, train
 from ..training.recipes import DEFAULT_RECIPE, RECIPES, recipe
 from ..training.schedule import SCHEDULES
@@ -88,13 +89,32 @@ def _dataset_flags(parser: argparse.ArgumentParser) -> None:
         d.add_argument(opt.flag, **more)
 
 
-def _dataset_options(args: argparse.Namespace) -> Dict[str, Any]:
-    """The dataset options given on the command line (or by a recipe), by name; those left at None are left out."""
+def _dataset_options(p: argparse.ArgumentParser, args: argparse.Namespace) -> Dict[str, Any]:
+    """The dataset options given on the command line (or by a recipe), by name; those left at None are left out.
+
+    Each value is checked (its option's ``check``); a strict option given for a layout that does not take it
+    is refused. ``remix_prob`` is filled in for the layouts that take it (1 with ``random_track_mix``, else
+    0), so that the run's json says which was used."""
     given = {}
-    for opt, _ in dataset_options():
+    for opt, layouts in dataset_options():
         value = getattr(args, opt.name, None) if opt.flag is not None else None
-        if value is not None:
-            given[opt.name] = value
+        if value is None:
+            continue
+        if opt.strict and args.dataset not in layouts:
+            p.error(f"argument {opt.flag}: not an option of --dataset {args.dataset} (the layouts that take it: "
+                    f"{', '.join(layouts)})")
+        if opt.check is not None:
+            try:
+                opt.check(value)
+            except ValueError as err:
+                p.error(f"argument {opt.flag}: {err}")
+        given[opt.name] = value
+    if "remix_prob" in data_layout_options(args.dataset):
+        mix = bool(given.get("random_track_mix"))
+        if mix and given.get("remix_prob", 1.0) != 1.0:
+            p.error(f"argument --remix-prob: --random-track-mix means --remix-prob 1, not {given['remix_prob']:g}; "
+                    f"give one of them")
+        given.setdefault("remix_prob", 1.0 if mix else 0.0)
     return given
 
 
@@ -200,7 +220,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
         no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet, valid_sdr=a.valid_sdr, select_by=a.select_by,
         tensorboard=a.tensorboard, tensorboard_audio_every=a.tensorboard_audio_every,
-        dataset_options=_dataset_options(a),
+        dataset_options=_dataset_options(p, a),
         architecture=a.architecture, architecture_options=arch_options,
     )
 

@@ -42,7 +42,10 @@ from torch.utils.data import Dataset
 
 from .. import audio
 from ..audio import AudioError, PathLike
-from .augment import AugmentationSpec, apply_augmentations, build_augmentations
+from .augment import (
+    GAIN_RANGE, AugmentationSpec, _checked, apply_augmentations, build_augmentations, check_gain_range,
+    check_probability, check_semitones, draw_speed, repitch, repitch_span,
+)
 from .errors import DatasetError, ShortFileWarning
 from .registry import DatasetOption
 
@@ -353,8 +356,6 @@ def to_tensors(mixture: np.ndarray, target: np.ndarray) -> Tuple[torch.Tensor, t
     )
 
 
-
-
 # ---------------------------------------------------------------------------
 # Base classes
 # ---------------------------------------------------------------------------
@@ -362,6 +363,9 @@ def to_tensors(mixture: np.ndarray, target: np.ndarray) -> Tuple[torch.Tensor, t
 
 class BaseDataset(Dataset):
     """Settings, epoch and per-item random generators shared by all datasets."""
+
+    repitch_prob: float = 0.0  # see _read_source
+    max_semitones: float = 2.0
 
     def __init__(
         self,
@@ -426,6 +430,21 @@ class BaseDataset(Dataset):
     def _read(self, file: AudioFile, start: int, frames: Optional[int]) -> np.ndarray:
         return read_excerpt(file, start, frames, self.sample_rate, self.nb_channels)
 
+    def _init_repitch(self, repitch_prob: float, max_semitones: float) -> None:
+        self.repitch_prob = _checked("repitch_prob", check_probability, repitch_prob)
+        self.max_semitones = _checked("max_semitones", check_semitones, max_semitones)
+
+    def _read_source(self, file: AudioFile, start: int, frames: int, rng: np.random.Generator) -> np.ndarray:
+        """A training excerpt ``(nb_channels, frames)`` of one source, repitched with probability
+        ``repitch_prob``: ``round(frames * r)`` samples from ``start`` (moved back so that they fit in the
+        file; zero-padded when the file is too short) resampled to ``frames``."""
+        speed = draw_speed(rng, self.repitch_prob, self.max_semitones)
+        if speed is None:
+            return self._read(file, start, frames)
+        n = repitch_span(frames, speed)
+        start = max(0, min(start, file.length(self.sample_rate) - n))
+        return repitch(self._read(file, start, n), frames)
+
     def __len__(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -464,10 +483,29 @@ class TrackDataset(BaseDataset):
         random_chunks: bool,
         random_track_mix: bool,
         source_augmentations: AugmentationSpec,
+        remix_prob: Optional[float] = None,
+        source_gain: Sequence[float] = GAIN_RANGE,
+        repitch_prob: float = 0.0,
+        max_semitones: float = 2.0,
     ) -> None:
+        """``remix_prob`` None: 1 with ``random_track_mix``, else 0 (``random_track_mix`` with another
+        ``remix_prob`` is a DatasetError)."""
         self.random_chunks = bool(random_chunks)
-        self.random_track_mix = bool(random_track_mix)
-        self.augmentations = build_augmentations(source_augmentations)
+        if remix_prob is None:
+            remix_prob = 1.0 if random_track_mix else 0.0
+        self.remix_prob = _checked("remix_prob", check_probability, remix_prob)
+        if random_track_mix and self.remix_prob != 1.0:
+            raise DatasetError(f"random_track_mix means remix_prob 1, not {self.remix_prob:g}: give one of them")
+        self.random_track_mix = self.remix_prob == 1.0
+        self.augmentations = build_augmentations(source_augmentations, gain=source_gain)
+        self.source_gain = check_gain_range(source_gain)
+        self._init_repitch(repitch_prob, max_semitones)
+
+    def _remix(self, rng: np.random.Generator) -> bool:
+        """Whether an item takes its sources from random tracks (a draw only when ``0 < remix_prob < 1``)."""
+        if self.remix_prob in (0.0, 1.0):
+            return self.remix_prob == 1.0
+        return bool(rng.random() < self.remix_prob)
 
     def _apply_short_policy(self, where: PathLike) -> None:
         frames = self.excerpt_frames if self.train_mode else None
@@ -513,14 +551,15 @@ class TrackDataset(BaseDataset):
         track = self._track(track_index)
         length = track.length(self.sample_rate)
         start = excerpt_start(rng, length, frames, self.random_chunks, chunk)
+        remix = self._remix(rng)
         sources = {}
         for role, file in track.files.items():
-            if self.random_track_mix:
+            if remix:
                 file = self._track(int(rng.integers(len(self.tracks)))).files[role]
                 start = excerpt_start(
                     rng, file.length(self.sample_rate), frames, self.random_chunks, chunk
                 )
-            x = self._read(file, start, frames)
+            x = self._read_source(file, start, frames, rng)
             sources[role] = apply_augmentations(x, self.augmentations, rng)
         return sources
 

@@ -16,7 +16,9 @@ from torch.utils.data import Dataset
 
 from .. import audio
 from ..audio import PathLike
-from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec
+from .augment import (
+    DEFAULT_AUGMENTATIONS, GAIN_RANGE, MAX_SEMITONES_OPTION, REMIX_PROB, REPITCH_PROB, SOURCE_GAIN, AugmentationSpec,
+)
 from .common import (
     RANDOM_CHUNKS, RANDOM_TRACK_MIX, SHORT_TRACKS, SOURCE_AUGMENTATIONS, AudioFile, Track, TrackDataset, probe_file,
     read_valid_tracks,
@@ -83,7 +85,10 @@ class MUSDBDataset(TrackDataset):
     with ``random_chunks``, else consecutive excerpts), every source with its
     own augmentations (random gain 0.25-1.25 and channel swap by default).
     With ``random_track_mix`` each source comes from its own random track and
-    random start. Otherwise: whole tracks, deterministic, no augmentation,
+    random start; with ``remix_prob`` an item does so with that probability.
+    ``source_gain`` is the gain augmentation's range; with ``repitch_prob``
+    each source is resampled to another pitch and tempo (up to
+    ``max_semitones``) with that probability, before the augmentations. Otherwise: whole tracks, deterministic, no augmentation,
     ``len = nb_tracks``.
 
     Split: ``valid_tracks=None`` uses musdb's own train/valid split (which only
@@ -117,6 +122,10 @@ class MUSDBDataset(TrackDataset):
         cache_dir: Optional[PathLike] = None,
         short_tracks: str = "pad",
         joint_targets: Optional[Sequence[str]] = None,
+        remix_prob: Optional[float] = None,
+        source_gain: Sequence[float] = GAIN_RANGE,
+        repitch_prob: float = 0.0,
+        max_semitones: float = 2.0,
     ) -> None:
         super().__init__(
             split, seq_duration, samples_per_track, sample_rate, nb_channels, seed, short_tracks
@@ -128,7 +137,8 @@ class MUSDBDataset(TrackDataset):
                 )
         if split not in ("train", "valid"):
             raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
-        self._init_track_options(random_chunks, random_track_mix, source_augmentations)
+        self._init_track_options(random_chunks, random_track_mix, source_augmentations, remix_prob, source_gain,
+                                 repitch_prob, max_semitones)
         self.root = Path(root)
         self.target = target
         self.is_wav = bool(is_wav)
@@ -269,6 +279,10 @@ def build_musdb(
     cache_dir: Optional[PathLike] = None,
     short_tracks: str = "pad",
     joint_targets: Optional[Sequence[str]] = None,
+    remix_prob: Optional[float] = None,
+    source_gain: Sequence[float] = GAIN_RANGE,
+    repitch_prob: float = 0.0,
+    max_semitones: float = 2.0,
 ) -> Tuple[Dataset, Dataset]:
     """The ``(train, valid)`` MUSDB datasets (see :func:`openunmix.data.load_datasets`).
 
@@ -287,7 +301,8 @@ def build_musdb(
     )
     train = MUSDBDataset(
         split="train", random_chunks=random_chunks, random_track_mix=random_track_mix,
-        source_augmentations=source_augmentations, **settings.excerpt_args(), **base,
+        source_augmentations=source_augmentations, remix_prob=remix_prob, source_gain=source_gain,
+        repitch_prob=repitch_prob, max_semitones=max_semitones, **settings.excerpt_args(), **base,
     )
     valid = MUSDBDataset(
         split="valid", seq_duration=None, samples_per_track=1, source_augmentations=None, **base
@@ -311,6 +326,7 @@ register_layout(
     build_musdb,
     (
         IS_WAV, SUBSET, SUBSETS, VALID_TRACKS, RANDOM_TRACK_MIX, RANDOM_CHUNKS,
-        SOURCE_AUGMENTATIONS, CACHE_DIR, SHORT_TRACKS, JOINT_TARGETS,
+        SOURCE_AUGMENTATIONS, CACHE_DIR, SHORT_TRACKS, JOINT_TARGETS, REMIX_PROB, SOURCE_GAIN, REPITCH_PROB,
+        MAX_SEMITONES_OPTION,
     ),
 )

@@ -74,11 +74,15 @@ class DatasetOption:
             :func:`load_datasets` callers only.
         kind: the type of a value: ``str``, ``int``, ``float`` or ``bool``.
         default: the flag's value when it is not given; None leaves the option out (the builder's default).
-        nargs: ``"+"`` or ``"*"`` for a list of values (as argparse's ``nargs``); None: one value.
+        nargs: ``"+"`` or ``"*"`` for a list of values, or a count > 1 (as argparse's ``nargs``); None: one value.
         choices: the values allowed, if only some are.
         switch: a ``bool`` option given by the flag alone (``True`` when given). A ``bool`` option that is
             not a switch has ``--flag`` and ``--no-flag``.
-        metavar: the value's name in ``--help``.
+        metavar: the value's name in ``--help`` (a tuple: one name per value of a fixed ``nargs``).
+        check: what a value must be: a function that returns it or raises ``ValueError`` with a message
+            (``train.py`` prints it after the flag).
+        strict: ``train.py`` refuses the flag for a layout that does not take the option (otherwise an
+            option of another layout is ignored).
     """
 
     name: str
@@ -86,10 +90,12 @@ class DatasetOption:
     flag: Optional[str] = None
     kind: type = str
     default: Any = None
-    nargs: Optional[str] = None
+    nargs: Union[str, int, None] = None
     choices: Optional[Tuple[Any, ...]] = None
     switch: bool = False
-    metavar: Optional[str] = None
+    metavar: Union[str, Tuple[str, ...], None] = None
+    check: Optional[Callable[[Any], Any]] = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -100,8 +106,8 @@ class DatasetOption:
             raise ValueError(f"dataset option {self.name!r}: kind must be str, int, float or bool")
         if self.switch and self.kind is not bool:
             raise ValueError(f"dataset option {self.name!r}: a switch is of kind bool")
-        if self.nargs not in (None, "+", "*"):
-            raise ValueError(f"dataset option {self.name!r}: nargs must be None, '+' or '*'")
+        if self.nargs not in (None, "+", "*") and not (isinstance(self.nargs, int) and self.nargs > 1):
+            raise ValueError(f"dataset option {self.name!r}: nargs must be None, '+', '*' or a count > 1")
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
 
@@ -234,6 +240,10 @@ def load_datasets(
       (``'.wav'``), ``silence_missing_targets``.
     * all: ``short_tracks`` (``'pad'`` or ``'skip'``), and
       ``source_augmentations`` where sources are mixed.
+    * per step (:mod:`.augment`): ``remix_prob`` (musdb, trackfolder_fix;
+      default 1 with ``random_track_mix``, else 0), and where sources are
+      mixed ``source_gain`` (``(0.25, 1.25)``), ``repitch_prob`` (0) and
+      ``max_semitones`` (2).
 
     Names are checked as the datasets are built, before any audio is read: a
     target, file or folder the data does not have, or an unknown augmentation,

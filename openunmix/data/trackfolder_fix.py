@@ -8,7 +8,9 @@ from typing import Optional, Sequence, Tuple
 from torch.utils.data import Dataset
 
 from ..audio import PathLike
-from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec
+from .augment import (
+    DEFAULT_AUGMENTATIONS, GAIN_RANGE, MAX_SEMITONES_OPTION, REMIX_PROB, REPITCH_PROB, SOURCE_GAIN, AugmentationSpec,
+)
 from .common import (
     RANDOM_CHUNKS, RANDOM_TRACK_MIX, SHORT_TRACKS, SOURCE_AUGMENTATIONS, TARGET_FILE, Track, TrackDataset, probe_file,
     track_folders,
@@ -26,7 +28,9 @@ class FixedSourcesTrackFolderDataset(TrackDataset):
     every file of ``interferer_files``. In training mode (``split='train'`` with
     ``seq_duration``): ``nb_tracks * samples_per_track`` excerpts, each source
     augmented on its own; with ``random_track_mix`` each source comes from a
-    random track at a random start. Otherwise one whole track per item.
+    random track at a random start (with ``remix_prob``: an item does so with
+    that probability; ``source_gain``, ``repitch_prob``: as
+    :class:`~openunmix.data.MUSDBDataset`). Otherwise one whole track per item.
     """
 
     def __init__(
@@ -44,6 +48,10 @@ class FixedSourcesTrackFolderDataset(TrackDataset):
         seed: int = 42,
         samples_per_track: int = 1,
         short_tracks: str = "pad",
+        remix_prob: Optional[float] = None,
+        source_gain: Sequence[float] = GAIN_RANGE,
+        repitch_prob: float = 0.0,
+        max_semitones: float = 2.0,
     ) -> None:
         super().__init__(
             split, seq_duration, samples_per_track, sample_rate, nb_channels, seed, short_tracks
@@ -54,7 +62,8 @@ class FixedSourcesTrackFolderDataset(TrackDataset):
         roles = [target_file] + interferer_files
         if len(set(roles)) != len(roles):
             raise ValueError(f"target and interferer files must differ: {roles}")
-        self._init_track_options(random_chunks, random_track_mix, source_augmentations)
+        self._init_track_options(random_chunks, random_track_mix, source_augmentations, remix_prob, source_gain,
+                                 repitch_prob, max_semitones)
         self.root = Path(root)
         self.target_file = target_file
         self.interferer_files = tuple(interferer_files)
@@ -81,6 +90,10 @@ def build_trackfolder_fix(
     random_chunks: bool = True,
     source_augmentations: AugmentationSpec = DEFAULT_AUGMENTATIONS,
     short_tracks: str = "pad",
+    remix_prob: Optional[float] = None,
+    source_gain: Sequence[float] = GAIN_RANGE,
+    repitch_prob: float = 0.0,
+    max_semitones: float = 2.0,
 ) -> Tuple[Dataset, Dataset]:
     """The ``(train, valid)`` fixed-sources datasets; ``target_file`` defaults to ``<target>.wav``."""
     base = dict(
@@ -89,7 +102,8 @@ def build_trackfolder_fix(
     )
     train = FixedSourcesTrackFolderDataset(
         split="train", random_chunks=random_chunks, random_track_mix=random_track_mix,
-        source_augmentations=source_augmentations, **settings.excerpt_args(), **base,
+        source_augmentations=source_augmentations, remix_prob=remix_prob, source_gain=source_gain,
+        repitch_prob=repitch_prob, max_semitones=max_semitones, **settings.excerpt_args(), **base,
     )
     valid = FixedSourcesTrackFolderDataset(
         split="valid", seq_duration=None, source_augmentations=None, **base
@@ -102,5 +116,6 @@ INTERFERER_FILES = DatasetOption("interferer_files", "interferer file names", fl
 register_layout(
     "trackfolder_fix",
     build_trackfolder_fix,
-    (TARGET_FILE, INTERFERER_FILES, RANDOM_TRACK_MIX, RANDOM_CHUNKS, SOURCE_AUGMENTATIONS, SHORT_TRACKS),
+    (TARGET_FILE, INTERFERER_FILES, RANDOM_TRACK_MIX, RANDOM_CHUNKS, SOURCE_AUGMENTATIONS, SHORT_TRACKS, REMIX_PROB,
+     SOURCE_GAIN, REPITCH_PROB, MAX_SEMITONES_OPTION),
 )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from torch.utils.data import Dataset
 
 from ..audio import PathLike
-from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec
+from .augment import (
+    DEFAULT_AUGMENTATIONS, GAIN_RANGE, MAX_SEMITONES_OPTION, REPITCH_PROB, SOURCE_GAIN, AugmentationSpec,
+)
 from .common import (
     EXT, RANDOM_CHUNKS, SHORT_TRACKS, SOURCE_AUGMENTATIONS, TARGET_FILE, Track, TrackDataset, listing, probe_file,
     track_folders,
@@ -48,11 +50,15 @@ class VariableSourcesTrackFolderDataset(TrackDataset):
         samples_per_track: int = 1,
         source_augmentations: AugmentationSpec = DEFAULT_AUGMENTATIONS,
         short_tracks: str = "pad",
+        source_gain: Sequence[float] = GAIN_RANGE,
+        repitch_prob: float = 0.0,
+        max_semitones: float = 2.0,
     ) -> None:
         super().__init__(
             split, seq_duration, samples_per_track, sample_rate, nb_channels, seed, short_tracks
         )
-        self._init_track_options(random_chunks, False, source_augmentations)
+        self._init_track_options(random_chunks, False, source_augmentations, None, source_gain, repitch_prob,
+                                 max_semitones)
         self.root = Path(root)
         self.target_file = target_file
         self.ext = ext
@@ -103,6 +109,9 @@ def build_trackfolder_var(
     random_chunks: bool = True,
     source_augmentations: AugmentationSpec = DEFAULT_AUGMENTATIONS,
     short_tracks: str = "pad",
+    source_gain: Sequence[float] = GAIN_RANGE,
+    repitch_prob: float = 0.0,
+    max_semitones: float = 2.0,
 ) -> Tuple[Dataset, Dataset]:
     """The ``(train, valid)`` variable-sources datasets; ``target_file`` defaults to ``<target><ext>``."""
     base = dict(
@@ -112,6 +121,7 @@ def build_trackfolder_var(
     )
     train = VariableSourcesTrackFolderDataset(
         split="train", random_chunks=random_chunks, source_augmentations=source_augmentations,
+        source_gain=source_gain, repitch_prob=repitch_prob, max_semitones=max_semitones,
         **settings.excerpt_args(), **base,
     )
     valid = VariableSourcesTrackFolderDataset(
@@ -126,5 +136,6 @@ SILENCE_MISSING_TARGETS = DatasetOption("silence_missing_targets", "a missing ta
 register_layout(
     "trackfolder_var",
     build_trackfolder_var,
-    (TARGET_FILE, EXT, SILENCE_MISSING_TARGETS, RANDOM_CHUNKS, SOURCE_AUGMENTATIONS, SHORT_TRACKS),
+    (TARGET_FILE, EXT, SILENCE_MISSING_TARGETS, RANDOM_CHUNKS, SOURCE_AUGMENTATIONS, SHORT_TRACKS, SOURCE_GAIN,
+     REPITCH_PROB, MAX_SEMITONES_OPTION),
 )

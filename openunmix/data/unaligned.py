@@ -9,7 +9,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..audio import PathLike
-from .augment import DEFAULT_AUGMENTATIONS, AugmentationSpec, apply_augmentations, build_augmentations
+from .augment import (
+    DEFAULT_AUGMENTATIONS, GAIN_RANGE, MAX_SEMITONES_OPTION, REPITCH_PROB, SOURCE_GAIN, AugmentationSpec,
+    apply_augmentations, build_augmentations,
+)
 from .common import (
     EXT,
     SHORT_TRACKS,
@@ -64,6 +67,9 @@ class UnalignedDataset(BaseDataset):
         source_augmentations: AugmentationSpec = DEFAULT_AUGMENTATIONS,
         ext: str = ".wav",
         short_tracks: str = "pad",
+        source_gain: Sequence[float] = GAIN_RANGE,
+        repitch_prob: float = 0.0,
+        max_semitones: float = 2.0,
     ) -> None:
         super().__init__(
             split, seq_duration, samples_per_track, sample_rate, nb_channels, seed, short_tracks
@@ -75,7 +81,8 @@ class UnalignedDataset(BaseDataset):
         self.target = target
         self.interferences = tuple(interferences)
         self.ext = ext
-        self.augmentations = build_augmentations(source_augmentations)
+        self.augmentations = build_augmentations(source_augmentations, gain=source_gain)
+        self._init_repitch(repitch_prob, max_semitones)
         where = self.root / split
         if not where.is_dir():
             raise missing_folder(where)
@@ -122,7 +129,7 @@ class UnalignedDataset(BaseDataset):
         parts = []
         for f in chosen:
             start = excerpt_start(rng, f.length(self.sample_rate), frames)
-            x = self._read(f, start, frames)
+            x = self._read_source(f, start, frames, rng) if self.train_mode else self._read(f, start, frames)
             parts.append(apply_augmentations(x, augmentations, rng))
         return to_tensors(sum_sources(parts), parts[0])
 
@@ -143,6 +150,9 @@ def build_unaligned(
     ext: str = ".wav",
     source_augmentations: AugmentationSpec = DEFAULT_AUGMENTATIONS,
     short_tracks: str = "pad",
+    source_gain: Sequence[float] = GAIN_RANGE,
+    repitch_prob: float = 0.0,
+    max_semitones: float = 2.0,
 ) -> Tuple[Dataset, Dataset]:
     """The ``(train, valid)`` unaligned datasets; validation items are fixed ``seq_duration`` excerpts."""
     base = dict(
@@ -150,7 +160,8 @@ def build_unaligned(
         short_tracks=short_tracks, **settings.fixed_args(),
     )
     train = UnalignedDataset(
-        split="train", source_augmentations=source_augmentations, **settings.excerpt_args(), **base
+        split="train", source_augmentations=source_augmentations, source_gain=source_gain,
+        repitch_prob=repitch_prob, max_semitones=max_semitones, **settings.excerpt_args(), **base,
     )
     valid = UnalignedDataset(
         split="valid", seq_duration=settings.seq_duration, samples_per_track=1,
@@ -161,4 +172,5 @@ def build_unaligned(
 
 INTERFERENCES = DatasetOption("interferences", "interference folders", flag="--interferences", nargs="+")
 
-register_layout("unaligned", build_unaligned, (INTERFERENCES, EXT, SOURCE_AUGMENTATIONS, SHORT_TRACKS))
+register_layout("unaligned", build_unaligned, (INTERFERENCES, EXT, SOURCE_AUGMENTATIONS, SHORT_TRACKS, SOURCE_GAIN,
+                                               REPITCH_PROB, MAX_SEMITONES_OPTION))

@@ -65,3 +65,28 @@ def test_a_registered_layout_gets_train_flags_for_its_options(scratch_registry, 
     with pytest.raises(SystemExit):
         parse_args(["--root", str(tmp_path), "--gain-db", "loud"])
     assert parse_args(["--root", str(tmp_path), "--dataset", "test_layout"]).dataset_options.get("gain_db") is None
+
+
+def test_augmentation_flags_are_checked_and_the_remix_probability_recorded(capsys):
+    assert parse_args(["--root", "r"]).dataset_options["remix_prob"] == 0.0
+    assert parse_args(["--root", "r", "--random-track-mix"]).dataset_options["remix_prob"] == 1.0
+    given = parse_args(["--root", "r", "--remix-prob", "0.5", "--source-gain", "0.1", "1.5", "--repitch-prob", "0.3",
+                        "--max-semitones", "3"]).dataset_options
+    assert (given["remix_prob"], given["source_gain"], given["repitch_prob"], given["max_semitones"]) == (
+        0.5, [0.1, 1.5], 0.3, 3.0)
+    assert "remix_prob" not in parse_args(["--root", "r", "--dataset", "aligned"]).dataset_options
+    cases = [
+        (["--source-gain", "0", "1"], "argument --source-gain: expected factors 0 < LOW <= HIGH, got 0 1"),
+        (["--source-gain", "2", "1"], "argument --source-gain: expected factors 0 < LOW <= HIGH, got 2 1"),
+        (["--repitch-prob", "nan"], "argument --repitch-prob: expected a probability in [0, 1], got nan"),
+        (["--max-semitones", "13"], "argument --max-semitones: expected semitones in [0, 12], got 13"),
+        (["--random-track-mix", "--remix-prob", "0.5"],
+         "argument --remix-prob: --random-track-mix means --remix-prob 1, not 0.5; give one of them"),
+        (["--dataset", "unaligned", "--remix-prob", "0.5"],
+         "argument --remix-prob: not an option of --dataset unaligned (the layouts that take it: musdb, trackfolder_fix)"),
+    ]
+    for flags, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            parse_args(["--root", "r", *flags])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith(f"error: {message} (see") and err.count("\n") == 1, err

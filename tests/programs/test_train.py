@@ -232,3 +232,16 @@ def test_train_with_an_unknown_target_ends_in_one_line(tmp_path):
     assert proc.stderr == (
         "error: unknown MUSDB target 'kazoo'; choose one of vocals, drums, bass, other, accompaniment\n"
     )
+
+
+def test_bad_augmentation_flags_are_one_line_errors(tmp_path, musdb_root):
+    """The variety-per-step flags are checked before any work: a bad value, or a flag the layout does not take."""
+    cases = [  # the other values: tests/commands/test_train.py (in process)
+        (["--remix-prob", "1.5"], "argument --remix-prob: expected a probability in [0, 1], got 1.5"),
+        (["--dataset", "aligned", "--repitch-prob", "0.3"], "argument --repitch-prob: not an option of --dataset aligned"),
+    ]
+    for flags, words in cases:
+        out = tmp_path / "o"
+        r = run_script("train.py", "--root", musdb_root, "--output", out, "--epochs", "1", *TINY, *flags)
+        assert r.returncode == 2 and r.stderr.startswith(f"error: {words}"), (flags, r.stderr)
+        assert r.stderr.strip().count("\n") == 0 and not out.exists(), flags
