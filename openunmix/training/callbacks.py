@@ -231,6 +231,8 @@ class ModelSaver(Callback):
             "state": trainer.state,
             "best_model": trainer.best_state,
             "arch": trainer.arch,
+            # the weight average and its update count (--ema): a resumed run continues it
+            "ema": None if trainer.average is None else trainer.average.state_dict(),
         })
         trainer.save_model()
 
