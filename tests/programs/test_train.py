@@ -232,3 +232,17 @@ def test_train_with_an_unknown_target_ends_in_one_line(tmp_path):
     assert proc.stderr == (
         "error: unknown MUSDB target 'kazoo'; choose one of vocals, drums, bass, other, accompaniment\n"
     )
+
+
+# --------------------------------------------------------------------------- weight averaging, gradient clipping
+
+
+def test_bad_ema_and_clip_grad_are_one_line(tmp_path, musdb_root):
+    for flags, words in ((["--ema", "1"], "argument --ema: expected a finite number > 0 and < 1, got '1'"),
+                         (["--ema", "0"], "argument --ema: expected a finite number > 0 and < 1, got '0'"),
+                         (["--clip-grad", "0"], "argument --clip-grad: expected a finite number > 0, got '0'")):
+        out = tmp_path / "o"
+        r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, *TINY, *flags)
+        assert r.returncode == 2, (flags, r.stderr)
+        assert r.stderr.startswith(f"error: {words}") and r.stderr.count("\n") == 1, (flags, r.stderr)
+        assert not out.exists(), flags
