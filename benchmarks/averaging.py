@@ -10,11 +10,12 @@ model (hidden 512, n_fft 4096, 16 kHz bandwidth) as the trainer takes it
 clipping, with the weight average's update after it, and with both; and the
 two additions alone (the clipping of the step's gradients, one update of the
 average), which are what the step times differ by, without their noise.
-Prints milliseconds and each addition's share of the plain step (best of
-``--repeats``).
+Prints milliseconds and each addition's share of the plain step (the steps
+timed in turn, best of ``--repeats``).
 """
 
 import argparse
+import time
 
 import common  # before torch: puts the repository on sys.path and tunes the allocator as train.py does
 
@@ -56,11 +57,18 @@ def main(a: argparse.Namespace) -> None:
     n = sum(p.numel() for p in params)
     print(f"batch {a.batch_size} x {a.seq_dur:g} s stereo, model hidden {a.hidden_size} ({n / 1e6:.2f} M weights), "
           f"{a.threads} thread(s), best of {a.repeats}")
-    plain = common.best_time(step(None, False), a.repeats)
-    rows = [("step", plain)]
-    rows.append(("step --clip-grad 1", common.best_time(step(1.0, False), a.repeats)))
-    rows.append(("step --ema 0.999", common.best_time(step(None, True), a.repeats)))
-    rows.append(("step, both", common.best_time(step(1.0, True), a.repeats)))
+    variants = [("step", step(None, False)), ("step --clip-grad 1", step(1.0, False)),
+                ("step --ema 0.999", step(None, True)), ("step, both", step(1.0, True))]
+    best = {name: float("inf") for name, _ in variants}
+    for fn in [fn for _, fn in variants]:  # one untimed step of each first
+        fn()
+    for _ in range(a.repeats):  # round robin: a drift of the machine's speed touches every variant alike
+        for name, fn in variants:
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    plain = best["step"]
+    rows = list(best.items())
     # the additions alone, on the last step's gradients and weights (clipping to a huge norm scales by 1)
     rows.append(("clipping alone", common.best_time(lambda: clip_gradients(params, 1e9), 20)))
     rows.append(("average update alone", common.best_time(lambda: average.update(model), 20)))

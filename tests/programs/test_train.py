@@ -1,5 +1,6 @@
 """train.py end to end on a tiny generated MUSDB-layout dataset: outputs, early stopping, resume, fine-tuning,
-names checked before any work, recipes, learning-rate schedules, validation frequency and bf16 on the CPU."""
+names checked before any work, recipes, learning-rate schedules, validation frequency, bf16 on the CPU, and
+bad --ema / --clip-grad values."""
 
 import math
 import signal
