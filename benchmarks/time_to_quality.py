@@ -104,7 +104,8 @@ def snapshot_taker(points: Sequence[float], clock: Any) -> Any:
                 snapshots.append({
                     "seconds": points[len(snapshots)], "reached_at": now, "step": step,
                     "epoch": trainer.state["epoch"] + 1,
-                    "weights": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+                    # the weights validated: the average with --ema
+                    "weights": {k: v.detach().clone() for k, v in trainer.eval_state().items()},
                     "valid_seconds": sum(trainer.state.get("valid_time_history", [])),
                     "data_wait": sum(trainer.state.get("data_wait_history", [])) + trainer.data_wait,
                 })

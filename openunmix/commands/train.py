@@ -166,6 +166,11 @@ def build_parser(archs: Optional[Sequence[architectures.Architecture]] = None,
     t.add_argument("--amp", action="store_true",
                    help="mixed precision: bf16 autocast on GPUs that have it (else fp16) and on CPUs with bf16 units")
     t.add_argument("--compile", action="store_true", help="torch.compile the model's training forward pass")
+    t.add_argument("--ema", type=fraction, metavar="DECAY",
+                   help="validate and save an exponential moving average of the weights, updated after every step "
+                        "with this decay (e.g. 0.999; default: off)")
+    t.add_argument("--clip-grad", type=positive_float, metavar="NORM",
+                   help="clip the gradients' total L2 norm to NORM before each step (default: off)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
     w = p.add_argument_group("watching a run")
@@ -219,7 +224,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         nb_channels=a.nb_channels, sample_rate=a.sample_rate, samples_per_track=a.samples_per_track, nb_workers=a.nb_workers,
         valid_chunk_dur=a.valid_chunk_dur, checkpoint=a.checkpoint, model=a.model,
         no_cuda=a.no_cuda, amp=a.amp, quiet=a.quiet, valid_sdr=a.valid_sdr, select_by=a.select_by,
-        tensorboard=a.tensorboard, tensorboard_audio_every=a.tensorboard_audio_every,
+        tensorboard=a.tensorboard, tensorboard_audio_every=a.tensorboard_audio_every, ema=a.ema, clip_grad=a.clip_grad,
         dataset_options=_dataset_options(p, a),
         architecture=a.architecture, architecture_options=arch_options,
     )

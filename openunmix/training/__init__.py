@@ -12,7 +12,8 @@ finished epoch:
 * ``<stem>.json``: arguments, STFT settings, sample rate, loss, time and
   validation SDR histories, best epoch (and what it followed, ``select_by``);
 * ``<stem>.chkpnt``: everything needed to resume (model, optimizer,
-  scheduler, early stopping, epoch, histories); random numbers are
+  scheduler, early stopping, epoch, histories, the weight average of
+  ``--ema``); random numbers are
   seeded from ``(seed, epoch, rank)`` each epoch, so no generator state is needed;
 * ``<stem>_loss.png``: the loss curves;
 * ``tensorboard/<stem>/``: TensorBoard event files (:mod:`.tensorboard`),
@@ -36,7 +37,8 @@ Modules: :mod:`.config` (settings, early stopping, errors),
 epoch), :mod:`.outputs` (checkpoint, loss plot), :mod:`.callbacks` (the
 hooks of a run and the default ones: saving, loss plot, log),
 :mod:`.tensorboard` (the event files), :mod:`.validation` (validation by
-SDR through the Separator), :mod:`.setup`
+SDR through the Separator), :mod:`.averaging` (the weight average of
+``--ema`` and ``--clip-grad``'s clipping), :mod:`.setup`
 (the setup's small pieces), :mod:`.trainer` (the run).
 """
 

@@ -45,6 +45,12 @@ What a callback may read from the trainer (and should not change):
   ``valid_sdr_history`` (``{target: dB}`` or None per epoch),
   ``lr_history``, ``best_epoch``, ``step``) and ``best_state`` (the best
   weights so far);
+* from ``on_train_start`` on: ``eval_model`` and ``eval_state()``: the
+  module, and its state dict, that validation runs and the best model is
+  taken from (the weight average with ``cfg.ema``, :mod:`.averaging`;
+  else ``model``); ``average`` (the :class:`~.averaging.WeightAverage`,
+  or None); in ``on_step``, ``grad_norm``: the step's gradient norm before
+  clipping (a 0-dim tensor with ``cfg.clip_grad``, else None);
 * ``step``: optimizer steps taken in the run (resumed runs included);
   ``epoch``: the epoch in progress; ``data_wait``: seconds this epoch spent
   waiting for batches so far;
@@ -231,6 +237,8 @@ class ModelSaver(Callback):
             "state": trainer.state,
             "best_model": trainer.best_state,
             "arch": trainer.arch,
+            # the weight average and its update count (--ema): a resumed run continues it
+            "ema": None if trainer.average is None else trainer.average.state_dict(),
         })
         trainer.save_model()
 

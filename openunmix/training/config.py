@@ -69,7 +69,12 @@ class TrainConfig:
     best model and early stopping follow (the learning-rate plateau follows
     the loss either way). ``tensorboard``: event files for TensorBoard
     (:mod:`.tensorboard`), with a validation excerpt's estimates as audio and
-    spectrogram every ``tensorboard_audio_every`` validations.
+    spectrogram every ``tensorboard_audio_every`` validations. ``ema``
+    (a decay strictly between 0 and 1; None: off): an exponential moving
+    average of the weights is updated after every step, and validation, the
+    best model and the saved model are the average's (:mod:`.averaging`);
+    ``clip_grad`` (above 0; None: off): the gradients are scaled down to that
+    total L2 norm before each step.
     """
 
     root: str
@@ -105,6 +110,8 @@ class TrainConfig:
     select_by: str = "loss"  # what the best model and early stopping follow: "loss" or "sdr"
     tensorboard: bool = True  # event files in <output>/tensorboard/<stem>/
     tensorboard_audio_every: int = 5  # validations between audio and spectrogram summaries (0: none)
+    ema: Optional[float] = None  # decay of the weights' moving average, validated and saved (None: off)
+    clip_grad: Optional[float] = None  # the gradients' total L2 norm is clipped to this (None: off)
     dataset_options: Dict[str, Any] = field(default_factory=dict)
     architecture: str = DEFAULT_ARCHITECTURE
     architecture_options: Dict[str, Any] = field(default_factory=dict)

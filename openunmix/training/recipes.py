@@ -20,13 +20,13 @@ from typing import Any, Dict, Tuple
 # TrainConfig fields a recipe sets; "random_track_mix" goes into the dataset options
 RECIPE_FIELDS: Tuple[str, ...] = (
     "batch_size", "seq_dur", "lr", "lr_schedule", "warmup_steps", "weight_decay", "patience",
-    "lr_decay_patience", "lr_decay_gamma", "samples_per_track", "valid_every", "random_track_mix",
+    "lr_decay_patience", "lr_decay_gamma", "samples_per_track", "valid_every", "random_track_mix", "ema", "clip_grad",
 )
 
 _V1: Dict[str, Any] = {
     "batch_size": 16, "seq_dur": 5.0, "lr": 1e-3, "lr_schedule": "plateau", "warmup_steps": 0,
     "weight_decay": 1e-5, "patience": 20, "lr_decay_patience": 80, "lr_decay_gamma": 0.3,
-    "samples_per_track": 64, "valid_every": 1, "random_track_mix": False,
+    "samples_per_track": 64, "valid_every": 1, "random_track_mix": False, "ema": None, "clip_grad": None,
 }
 
 RECIPES: Dict[str, Dict[str, Any]] = {

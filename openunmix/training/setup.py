@@ -17,6 +17,7 @@ import torch
 from .. import data as data_mod
 from ..distributed import device_scope
 from ..utils import make_output_folder, remove_stale_temporaries
+from .averaging import WeightAverage, clip_gradients
 from .callbacks import EpochRecord
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .schedule import LRSchedule
@@ -96,11 +97,15 @@ def new_state() -> Dict[str, Any]:
     }
 
 
-def restore(chk: Dict[str, Any], optimizer: torch.optim.Optimizer,
-            scheduler: LRSchedule) -> Tuple[EarlyStopping, Dict[str, Any], Dict[str, torch.Tensor]]:
-    """Load a checkpoint's optimizer and schedule; returns its ``(early stopping, state, best weights)``."""
+def restore(chk: Dict[str, Any], optimizer: torch.optim.Optimizer, scheduler: LRSchedule,
+            average: Optional[WeightAverage] = None) -> Tuple[EarlyStopping, Dict[str, Any], Dict[str, torch.Tensor]]:
+    """Load a checkpoint's optimizer and schedule, and its weight average into ``average`` (when both have one:
+    an average of a checkpoint without one starts from the checkpoint's weights); returns its ``(early
+    stopping, state, best weights)``."""
     optimizer.load_state_dict(chk["optimizer"])
     scheduler.load_state_dict(chk["scheduler"])
+    if average is not None and chk.get("ema") is not None:
+        average.load_state_dict(chk["ema"])
     return EarlyStopping(**chk["early_stopping"]), chk["state"], chk["best_model"]
 
 
@@ -134,15 +139,29 @@ def check_finite(value: float, name: str, epoch: int, out: Path) -> None:
         )
 
 
-def backward_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Optional[Any]) -> None:
-    """Back-propagate ``loss`` and take one optimizer step (through the gradient scaler when there is one)."""
+def backward_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Optional[Any],
+                  clip: Optional[float] = None) -> Optional[torch.Tensor]:
+    """Back-propagate ``loss`` and take one optimizer step (through the gradient scaler when there is one).
+
+    With ``clip``, the gradients of the optimizer's parameters are first scaled down to a total L2 norm of at
+    most ``clip`` (unscaled first when there is a scaler); returns their norm before clipping (a 0-dim tensor),
+    None without ``clip``.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]] if clip is not None else []
+    norm = None
     if scaler is not None:
         scaler.scale(loss).backward()
+        if clip is not None:
+            scaler.unscale_(optimizer)
+            norm = clip_gradients(params, clip)
         scaler.step(optimizer)
         scaler.update()
     else:
         loss.backward()
+        if clip is not None:
+            norm = clip_gradients(params, clip)
         optimizer.step()
+    return norm
 
 
 def progress_bar(shown: bool, total: int, desc: str) -> Any:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence, Tuple
+import time
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import data as data_mod
+from .. import distributed as dist_utils
 from ..transforms import STFT
 from .config import TrainingError
 
@@ -84,3 +86,25 @@ def dataset_statistics(
     std = torch.sqrt(torch.clamp(total_sq / max(count, 1) - mean**2, min=0))
     std = torch.maximum(std, 1e-4 * std.max().clamp(min=1e-8))
     return mean.numpy(), std.numpy()
+
+
+def shared_statistics(stft: Optional[Tuple[int, int]], train_ds: Any, sample_rate: float, ctx: dist_utils.Context,
+                      is_main: bool, nb_workers: int, progress: bool,
+                      log: Callable[[str], None]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The per-bin mixture statistics at ``stft`` (``(n_fft, n_hop)``; None: none asked for): rank 0 computes
+    them (:func:`dataset_statistics`, one ``log`` line with the time taken), every process gets them.
+
+    Returns:
+        ``(mean, std)``, each ``(n_fft // 2 + 1,)``; None without ``stft``.
+    """
+    if stft is None:
+        return None
+    n_fft, n_hop = stft
+    stats = torch.zeros(2, n_fft // 2 + 1, dtype=torch.float64)
+    if is_main:
+        t0 = time.time()
+        mean, std = dataset_statistics(train_ds, sample_rate, n_fft, n_hop, nb_workers=nb_workers, progress=progress)
+        stats[0], stats[1] = torch.from_numpy(mean), torch.from_numpy(std)
+        log(f"dataset statistics: {len(train_ds.stats_sources())} tracks in {time.time() - t0:.1f}s")
+    dist_utils.broadcast_tensor(stats, ctx)
+    return stats[0].numpy(), stats[1].numpy()

@@ -16,7 +16,7 @@ tag                       value                                            when
 ``time/seconds_per_step`` training seconds (validation left out) per step  every epoch
 ``time/data_wait_share``  share of those seconds spent waiting for batches every epoch
 ``time/validation``       seconds the validation took                      validated epochs
-``step/grad_norm``        the gradients' global L2 norm                    every step
+``step/grad_norm``        the gradients' global L2 norm (before clipping)  every step
 ``step/lr``               the learning rate                                every step
 ========================  ===============================================  =============
 
@@ -125,10 +125,12 @@ class TensorBoardLogger(Callback):
     def on_step(self, trainer: "Trainer", step: int) -> bool:
         if self.writer is None:
             return False
-        norms = [p.grad.detach().norm() for p in trainer.model.parameters() if p.grad is not None]
-        if norms:
-            total = float(torch.linalg.vector_norm(torch.stack(norms).float()))
-            self._write(trainer, self.writer.add_scalar, "step/grad_norm", total, step)
+        norm = getattr(trainer, "grad_norm", None)  # with --clip-grad: the norm before clipping
+        if norm is None:
+            norms = [p.grad.detach().norm() for p in trainer.model.parameters() if p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.stack(norms).float()) if norms else None
+        if norm is not None:
+            self._write(trainer, self.writer.add_scalar, "step/grad_norm", float(norm), step)
         self._write(trainer, self.writer.add_scalar, "step/lr", trainer.optimizer.param_groups[0]["lr"], step)
         return False
 
@@ -147,7 +149,7 @@ class TensorBoardLogger(Callback):
         length = min(x.shape[-1], int(EXCERPT * trainer.sample_rate))
         targets = part_targets(trainer.part)
         rate = int(round(trainer.sample_rate))
-        model = trainer.model
+        model = trainer.eval_model  # the weights validated (the average with --ema)
         was_training = model.training
         model.eval()
         try:

@@ -19,15 +19,15 @@ from .. import architectures
 from .. import distributed as dist_utils
 from .callbacks import Callback, CallbackList, EpochRecord, LogPrinter, LossPlot, ModelSaver, step_shortcut
 from .tensorboard import TensorBoardLogger
-from .callbacks import seconds_text as _seconds
+from .averaging import WeightAverage, averaging_note, check_averaging
 from .config import EarlyStopping, TrainConfig, TrainingError
 from .loader import make_loader
 from .outputs import read_checkpoint, run_info, sigint_deferred
 from .setup import (amp_note, append_record, backward_step, check_finite, copy_state, local_batch_size,
                     make_optimizer, new_state, on_device, open_datasets, prepare_output, progress_bar, restore,
                     schedule_horizon, seeded)
-from .statistics import dataset_statistics
-from .validation import check_selection, selection_value, validation_sdr
+from .statistics import shared_statistics
+from .validation import check_selection, selection_value, validation_loss, validation_sdr
 
 
 def default_callbacks(cfg: Optional[Any] = None) -> List[Callback]:
@@ -59,6 +59,9 @@ class Trainer:
         self.data_wait = 0.0  # seconds spent waiting for batches in the epoch in progress
         self.valid_sdr: Optional[Dict[str, float]] = None  # the last validation's {target: uSDR}
         check_selection(cfg.select_by, cfg.valid_sdr)
+        check_averaging(cfg.ema, cfg.clip_grad)
+        self.average: Optional[WeightAverage] = None  # the weight average (cfg.ema), made by build()
+        self.grad_norm: Optional[torch.Tensor] = None  # the last step's gradient norm before clipping (cfg.clip_grad)
         arch = architectures.get(cfg.architecture)
         self.options = arch.check_options(cfg.architecture_options)
         self.part = arch.training_part(cfg.target, cfg.nb_channels, self.options)
@@ -95,6 +98,7 @@ class Trainer:
             dist_utils.broadcast_module(model, self.ctx)
         self.arch = self.part.arch(model)
         self.model = model.to(self.device)
+        self.average = WeightAverage(self.model, cfg.ema) if cfg.ema is not None else None
         self.net = dist_utils.wrap_model(self.model, self.ctx)
         horizon = schedule_horizon(cfg, len(self.train_ds), self.ctx.world_size, self.local_batch)
         self.optimizer, self.scheduler = make_optimizer(cfg, self.model, horizon)
@@ -103,7 +107,7 @@ class Trainer:
         # holds the best weights when saving
         self.best_model = self._model_from_arch(self.arch)
         if chk is not None:
-            self.es, self.state, self.best_state = restore(chk, self.optimizer, self.scheduler)
+            self.es, self.state, self.best_state = restore(chk, self.optimizer, self.scheduler, self.average)
         self.start_epoch = self.state["epoch"] + 1
         self.scaler = dist_utils.make_grad_scaler(cfg.amp, self.device)
         self.amp_dtype = dist_utils.amp_dtype(cfg.amp, self.device)
@@ -111,6 +115,8 @@ class Trainer:
             self.net = torch.compile(self.net)
         if cfg.amp:
             self.log(amp_note(self.amp_dtype))
+        if cfg.ema is not None or cfg.clip_grad is not None:
+            self.log(averaging_note(cfg.ema, cfg.clip_grad))
 
     def _starting_point(self) -> Tuple[Any, Any]:
         """``(checkpoint, model)`` to resume or fine-tune from (``(None, None)`` for a new model)."""
@@ -125,7 +131,6 @@ class Trainer:
             return None, self.part.load_folder(cfg.model)
         return None, None
 
-
     def _model_from_arch(self, arch: Dict[str, Any]) -> torch.nn.Module:
         try:
             return self.part.model_from_arch(arch)
@@ -134,18 +139,8 @@ class Trainer:
 
     def _statistics(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         """The per-bin mixture statistics the part asks for (rank 0 computes, every process gets them)."""
-        if self.part.statistics is None:
-            return None
-        n_fft, n_hop = self.part.statistics
-        stats = torch.zeros(2, n_fft // 2 + 1, dtype=torch.float64)
-        if self.is_main:
-            t0 = time.time()
-            mean, std = dataset_statistics(self.train_ds, self.sample_rate, n_fft, n_hop,
-                                           nb_workers=self.cfg.nb_workers, progress=not self.cfg.quiet)
-            stats[0], stats[1] = torch.from_numpy(mean), torch.from_numpy(std)
-            self.log(f"dataset statistics: {len(self.train_ds.stats_sources())} tracks in {_seconds(time.time() - t0)}")
-        dist_utils.broadcast_tensor(stats, self.ctx)
-        return stats[0].numpy(), stats[1].numpy()
+        return shared_statistics(self.part.statistics, self.train_ds, self.sample_rate, self.ctx, self.is_main,
+                                 self.cfg.nb_workers, not self.cfg.quiet, self.log)
 
     # -- loops -------------------------------------------------------------
 
@@ -186,7 +181,9 @@ class Trainer:
             loss = self.part.loss(Yhat.float(), Y)
             value = dist_utils.mean_over_processes(loss.detach(), self.ctx)
             check_finite(value, "loss", epoch, self.out)
-            backward_step(loss, self.optimizer, self.scaler)
+            self.grad_norm = backward_step(loss, self.optimizer, self.scaler, self.cfg.clip_grad)
+            if self.average is not None:
+                self.average.update(self.model)
             total += value * x.shape[0]
             count += x.shape[0]
             bar.update(1)
@@ -199,26 +196,20 @@ class Trainer:
         return total / max(count, 1)
 
     def validate(self) -> float:
-        """The validation loss over whole validation tracks, each processed in chunks."""
+        """The validation loss of :attr:`eval_model` over whole validation tracks, each processed in chunks."""
         self.net.eval()
         chunk = max(self.part.min_valid_samples, int(self.cfg.valid_chunk_dur * self.sample_rate))
-        sse = torch.zeros(2, dtype=torch.float64)
-        with torch.inference_mode():
-            for i in range(self.ctx.rank, len(self.valid_ds), self.ctx.world_size):
-                x, y = self.valid_ds[i]
-                for start in range(0, x.shape[-1], chunk):
-                    xc = x[None, ..., start : start + chunk].to(self.device)
-                    yc = y[None, ..., start : start + chunk].to(self.device)
-                    X, Y = self.part.prepare(xc, yc)
-                    with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                        Yhat = self.model(X)
-                    total, count = self.part.valid_sums(Yhat.float(), Y)
-                    sse[0] += total
-                    sse[1] += count
-        dist_utils.sum_over_processes(sse, self.ctx)
-        if sse[1] == 0:
-            raise TrainingError("the validation set gave no frames to score (tracks too short?)")
-        return float(sse[0] / sse[1])
+        return validation_loss(self.eval_model, self.part, self.valid_ds, chunk, self.device, self.amp_dtype,
+                               self.ctx)
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The module validated, selected and saved: the weight average with ``cfg.ema``, else :attr:`model`."""
+        return self.model if self.average is None else self.average.module
+
+    def eval_state(self) -> Dict[str, torch.Tensor]:
+        """The weights validated, selected and saved (:attr:`eval_model`'s state dict, not copied)."""
+        return self.eval_model.state_dict()
 
     def _judge(self, epoch: int, valid_loss: float) -> bool:
         """Hand a validation to the schedule (the loss) and early stopping (the loss or the SDR, as
@@ -228,7 +219,7 @@ class Trainer:
         stop = self.es.step(selection_value(self.cfg.select_by, valid_loss, self.valid_sdr))
         if self.es.num_bad_epochs == 0:
             self.state["best_epoch"] = epoch
-            self.best_state = copy_state(self.model)
+            self.best_state = copy_state(self.eval_model)
         self.callbacks.on_validation(self, epoch, valid_loss)
         return stop
 
@@ -245,7 +236,7 @@ class Trainer:
             t_valid = time.time()
             valid_loss = self.validate()
             if self.cfg.valid_sdr:  # the model is in eval mode after validate()
-                sdr = validation_sdr(self.model, self.part, self.valid_ds, self.sample_rate, self.ctx)
+                sdr = validation_sdr(self.eval_model, self.part, self.valid_ds, self.sample_rate, self.ctx)
             self.valid_sdr = sdr
             t_valid = time.time() - t_valid
             stop = self._judge(epoch, valid_loss)

@@ -96,6 +96,35 @@ def validation_sdr(model: torch.nn.Module, part: Any, valid_ds: Any, sample_rate
     return {t: float(sums[k, 0] / sums[k, 1]) if sums[k, 1] else math.nan for k, t in enumerate(targets)}
 
 
+def validation_loss(model: torch.nn.Module, part: Any, valid_ds: Any, chunk: int, device: torch.device,
+                    amp_dtype: Optional[torch.dtype], ctx: dist_utils.Context) -> float:
+    """The validation loss over whole validation tracks, each processed in chunks of ``chunk`` samples.
+
+    Args:
+        model: in eval mode (the caller's business), on ``device``.
+        valid_ds: items ``(mixture (channels, samples), targets)``; each process scores its share.
+        amp_dtype: the autocast type of the forward pass (None: none).
+        ctx: this process's place; every process must call this (the sums are combined).
+    """
+    sse = torch.zeros(2, dtype=torch.float64)
+    with torch.inference_mode():
+        for i in range(ctx.rank, len(valid_ds), ctx.world_size):
+            x, y = valid_ds[i]
+            for start in range(0, x.shape[-1], chunk):
+                xc = x[None, ..., start : start + chunk].to(device)
+                yc = y[None, ..., start : start + chunk].to(device)
+                X, Y = part.prepare(xc, yc)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    Yhat = model(X)
+                total, count = part.valid_sums(Yhat.float(), Y)
+                sse[0] += total
+                sse[1] += count
+    dist_utils.sum_over_processes(sse, ctx)
+    if sse[1] == 0:
+        raise TrainingError("the validation set gave no frames to score (tracks too short?)")
+    return float(sse[0] / sse[1])
+
+
 def mean_sdr(sdr: Optional[Mapping[str, float]]) -> Optional[float]:
     """The mean over targets of one validation's SDR (None when there is none)."""
     if not sdr:

@@ -1,5 +1,6 @@
 """train.py end to end on a tiny generated MUSDB-layout dataset: outputs, early stopping, resume, fine-tuning,
-names checked before any work, recipes, learning-rate schedules, validation frequency and bf16 on the CPU."""
+names checked before any work, recipes, learning-rate schedules, validation frequency, bf16 on the CPU, and
+bad --ema / --clip-grad values."""
 
 import math
 import signal
@@ -245,3 +246,17 @@ def test_bad_augmentation_flags_are_one_line_errors(tmp_path, musdb_root):
         r = run_script("train.py", "--root", musdb_root, "--output", out, "--epochs", "1", *TINY, *flags)
         assert r.returncode == 2 and r.stderr.startswith(f"error: {words}"), (flags, r.stderr)
         assert r.stderr.strip().count("\n") == 0 and not out.exists(), flags
+
+
+# --------------------------------------------------------------------------- weight averaging, gradient clipping
+
+
+def test_bad_ema_and_clip_grad_are_one_line(tmp_path, musdb_root):
+    for flags, words in ((["--ema", "1"], "argument --ema: expected a finite number > 0 and < 1, got '1'"),
+                         (["--ema", "0"], "argument --ema: expected a finite number > 0 and < 1, got '0'"),
+                         (["--clip-grad", "0"], "argument --clip-grad: expected a finite number > 0, got '0'")):
+        out = tmp_path / "o"
+        r = run_script("train.py", "--root", musdb_root, "--is-wav", "--output", out, *TINY, *flags)
+        assert r.returncode == 2, (flags, r.stderr)
+        assert r.stderr.startswith(f"error: {words}") and r.stderr.count("\n") == 1, (flags, r.stderr)
+        assert not out.exists(), flags
