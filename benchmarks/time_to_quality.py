@@ -87,14 +87,30 @@ def _clock(kind: str):
 def snapshot_taker(points: Sequence[float], clock: Any) -> Any:
     """A training callback that copies the weights at each of ``points`` (seconds of ``clock`` since it was
     made, the copying itself not counted) and stops the run after the last one; its ``snapshots`` hold
-    the copies."""
+    the copies. It also keeps the weights that model selection would save, by validation loss and by
+    validation SDR (``selected``: ``{"loss" | "sdr": {"epoch", "value", "weights"}}``), whatever the run's
+    ``--select-by``: both are measured in one run, on the same training."""
     from openunmix.training.callbacks import Callback
 
     class SnapshotTaker(Callback):
         def __init__(self) -> None:
             self.snapshots: List[Dict[str, Any]] = []
+            self.selected: Dict[str, Dict[str, Any]] = {}
             self.paused = 0.0
             self.start = clock()
+
+        def on_validation(self, trainer: Any, epoch: int, valid_loss: float) -> None:
+            if len(self.snapshots) == len(points):
+                return
+            t0 = clock()
+            values = {"loss": -valid_loss}  # larger is better for both
+            if trainer.valid_sdr:
+                values["sdr"] = sum(trainer.valid_sdr.values()) / len(trainer.valid_sdr)
+            for key, value in values.items():
+                if key not in self.selected or value > self.selected[key]["value"]:
+                    self.selected[key] = {"epoch": epoch, "value": value,
+                                          "weights": {k: v.detach().clone() for k, v in trainer.eval_state().items()}}
+            self.paused += clock() - t0
 
         def on_step(self, trainer: Any, step: int) -> bool:
             snapshots = self.snapshots
@@ -142,10 +158,15 @@ def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
     for snap, score in zip(snapshots, scores):
         snap.pop("weights")
         snap.update(score)
+    selected = {key: {"epoch": sel["epoch"], "value": sel["value"]} for key, sel in taker.selected.items()}
+    for key, score in zip(taker.selected, score_snapshots(model, list(taker.selected.values()), trainer, spec)):
+        selected[key].update(score)
     last = snapshots[-1]
     return {"label": spec["label"], "set": spec["set"], "root": spec["root"], "flags": spec["flags"],
             "seed": spec["seed"], "budget": budget, "clock": spec["clock"], "threads": spec["threads"],
             "points": snapshots, "seconds_per_step": last["reached_at"] / max(1, last["step"]),
+            # held-out scores of the weights selection by validation loss / SDR keeps within the budget
+            "selected": selected,
             # wall seconds waiting for batches per step, against the CPU seconds of a step
             "data_wait_per_step": last["data_wait"] / max(1, last["step"]),
             "data_wait_share": last["data_wait"] / max(last["reached_at"], 1e-9),
@@ -342,9 +363,26 @@ def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace, s
                   + f"{auc(pts, budget):7.2f}{last['accompaniment']:8.2f}"
                   + (f"{reach:7.0f}" if reach is not None else f"{'-':>7}")
                   + f"{sps:7.2f}{last['step']:6.0f}{last['data_wait'] / budget:6.1%}{last['valid_seconds'] / budget:6.1%}")
+    selection_table(results)
     print("\nAUC: mean vocals SDR over the points' span; wait / valid: shares of the budget "
           "spent waiting for batches / validating (wall seconds over the budget)")
     plot(results, args, set_name)
+
+
+def selection_table(results: Dict[str, List[Dict[str, Any]]]) -> None:
+    """Held-out vocals SDR of the last weights against those model selection by validation loss or SDR
+    keeps (the epoch each chose), per run."""
+    rows = [(label, r) for label, runs in results.items() for r in runs if r.get("selected")]
+    if not rows:
+        return
+    print("\nmodel selection: held-out vocals SDR of the weights kept (epoch) against the last weights")
+    print(f"{'recipe':<14}{'seed':>5}{'last':>8}{'by loss':>14}{'by SDR':>14}")
+    for label, r in rows:
+        cells = []
+        for key in ("loss", "sdr"):
+            sel = r["selected"].get(key)
+            cells.append(f"{sel['vocals']:7.2f} ({sel['epoch']:>3})" if sel else f"{'-':>13}")
+        print(f"{label:<14}{r['seed']:>5}{r['points'][-1]['vocals']:8.2f}" + "".join(f"{c:>14}" for c in cells))
 
 
 def final_scores(rows: Sequence[Dict[str, Any]]) -> Dict[int, float]:
