@@ -2,7 +2,6 @@
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -55,9 +54,13 @@ def model_dir(tmp_path):
 
 
 def run_script(script: str, *args, cwd=None, timeout=300):
-    """Run one of the top-level scripts with this interpreter; returns CompletedProcess."""
-    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    """Run one of the top-level scripts as a new process of this interpreter; returns CompletedProcess.
+
+    The process is forked from a zygote that imported torch once (:mod:`helpers.launcher`), which
+    saves the interpreter's start-up on every run; ``UMX_TEST_FRESH_PROCESSES=1`` starts a fresh one."""
+    from helpers.launcher import run
+
+    return run([ROOT / script, *args], cwd=cwd, timeout=timeout)
 
 
 # the smallest Open-Unmix training that exercises every part of train.py (a second or two per epoch)

@@ -4,8 +4,6 @@ dataset layouts, resume). The model against the reference: tests/architectures/t
 converter's errors: tests/convert/test_msst.py."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import soundfile as sf
 import torch
 
 from conftest import ROOT, run_script, write_tone
+from helpers.launcher import run_module
 from helpers.datasets import make_trackfolders
 from helpers.roformers import reference_model, write_msst
 from openunmix.models.hub import load_separator, load_with
@@ -25,8 +24,7 @@ FAST = ["--no-tensorboard", "--no-valid-sdr"]  # where the run's validation SDR 
 
 
 def _module(name, *args):
-    return subprocess.run([sys.executable, "-m", name, *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    return run_module(name, args, cwd=ROOT, timeout=300)
 
 
 @pytest.fixture(scope="module")
