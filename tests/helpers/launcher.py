@@ -41,12 +41,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 # the zygote: imports, then serves one JSON request per line on stdin, answering the child's pid on stdout
 _ZYGOTE = r"""
 import json, os, signal, sys
 import numpy, soundfile, torch  # noqa: F401  (the start-up shared by every child)
+# the interpreter's own path, without what this process's PYTHONPATH added (a child takes its own)
+own = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+base = [p for p in sys.path[1:] if p not in own]
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel: nobody waits for them here
 requests, answers = sys.stdin.buffer, sys.stdout.buffer
 for line in iter(requests.readline, b""):
@@ -55,7 +58,7 @@ for line in iter(requests.readline, b""):
     pid = os.fork()
     if pid == 0:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        exec(compile(req["child"], "<umx-test-child>", "exec"), {"req": req})
+        exec(compile(req["child"], "<umx-test-child>", "exec"), {"req": req, "base": base})
         os._exit(70)  # not reached: the child ends with os._exit
     answers.write(json.dumps({"pid": pid}).encode() + b"\n"); answers.flush()
 """
@@ -71,13 +74,15 @@ for fd, path, flags in ((0, req["stdin"] or os.devnull, os.O_RDONLY), (1, req["s
     f = os.open(path, flags); os.dup2(f, fd); os.close(f)
 faulthandler.enable()
 sys.argv = list(req["argv"])
+# the path a new interpreter would have: the script's folder (python -m: the working directory), this run's
+# PYTHONPATH, then the interpreter's own
+first = os.getcwd() if req["module"] else os.path.dirname(os.path.abspath(req["argv"][0]))
+sys.path[:] = [first] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p] + base
 code = 0
 try:
-    if req["module"]:  # python -m MODULE: the working directory first on the path
-        sys.path[0] = os.getcwd()
+    if req["module"]:
         runpy.run_module(req["module"], run_name="__main__", alter_sys=True)
-    else:  # python SCRIPT: the script's folder first on the path
-        sys.path[0] = os.path.dirname(os.path.abspath(req["argv"][0]))
+    else:
         runpy.run_path(req["argv"][0], run_name="__main__")
 except SystemExit as err:
     if err.code is None:
@@ -147,22 +152,24 @@ _ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(1 << 40)}
 
 
 def run_module(module: str, args: Sequence[Any], cwd: Optional[os.PathLike] = None, timeout: float = 300,
-               env: Optional[Dict[str, str]] = None, input: Optional[str] = None) -> subprocess.CompletedProcess:
+               env: Optional[Dict[str, str]] = None, input: Optional[Union[str, bytes]] = None,
+               text: bool = True) -> subprocess.CompletedProcess:
     """``python -m module args...`` as :func:`run` runs a script."""
-    return run(["-m", module, *args], cwd=cwd, timeout=timeout, env=env, input=input)
+    return run(["-m", module, *args], cwd=cwd, timeout=timeout, env=env, input=input, text=text)
 
 
 def run(argv: Sequence[Any], cwd: Optional[os.PathLike] = None, timeout: float = 300,
-        env: Optional[Dict[str, str]] = None, input: Optional[str] = None) -> subprocess.CompletedProcess:
+        env: Optional[Dict[str, str]] = None, input: Optional[Union[str, bytes]] = None,
+        text: bool = True) -> subprocess.CompletedProcess:
     """Run the Python script ``argv[0]`` with arguments ``argv[1:]`` (or ``-m MODULE ...``) as a new
-    process; returns what ``subprocess.run(capture_output=True, text=True)`` returns. ``env``: the
-    environment (default: this process's); ``input``: text on its standard input (default: none).
-    ``subprocess.TimeoutExpired`` after ``timeout`` seconds (the run is killed)."""
+    process; returns what ``subprocess.run(capture_output=True, text=text)`` returns. ``env``: the
+    environment (default: this process's); ``input``: its standard input (default: none; bytes when
+    ``text`` is False). ``subprocess.TimeoutExpired`` after ``timeout`` seconds (the run is killed)."""
     argv = [str(a) for a in argv]
     env = dict(os.environ if env is None else env)
     cwd = str(cwd) if cwd is not None else os.getcwd()
     if os.environ.get("UMX_TEST_FRESH_PROCESSES") == "1":
-        return subprocess.run([sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=True,
+        return subprocess.run([sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=text,
                               timeout=timeout, input=input)
     module = None
     if argv[0] == "-m":
@@ -174,7 +181,10 @@ def run(argv: Sequence[Any], cwd: Optional[os.PathLike] = None, timeout: float =
         files["stdin"] = None
         if input is not None:
             files["stdin"] = str(Path(tmp) / "stdin")
-            Path(files["stdin"]).write_text(input)
+            if isinstance(input, bytes):
+                Path(files["stdin"]).write_bytes(input)
+            else:
+                Path(files["stdin"]).write_text(input)
         files["module"] = module
         if env.get("OPENUNMIX_NO_REEXEC") is None:
             env = dict(_ALLOCATOR, **env)
@@ -191,8 +201,10 @@ def run(argv: Sequence[Any], cwd: Optional[os.PathLike] = None, timeout: float =
         status = Path(files["status"])
         # no status file: the child was killed by a signal before it could write one (as Popen: -signal)
         code = int(status.read_text()) if status.is_file() else -signal.SIGKILL
-        out = Path(files["stdout"]).read_text(errors="replace")
-        err = Path(files["stderr"]).read_text(errors="replace")
+        out: Union[str, bytes] = Path(files["stdout"]).read_bytes()
+        err: Union[str, bytes] = Path(files["stderr"]).read_bytes()
+        if text:
+            out, err = out.decode(errors="replace"), err.decode(errors="replace")
     return subprocess.CompletedProcess([sys.executable, *argv], code, out, err)
 
 

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from helpers.launcher import run_module
 from conftest import ROOT
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
@@ -27,6 +28,11 @@ def _stream_cmd(*args):
     return [sys.executable, "-m", "openunmix.stream", *map(str, args), "--threads", "1"]
 
 
+def _stream(*args, input: bytes):
+    """``python -m openunmix.stream ARGS --threads 1`` with ``input`` on stdin: a CompletedProcess of bytes."""
+    return run_module("openunmix.stream", [*args, "--threads", "1"], input=input, text=False, cwd=ROOT, timeout=120)
+
+
 def test_pipe_command_matches_offline(tmp_path, causal_dir):
     x = mixture(RATE, seed=4)
     raw = np.ascontiguousarray(x.numpy().T).astype("<f4").tobytes()
@@ -34,9 +40,8 @@ def test_pipe_command_matches_offline(tmp_path, causal_dir):
     with torch.no_grad():
         reference = separator(x[None])[0].numpy()
     scale = float(np.abs(reference).max())
-    r = subprocess.run(_stream_cmd(causal_dir, "--rate", RATE, "--channels", 2, "--source", "vocals", "--block", 700,
-                                   "--niter", 0),
-                       input=raw, capture_output=True, cwd=ROOT, timeout=120)
+    r = _stream(causal_dir, "--rate", RATE, "--channels", 2, "--source", "vocals", "--block", 700,
+                                   "--niter", 0, input=raw)
     assert r.returncode == 0, r.stderr.decode()
     out = np.frombuffer(r.stdout, dtype="<f4").reshape(-1, 2).T
     # aligned with the input: the latency's leading silence is not written
@@ -44,9 +49,8 @@ def test_pipe_command_matches_offline(tmp_path, causal_dir):
     # the stream in blocks of 700 samples against offline (MASK_RTOL); float32 samples pass the pipe exactly
     np.testing.assert_allclose(out, reference[separator.source_names.index("vocals")], rtol=0, atol=MASK_RTOL * scale)
     # every source to growing wav files
-    r = subprocess.run(_stream_cmd(causal_dir, "--rate", RATE, "--channels", 2, "--outdir", tmp_path / "out",
-                                   "--niter", 0),
-                       input=raw, capture_output=True, cwd=ROOT, timeout=120)
+    r = _stream(causal_dir, "--rate", RATE, "--channels", 2, "--outdir", tmp_path / "out",
+                                   "--niter", 0, input=raw)
     assert r.returncode == 0, r.stderr.decode()
     for i, name in enumerate(separator.source_names):
         audio, rate = sf.read(str(tmp_path / "out" / f"{name}.wav"), dtype="float32", always_2d=True)
@@ -71,18 +75,16 @@ def test_pipe_command_bad_input(tmp_path, causal_dir):
         ((causal_dir, "--rate", "nan", "--channels", 2), "--rate"),
         ((make_causal_folder(tmp_path / "bi", ("vocals",), False), "--rate", RATE, "--channels", 2), "bidirectional"),
     ):
-        r = subprocess.run(_stream_cmd(*args), input=raw, capture_output=True, cwd=ROOT, timeout=120)
+        r = _stream(*args, input=raw)
         assert r.returncode == 2 and words in _one_error_line(r.stderr) and r.stdout == b"", args
     # a truncated final frame: the whole frames before it are separated and written, then status 1
-    r = subprocess.run(_stream_cmd(causal_dir, "--rate", RATE, "--channels", 2), input=raw[:-3],
-                       capture_output=True, cwd=ROOT, timeout=120)
+    r = _stream(causal_dir, "--rate", RATE, "--channels", 2, input=raw[:-3])
     assert r.returncode == 1 and "ended inside a sample frame" in _one_error_line(r.stderr)
     assert len(r.stdout) == len(raw) - 8
     # NaN samples
     bad = bytearray(raw)
     bad[4000:4004] = np.array([np.nan], dtype="<f4").tobytes()
-    r = subprocess.run(_stream_cmd(causal_dir, "--rate", RATE, "--channels", 2), input=bytes(bad),
-                       capture_output=True, cwd=ROOT, timeout=120)
+    r = _stream(causal_dir, "--rate", RATE, "--channels", 2, input=bytes(bad))
     assert r.returncode == 1 and "NaN" in _one_error_line(r.stderr)
     # a reader that stops early (closed stdout)
     (tmp_path / "in.raw").write_bytes(raw * 8)
