@@ -7,8 +7,10 @@ Python and importing torch before the script does anything, and the suite
 runs a few hundred of them.
 
 :func:`run` gives the same process boundary for less: a *zygote* process,
-started once per test worker, imports the heavy libraries (torch, numpy,
-soundfile; nothing of ``openunmix``) and then forks one child per run. The
+started once per test worker, imports the heavy libraries (torch and its
+``_dynamo``, which torch's optimizers import, numpy, soundfile, matplotlib,
+TensorBoard, musdb, museval, scipy; nothing of ``openunmix``) and then forks
+one child per run. The
 child takes the run's working directory, environment, argument vector and
 standard streams (stdin from ``/dev/null``, stdout and stderr to files),
 runs the script as ``__main__`` (with the allocator setting that the scripts
@@ -47,6 +49,12 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 _ZYGOTE = r"""
 import json, os, signal, sys
 import numpy, soundfile, torch  # noqa: F401  (the start-up shared by every child)
+for name in ("torch._dynamo", "torch.utils.tensorboard", "matplotlib.figure", "matplotlib.backends.backend_agg",
+             "musdb", "museval", "scipy.signal", "soxr", "tqdm"):
+    try:  # what the scripts import on their way (torch's optimizers import torch._dynamo: 2.5 s)
+        __import__(name)
+    except ImportError:
+        pass
 # the interpreter's own path, without what this process's PYTHONPATH added (a child takes its own)
 own = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 base = [p for p in sys.path[1:] if p not in own]
