@@ -21,6 +21,10 @@ status to a file. The test process waits for it and returns a
 ``subprocess.CompletedProcess`` like ``subprocess.run(capture_output=True,
 text=True)`` does.
 
+A run whose environment sets a variable that the libraries read when they
+are imported (``OMP_NUM_THREADS``, ``ATEN_CPU_CAPABILITY``, ... :data:`_IMPORT_TIME`)
+to another value than the zygote had gets a fresh interpreter instead.
+
 The child is a real process: it cannot change the test process or later
 runs; module state, signal handlers, threads and files are its own. What it
 shares with a fresh interpreter is only the import of the libraries above,
@@ -154,6 +158,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# read by the libraries when the zygote imports them: a run that sets them otherwise gets a fresh interpreter
+_IMPORT_TIME = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY", "CUDA_VISIBLE_DEVICES",
+                "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "PYTHONHASHSEED", "PYTHONWARNINGS")
+
 # the scripts re-execute themselves once with this glibc setting (openunmix/commands/runtime.py); the zygote
 # starts with it, so its children have the allocator that re-execution gives and carry on without re-executing
 _ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(1 << 40)}
@@ -176,7 +184,9 @@ def run(argv: Sequence[Any], cwd: Optional[os.PathLike] = None, timeout: float =
     argv = [str(a) for a in argv]
     env = dict(os.environ if env is None else env)
     cwd = str(cwd) if cwd is not None else os.getcwd()
-    if os.environ.get("UMX_TEST_FRESH_PROCESSES") == "1":
+    zygote_env = dict(os.environ, **_ALLOCATOR)
+    if os.environ.get("UMX_TEST_FRESH_PROCESSES") == "1" or any(
+            env.get(k, zygote_env.get(k)) != zygote_env.get(k) for k in _IMPORT_TIME):
         return subprocess.run([sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=text,
                               timeout=timeout, input=input)
     module = None

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from helpers.launcher import run_module
+from helpers.launcher import run, run_module
 from conftest import ROOT
 from openunmix.demo import generate_dataset
 from openunmix.filtering import FilterSettings
@@ -104,9 +104,8 @@ def test_unidirectional_flag_survives_training_and_loading(tmp_path):
     tiny = ["--root", root, "--is-wav", "--epochs", "1", "--hidden-size", "16", "--nfft", "512", "--nhop", "128",
             "--seq-dur", "1", "--samples-per-track", "2", "--batch-size", "2", "--quiet"]
     # one OpenMP thread: a tiny model's epoch takes 0.2 s, but up to 40 s of spinning threads on a busy 2-core machine
-    r = subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, tiny), "--unidirectional",
-                        "--output", str(tmp_path / "uni")], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = run([ROOT / "train.py", *tiny, "--unidirectional", "--output", tmp_path / "uni"], timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "uni" / "vocals.json").read_text())["unidirectional"] is True
     models, config = load_target_models(tmp_path / "uni")
