@@ -395,12 +395,15 @@ def verdict(reference: Dict[int, float], other: Dict[int, float]) -> Tuple[float
 
     The spread is the larger of the two recipes' ranges over seeds (max - min); the word is ``better``
     or ``worse`` when the mean difference is larger than that spread and every shared seed agrees
-    in sign, else ``within spread``."""
+    in sign, ``within spread`` otherwise, and ``one seed`` (nothing decided) with fewer than two seeds
+    of either recipe."""
     import numpy as np
 
     seeds = sorted(set(reference) & set(other))
     if not seeds:
         return math.nan, math.nan, "no shared seed"
+    if min(len(reference), len(other)) < 2:
+        return float(np.mean([other[s] - reference[s] for s in seeds])), math.nan, "one seed"
     diffs = [other[s] - reference[s] for s in seeds]
     spread = max(max(v.values()) - min(v.values()) for v in (reference, other))
     mean = float(np.mean(diffs))
@@ -490,6 +493,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--parallel", type=int, default=1, help="runs at once")
     p.add_argument("--out", default="ttq-output", help="results, logs, models and plots")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: report the runs whose results are already in --out")
     args = p.parse_args(argv)
     sets = [parse_set(r) for r in args.root]
     for label, path in sets:
@@ -503,7 +508,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     jobs = [Job(name, path, label, flags, seed) for name, path in sets for seed in args.seeds
             for label, flags in recipes]
     t0 = time.time()
-    run_all(jobs, args)
+    if not args.report_only:
+        run_all(jobs, args)
     results: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
     for job in sorted(jobs, key=lambda j: ([s for s, _ in sets].index(j.set), [r for r, _ in recipes].index(j.label))):
         path = Path(args.out) / f"{run_key(job, args)}.json"
