@@ -22,16 +22,12 @@ Timings are meaningless while other processes load the machine: run it alone.
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import common  # before torch: puts the repository on sys.path and tunes the allocator as train.py does
 
 import torch
 from openunmix import data
-from openunmix.architectures.umx import OpenUnmix
-from openunmix.transforms import STFT, ComplexNorm
-from openunmix.utils import bandwidth_to_max_bin
 
 SETTINGS = [
     ("none (gain 0.25-1.25, channel swap)", {}),
@@ -50,9 +46,7 @@ def batch(train, first: int, size: int):
 
 def step_time(x: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
     """Seconds of one default Open-Unmix training step on the batch ``x``, ``y`` (batch, 2, samples)."""
-    spec = torch.nn.Sequential(STFT(4096, 1024), ComplexNorm(mono=False))
-    model = OpenUnmix(nb_bins=2049, nb_channels=2, hidden_size=512, max_bin=bandwidth_to_max_bin(44100, 4096, 16000))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    spec, model, opt = common.umx_training(512)
 
     def one() -> None:
         with torch.no_grad():

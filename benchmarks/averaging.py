@@ -20,11 +20,8 @@ import time
 import common  # before torch: puts the repository on sys.path and tunes the allocator as train.py does
 
 import torch
-from openunmix.architectures.umx import OpenUnmix
 from openunmix.training.averaging import WeightAverage, clip_gradients
 from openunmix.training.setup import backward_step
-from openunmix.transforms import STFT, ComplexNorm
-from openunmix.utils import bandwidth_to_max_bin
 
 RATE = 44100
 
@@ -33,10 +30,8 @@ def main(a: argparse.Namespace) -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     print(f"machine: {common.machine()}")
-    spec = torch.nn.Sequential(STFT(4096, 1024), ComplexNorm(mono=False))
-    model = OpenUnmix(nb_bins=2049, nb_channels=2, hidden_size=a.hidden_size,
-                      max_bin=bandwidth_to_max_bin(RATE, 4096, 16000))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    spec, model, _ = common.umx_training(a.hidden_size, RATE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)  # as train.py's
     average = WeightAverage(model, 0.999)
     samples = int(a.seq_dur * RATE)
     x, y = torch.randn(a.batch_size, 2, samples) * 0.1, torch.randn(a.batch_size, 2, samples) * 0.05

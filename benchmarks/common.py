@@ -60,6 +60,17 @@ def best_time(fn, repeats: int, warmup: bool = True) -> float:
     return min(times)
 
 
+def umx_training(hidden_size: int = 512, rate: float = 44100.0):
+    """``(spec, model, optimizer)`` of train.py's default Open-Unmix step: the STFT magnitude (n_fft 4096,
+    hop 1024; ``(batch, 2, samples)`` -> ``(frames, batch, 2, 2049)``), the model (16 kHz bandwidth) and Adam."""
+    from openunmix.transforms import STFT, ComplexNorm
+
+    spec = torch.nn.Sequential(STFT(4096, 1024), ComplexNorm(mono=False))
+    model = OpenUnmix(nb_bins=2049, nb_channels=2, hidden_size=hidden_size,
+                      max_bin=bandwidth_to_max_bin(rate, 4096, 16000))
+    return spec, model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
 def measure(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, float, float]:
     """Run ``cmd`` in a fresh process (environment ``env``, default this one's); return
     (exit code, wall seconds, peak RSS in MB) of that process."""

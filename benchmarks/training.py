@@ -33,10 +33,7 @@ import common  # before torch: puts the repository on sys.path and tunes the all
 
 import torch
 from openunmix import data
-from openunmix.architectures.umx import OpenUnmix
 from openunmix.training import dataset_statistics
-from openunmix.transforms import STFT, ComplexNorm
-from openunmix.utils import bandwidth_to_max_bin
 
 
 def isolated(a, train):
@@ -48,10 +45,7 @@ def isolated(a, train):
         x = torch.stack([b[0] for b in batch])
         y = torch.stack([b[1] for b in batch])
         times.append(time.perf_counter() - t)
-    spec = torch.nn.Sequential(STFT(4096, 1024), ComplexNorm(mono=False))  # as train.py's
-    model = OpenUnmix(nb_bins=2049, nb_channels=2, hidden_size=a.hidden_size,
-                      max_bin=bandwidth_to_max_bin(44100, 4096, 16000))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    spec, model, opt = common.umx_training(a.hidden_size)  # as train.py's
     steps = []
     for rep in range(4):
         t = time.perf_counter()

@@ -49,7 +49,7 @@ Two settings, chosen with ``variety=`` (``--variety`` on the command line):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 import numpy as np
@@ -135,15 +135,9 @@ _KINDS_TRAIN = Ranges(
     palette=Palette(voices=("baritone", "tenor", "alto"), vowel_sets=("aeiou",), instruments=("pad", "keys"),
                     bass_timbres=("pluck",)),
 )
-_KINDS_TEST = Ranges(
-    variety="kinds",
+_KINDS_TEST = replace(
+    _KINDS_TRAIN,
     bpm=(126, 170),
-    minor_probability=0.5,
-    tonics=tuple(range(12)),
-    drums_db=_WIDE_TRAIN.drums_db,
-    bass_db=_WIDE_TRAIN.bass_db,
-    other_db=_WIDE_TRAIN.other_db,
-    vocals_db=_WIDE_TRAIN.vocals_db,
     palette=Palette(voices=("bass", "mezzo-soprano", "soprano"), vowel_sets=("open", "mixed"),
                     instruments=("pluck", "organ", "brass"), bass_timbres=("sine", "saw"),
                     vocal_room=((0.6, 1.4), (0.15, 0.35))),
