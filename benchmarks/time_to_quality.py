@@ -435,7 +435,7 @@ def verdicts(results: Dict[str, Dict[str, List[Dict[str, Any]]]]) -> None:
         decided = [(n, w) for n, w in words if w in ("better", "worse")]
         kinds = {w for _, w in decided}
         if len(decided) == len(words) == len(sets) and len(kinds) == 1:
-            overall = f"{decided[0][1]} on every set"
+            overall = f"{decided[0][1]} on every set" if len(sets) > 1 else f"{decided[0][1]} on {sets[0]} (one set)"
         elif kinds == {"better", "worse"}:
             overall = "mixed: " + ", ".join(f"{w} on {n}" for n, w in decided)
         elif decided:
