@@ -159,7 +159,8 @@ def _alive(pid: int) -> bool:
 
 
 # read by the libraries when the zygote imports them: a run that sets them otherwise gets a fresh interpreter
-_IMPORT_TIME = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY", "CUDA_VISIBLE_DEVICES",
+_IMPORT_TIME = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                "MKL_ENABLE_INSTRUCTIONS", "CUDA_VISIBLE_DEVICES",
                 "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "PYTHONHASHSEED", "PYTHONWARNINGS")
 
 # the scripts re-execute themselves once with this glibc setting (openunmix/commands/runtime.py); the zygote
