@@ -46,17 +46,7 @@ def batch(train, first: int, size: int):
 
 def step_time(x: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
     """Seconds of one default Open-Unmix training step on the batch ``x``, ``y`` (batch, 2, samples)."""
-    spec, model, opt = common.umx_training(512)
-
-    def one() -> None:
-        with torch.no_grad():
-            X, Y = spec(x), spec(y)
-        loss = torch.nn.functional.mse_loss(model(X), Y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return common.best_time(one, repeats)
+    return common.umx_step_time(x, y, repeats)
 
 
 def main(a) -> None:

@@ -71,6 +71,22 @@ def umx_training(hidden_size: int = 512, rate: float = 44100.0):
     return spec, model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
+def umx_step_time(x: torch.Tensor, y: torch.Tensor, repeats: int, hidden_size: int = 512) -> float:
+    """Shortest seconds of one train.py-like Open-Unmix step (:func:`umx_training`: STFT of both, forward,
+    MSE, backward, Adam) on the batch ``x``, ``y`` ``(batch, 2, samples)``, after one untimed step."""
+    spec, model, opt = umx_training(hidden_size)
+
+    def one() -> None:
+        with torch.no_grad():
+            X, Y = spec(x), spec(y)
+        loss = torch.nn.functional.mse_loss(model(X), Y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return best_time(one, repeats)
+
+
 def measure(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, float, float]:
     """Run ``cmd`` in a fresh process (environment ``env``, default this one's); return
     (exit code, wall seconds, peak RSS in MB) of that process."""

@@ -45,18 +45,7 @@ def isolated(a, train):
         x = torch.stack([b[0] for b in batch])
         y = torch.stack([b[1] for b in batch])
         times.append(time.perf_counter() - t)
-    spec, model, opt = common.umx_training(a.hidden_size)  # as train.py's
-    steps = []
-    for rep in range(4):
-        t = time.perf_counter()
-        with torch.no_grad():
-            X, Y = spec(x), spec(y)
-        loss = torch.nn.functional.mse_loss(model(X), Y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        steps.append(time.perf_counter() - t)
-    return min(times), min(steps[1:])
+    return min(times), common.umx_step_time(x, y, 3, a.hidden_size)  # as train.py's; after one untimed step
 
 
 def whole_run(a, root: Path, out: Path, workers: int, items: int):
