@@ -21,6 +21,22 @@ class AudioError(Exception):
     """A file that cannot be used as audio; the message names the file and the problem."""
 
 
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file")
+
+
+def _open(path: Path) -> sf.SoundFile:
+    try:
+        return sf.SoundFile(str(path))
+    except Exception as err:  # soundfile raises several types for bad files
+        raise AudioError(f"{path}: not a readable audio file ({_short(err)})") from None
+
+
 def info(path: PathLike) -> Tuple[float, int, int]:
     """Return ``(sample_rate, samples, channels)`` of an audio file without decoding it.
 
@@ -28,17 +44,9 @@ def info(path: PathLike) -> Tuple[float, int, int]:
         AudioError: when the file does not exist or is not readable audio.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file")
-    try:
-        i = sf.info(str(path))
-    except Exception as err:  # soundfile raises several types for bad files
-        raise AudioError(f"{path}: not a readable audio file ({_short(err)})") from None
-    return float(i.samplerate), int(i.frames), int(i.channels)
+    _check_file(path)
+    with _open(path) as f:
+        return float(f.samplerate), int(f.frames), int(f.channels)
 
 
 def load(
@@ -50,7 +58,7 @@ def load(
     """Read ``frames`` samples from ``start`` (in samples) of an audio file.
 
     Only the requested excerpt is decoded (soundfile seeks), so reading a few
-    seconds of a long track is cheap.
+    seconds of a long track is cheap. The file is opened once.
 
     Returns:
         ``(audio, rate)`` with ``audio`` float32 of shape ``(channels, samples)``.
@@ -60,13 +68,16 @@ def load(
             ``check_finite``) audio holding NaN or Inf samples.
     """
     path = Path(path)
-    rate, _, _ = info(path)
-    try:
-        data, _ = sf.read(
-            str(path), start=start, frames=frames, dtype="float32", always_2d=True
-        )
-    except Exception as err:
-        raise AudioError(f"{path}: cannot decode audio ({_short(err)})") from None
+    _check_file(path)
+    with _open(path) as f:
+        rate = float(f.samplerate)
+        try:
+            first = slice(start, None).indices(f.frames)[0]  # as soundfile.read takes it (negative: from the end)
+            if first:
+                f.seek(first)
+            data = f.read(frames, dtype="float32", always_2d=True)
+        except Exception as err:
+            raise AudioError(f"{path}: cannot decode audio ({_short(err)})") from None
     audio = np.ascontiguousarray(data.T)
     if check_finite and not np.isfinite(audio).all():
         raise AudioError(f"{path}: audio holds NaN or Inf samples")

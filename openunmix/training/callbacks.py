@@ -53,7 +53,9 @@ What a callback may read from the trainer (and should not change):
   clipping (a 0-dim tensor with ``cfg.clip_grad``, else None);
 * ``step``: optimizer steps taken in the run (resumed runs included);
   ``epoch``: the epoch in progress; ``data_wait``: seconds this epoch spent
-  waiting for batches so far;
+  waiting for batches so far; ``clock``: what these seconds and those of the
+  histories are counted with (``time.perf_counter``; settable, e.g. to
+  ``time.process_time`` for a CPU-time budget);
 * ``valid_sdr``: the last validation's ``{target: uSDR}`` (None before the
   first, or without ``cfg.valid_sdr``);
 * ``stopped`` (a callback asked to stop) and, in ``on_train_end``,

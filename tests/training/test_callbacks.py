@@ -114,3 +114,24 @@ def test_epoch_line():
                          data_wait=0.5, lr=0.001, step=6)
     assert epoch_line(record, best=0.1, best_epoch=2) == (
         "epoch    3  train 0.123457  valid -  best 0.1 (epoch 2)  lr 0.001  12.3s")
+
+
+def test_the_trainer_times_with_its_clock(tmp_path, musdb_root):
+    """Data waits, epoch and validation times are counted with ``trainer.clock`` (a CPU-time budget sets
+    ``time.process_time``): a clock that advances one second a reading gives whole seconds, one per wait."""
+
+    class Ticks:
+        def __init__(self):
+            self.now = 0.0
+
+        def __call__(self):
+            self.now += 1.0
+            return self.now
+
+    trainer = Trainer(_config(musdb_root, tmp_path / "ticks", "--epochs", "2"), defaults=False)
+    trainer.clock = Ticks()
+    assert trainer.run() == 0
+    state = trainer.state
+    assert state["data_wait_history"] == [float(STEPS_PER_EPOCH)] * 2  # each batch: one reading before, one after
+    assert state["valid_time_history"] == [1.0, 1.0]  # a reading before validation, one after
+    assert all(t == int(t) and t > STEPS_PER_EPOCH for t in state["train_time_history"])
