@@ -321,6 +321,7 @@ def peers(args) -> None:
               f"niter {niter}; peers: random weights (benchmarks/peers.py); CPU; "
               f"best of {args.repeat}, the programs interleaved")
         print(f"{'program':>24} {'audio':>6} {'wall':>8} {'x realtime':>10} {'peak RSS':>9} {'published SDR':>13}")
+        measured = []  # one dict per (program, song) that ran
         for seconds in args.durations:
             song = synth_song(tmp / f"song{seconds}.wav", seconds)
             runs = {name: [] for name, *_ in rows}
@@ -333,6 +334,8 @@ def peers(args) -> None:
                     print(f"{name:>24} {seconds:>5.0f}s   failed (exit {runs[name][0][0]})", flush=True)
                     continue
                 wall, rss = min(w for _, w, _ in ok), max(r for _, _, r in ok)
+                measured.append({"program": name, "audio_seconds": seconds, "wall_seconds": wall,
+                                 "peak_rss_mb": rss, "published_sdr": published})
                 print(f"{name:>24} {seconds:>5.0f}s {wall:>7.2f}s {seconds / wall:>9.1f}x {rss:>6.0f} MB "
                       f"{_sdr(published):>13}", flush=True)
         print("published SDR (MUSDB18 test, average of vocals, drums, bass, other):")
@@ -341,6 +344,42 @@ def peers(args) -> None:
         for peer in registry.PEERS.values():
             if peer.note:
                 print(f"  note, {peer.name}: {peer.note}")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": machine(), "niter": niter, "repeat": args.repeat,
+                                                   "rows": measured}, indent=1) + "\n")
+            print(f"results: {args.json}")
+        if args.plot:
+            plot_quality_against_cost(measured, Path(args.plot), machine())
+            print(f"plot: {args.plot}")
+
+
+def plot_quality_against_cost(measured, path: Path, machine_line: str) -> None:
+    """Published MUSDB18 SDR against the seconds each program took, one panel per song length (programs
+    without a published figure are left out)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = sorted({m["audio_seconds"] for m in measured})
+    fig, axes = plt.subplots(1, len(lengths), figsize=(5.5 * len(lengths), 4.2), squeeze=False)
+    for ax, length in zip(axes[0], lengths):
+        for m in measured:
+            if m["audio_seconds"] != length or m["published_sdr"] is None:
+                continue
+            ax.scatter(m["wall_seconds"], m["published_sdr"], s=30 + m["peak_rss_mb"] / 20, alpha=0.7)
+            ax.annotate(f"{m['program']}\n{m['wall_seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB",
+                        (m["wall_seconds"], m["published_sdr"]), textcoords="offset points", xytext=(6, -4),
+                        fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"seconds to separate a {length:.0f} s song (whole process)")
+        ax.set_ylabel("published MUSDB18 SDR (dB, mean of 4 targets)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.margins(x=0.6, y=0.15)
+    fig.suptitle(f"quality against cost; marker area ~ peak RSS; {machine_line}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def quality(args) -> None:
@@ -425,6 +464,9 @@ if __name__ == "__main__":
                         "environment (created once), with their published MUSDB18 SDR")
     p.add_argument("--peers-venv", default="/tmp/peers-venv")
     p.add_argument("--only", nargs="+", default=None, help="--peers: only these peers (first word of their name)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="--peers: a plot of published SDR against seconds per song (one panel per duration)")
+    p.add_argument("--json", default=None, metavar="FILE", help="--peers: the measured rows as json")
     p.add_argument("--demucs-kwargs", default=None,
                    help="--peers: JSON of HTDemucs constructor arguments that replace its class defaults")
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")

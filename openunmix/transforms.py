@@ -158,10 +158,12 @@ class OverlapAdd:
         self.buffer[..., start : start + length] += ola
 
     def result(self, length: int) -> torch.Tensor:
-        """The waveform ``(*shape, length)``."""
+        """The waveform ``(*shape, length)``: a view of the buffer, normalised in place (call once: a
+        second waveform of a long song is not made beside the buffer)."""
         offset = self.n_fft // 2 if self.center else 0
         env = self.envelope[offset : offset + length]
-        out = self.buffer[..., offset : offset + length] / torch.where(env > 1e-11, env, torch.ones_like(env))
+        out = self.buffer[..., offset : offset + length]
+        out.div_(torch.where(env > 1e-11, env, torch.ones_like(env)))
         if out.shape[-1] < length:
             out = torch.nn.functional.pad(out, (0, length - out.shape[-1]))
         return out

@@ -100,6 +100,12 @@ _LEGACY_KEYS = ("sample_rate", "stft.window", "transform.0.window")
 # ---------------------------------------------------------------- model
 
 
+def _in_place(x: torch.Tensor) -> bool:
+    """Whether a fresh intermediate ``x`` may be overwritten: nothing records it for a gradient (inference,
+    ``torch.no_grad``); in training the out-of-place operations keep what backward needs."""
+    return not x.requires_grad
+
+
 class OpenUnmix(nn.Module):
     """Magnitude-spectrogram masker for one target (upstream architecture and names).
 
@@ -184,7 +190,8 @@ class OpenUnmix(nn.Module):
         """
         x = x.permute(3, 0, 1, 2)  # (frames, batch, channels, bins)
         frames, batch, channels, _ = x.shape
-        x = (x[..., : self.nb_bins] + self.input_mean) * self.input_scale
+        x = x[..., : self.nb_bins] + self.input_mean
+        x = x.mul_(self.input_scale) if _in_place(x) else x * self.input_scale
         x = self.bn1(self.fc1(x.reshape(frames * batch, channels * self.nb_bins)))
         return torch.tanh(x.reshape(frames, batch, self.hidden_size))
 
@@ -204,7 +211,10 @@ class OpenUnmix(nn.Module):
         x = F.relu(self.bn2(self.fc2(skip.reshape(frames * batch, -1))))
         x = self.bn3(self.fc3(x))
         x = x.reshape(frames, batch, channels, self.nb_output_bins)
-        x = F.relu(x * self.output_scale + self.output_mean)
+        if _in_place(x):  # the same operations, without a new tensor for each
+            x = x.mul_(self.output_scale).add_(self.output_mean).relu_()
+        else:
+            x = F.relu(x * self.output_scale + self.output_mean)
         return x.permute(1, 2, 3, 0) * mix
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

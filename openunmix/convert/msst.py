@@ -9,7 +9,6 @@ state dict's names onto this package's model.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch

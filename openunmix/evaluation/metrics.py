@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Dict, Sequence, Tuple
 
+import numpy as np
+
 from ..metrics import EPS, sisdr, usdr  # noqa: F401 (EPS handed on)
 
 BSSEVAL = "bsseval"

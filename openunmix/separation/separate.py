@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -39,7 +39,7 @@ from ..filtering import FilterSettings
 from .plan import BATCH_AUDIO, segment_batch, segment_plan  # noqa: F401 (BATCH_AUDIO: part of this API)
 from .separator import Separator
 from ..precision import check_precision
-from ..utils import PathLike, file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
+from ..utils import file_mode, make_output_folder, remove_stale_temporaries, temporary_prefix
 from .names import output_names  # noqa: F401 (imported from here by earlier code)
 
 DEFAULT_SEGMENT = 30.0  # seconds of audio the model sees at once
@@ -470,9 +470,10 @@ def separate_file(
     writer: Optional[WriteBehind] = None
     try:
         if background:
-            # a segment of input ahead (in 10 s blocks), two segments of output behind: memory stays bounded
+            # a segment of input ahead (in 10 s blocks), a segment of output behind (writing one takes a
+            # tenth of separating it, and each one queued holds every source's audio): memory stays bounded
             reader = ReadAhead(blocks, depth=max(2, math.ceil(segment / 10.0) + 1))
-            writer = WriteBehind(write, depth=2)
+            writer = WriteBehind(write, depth=1)
             for est in separate_blocks(separator, reader, seg, ov, device, on_segment=tick, length=model_length):
                 writer.put(est)
             writer.put(None)

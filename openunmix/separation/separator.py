@@ -256,7 +256,7 @@ class Separator(nn.Module):
             out[b].add(y, t)
             del y
         out = [ola.result(audio.shape[-1]) for ola in out]
-        return torch.stack(out)
+        return out[0].unsqueeze(0) if batch == 1 else torch.stack(out)  # one song: no copy
 
     def estimate_sources(self, audio: torch.Tensor) -> torch.Tensor:
         """Models of spectrograms and waveforms: ``(batch, channels, samples)`` -> ``(batch, sources, channels,

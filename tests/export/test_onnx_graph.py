@@ -4,7 +4,6 @@ warnings reach the caller, whose warning filters are the same afterwards."""
 import warnings
 
 import pytest
-import torch
 from torch import nn
 
 from helpers.process_state import kept

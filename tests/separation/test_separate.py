@@ -4,7 +4,6 @@ background reading and writing. test.py end to end: tests/programs/test_separate
 import threading
 
 import numpy as np
-import pytest
 import soundfile as sf
 import torch
 
