@@ -297,6 +297,13 @@ def peers(args) -> None:
     if args.demucs_kwargs:
         registry.DEMUCS_KWARGS.update(json.loads(args.demucs_kwargs))
     registry.PEERS_VENV[0] = args.peers_venv
+    if args.replot:
+        if not (args.json and args.plot):
+            sys.exit("--replot needs --json FILE (the rows of an earlier --peers run) and --plot PNG")
+        saved = json.loads(Path(args.json).read_text())
+        plot_quality_against_cost(saved["rows"], Path(args.plot), saved["machine"])
+        print(f"plot: {args.plot} (from {args.json})")
+        return
     rows = []  # (name, python, env, command(song, outdir), published SDR, source)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -362,21 +369,23 @@ def plot_quality_against_cost(measured, path: Path, machine_line: str) -> None:
     import matplotlib.pyplot as plt
 
     lengths = sorted({m["audio_seconds"] for m in measured})
-    fig, axes = plt.subplots(1, len(lengths), figsize=(5.5 * len(lengths), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(lengths), figsize=(6.5 * len(lengths), 4.6), squeeze=False)
     for ax, length in zip(axes[0], lengths):
-        for m in measured:
-            if m["audio_seconds"] != length or m["published_sdr"] is None:
-                continue
+        shown = sorted((m for m in measured if m["audio_seconds"] == length and m["published_sdr"] is not None),
+                       key=lambda m: m["wall_seconds"])
+        same = {}  # programs of equal published SDR (ours and upstream): labels above and below in turn
+        for m in shown:
+            k = same[m["published_sdr"]] = same.get(m["published_sdr"], -1) + 1
             ax.scatter(m["wall_seconds"], m["published_sdr"], s=30 + m["peak_rss_mb"] / 20, alpha=0.7)
             ax.annotate(f"{m['program']}\n{m['wall_seconds']:.1f} s, {m['peak_rss_mb']:.0f} MB",
-                        (m["wall_seconds"], m["published_sdr"]), textcoords="offset points", xytext=(6, -4),
-                        fontsize=7)
+                        (m["wall_seconds"], m["published_sdr"]), textcoords="offset points",
+                        xytext=(8, 6 if k % 2 == 0 else -22), fontsize=7)
         ax.set_xscale("log")
         ax.set_xlabel(f"seconds to separate a {length:.0f} s song (whole process)")
         ax.set_ylabel("published MUSDB18 SDR (dB, mean of 4 targets)")
         ax.grid(True, which="both", alpha=0.3)
         ax.margins(x=0.6, y=0.15)
-    fig.suptitle(f"quality against cost; marker area ~ peak RSS; {machine_line}", fontsize=9)
+    fig.suptitle(f"quality against cost (marker area ~ peak RSS)\n{machine_line}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -467,6 +476,8 @@ if __name__ == "__main__":
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="--peers: a plot of published SDR against seconds per song (one panel per duration)")
     p.add_argument("--json", default=None, metavar="FILE", help="--peers: the measured rows as json")
+    p.add_argument("--replot", action="store_true",
+                   help="--peers: draw --plot from the rows an earlier run wrote to --json; run nothing")
     p.add_argument("--demucs-kwargs", default=None,
                    help="--peers: JSON of HTDemucs constructor arguments that replace its class defaults")
     p.add_argument("--quality", action="store_true", help="compare segmented with whole-song separation")
