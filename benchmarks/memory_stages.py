@@ -18,6 +18,10 @@ without using (code and libraries, and what the allocator keeps after
 frees); a resident size that grows from segment to segment while the bytes
 in use stay flat is the heap's fragmentation.
 
+The songs of ``--durations`` are separated one after the other in this
+process, so each later song starts from the resident size the earlier ones
+left: give one duration for a figure a user would see.
+
 Memory does not depend on the machine's load; the times printed do.
 """
 
@@ -97,26 +101,26 @@ class Stages:
         self._thread.join()
 
 
-def instrument(stages: Stages) -> None:
-    """Mark the stages from the Separator's steps (wrapping its methods; nothing else changes)."""
+def instrument(mark) -> None:
+    """Call ``mark(stage)`` from the Separator's steps (wrapping its methods once; nothing else changes)."""
     from openunmix.separation.separator import Separator
 
     estimate, filtered, forward = Separator.estimate_magnitudes, Separator.filtered_windows, Separator.forward
 
     def estimate_magnitudes(self, mag):
-        stages.mark("models")
+        mark("models")
         return estimate(self, mag)
 
     def filtered_windows(self, V, X):
-        stages.mark("filter")
+        mark("filter")
         yield from filtered(self, V, X)
 
     def marked_forward(self, audio):
-        stages.mark("stft")
+        mark("stft")
         try:
             return forward(self, audio)
         finally:
-            stages.mark("pipeline")
+            mark("pipeline")
 
     Separator.estimate_magnitudes = estimate_magnitudes
     Separator.filtered_windows = filtered_windows
@@ -136,12 +140,13 @@ def main() -> None:
     model = default_model_folder(work / "model")
     print(f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_')} "
           f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX')}; test.py flags: {' '.join(extra) or '(none)'}")
+    current = {}  # the Stages of the song being separated
+    instrument(lambda name: current["stages"].mark(name))
     for seconds in args.durations:
         song = work / f"song{seconds:g}.wav"
         if not song.is_file():  # kept between runs: a 600 s song takes a while to make
             synth_song(song, seconds)
-        stages = Stages()
-        instrument(stages)
+        stages = current["stages"] = Stages()
         sys.argv = [str(ROOT / "test.py"), str(model), "--input", str(song), "--outdir", str(work / "out"),
                     "--force", "--quiet", *extra]
         stages.mark("start")

@@ -146,9 +146,10 @@ def train_run(spec: Dict[str, Any]) -> Dict[str, Any]:
     budget = float(spec["budget"])
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("output",)}
     points = sorted(float(p) * budget for p in spec["points"])
-    taker = snapshot_taker(points, _clock(spec["clock"]))  # the clock starts here, before the run is built
+    clock = _clock(spec["clock"])
+    taker = snapshot_taker(points, clock)  # the clock starts here, before the run is built
     trainer = Trainer(cfg, callbacks=[taker])
-    trainer.clock = _clock(spec["clock"])  # data waits and validations in the budget's clock
+    trainer.clock = clock  # data waits and validations in the budget's clock
     with torch.random.fork_rng():
         trainer.run()
     snapshots = taker.snapshots
