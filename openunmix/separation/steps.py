@@ -69,17 +69,19 @@ def fill_magnitudes(models: Sequence[nn.Module], mag: torch.Tensor, V: torch.Ten
         jobs.append((model, j, joint))
         j += len(model.targets) if joint else 1
 
-    def run(job: Tuple[nn.Module, int, bool]) -> Tuple[torch.Tensor, int, bool]:
-        return job[0](mag), job[1], job[2]
-
-    count = workers(parallel, len(jobs), mag)
-    results = map(run, jobs) if count < 2 else map_side_by_side(
-        run, jobs, count, torch.get_num_threads(), name="openunmix-target")
-    for out, first, joint in results:
+    def run(job: Tuple[nn.Module, int, bool]) -> None:
+        # each job writes its own targets of V (disjoint slices), so no output waits for its turn
+        model, first, joint = job
+        out = model(mag)
         if joint:
             V[..., first : first + out.shape[-1]] = out
         else:
             V[..., first] = out
+
+    count = workers(parallel, len(jobs), mag)
+    for _ in map(run, jobs) if count < 2 else map_side_by_side(
+            run, jobs, count, torch.get_num_threads(), name="openunmix-target"):
+        pass
 
 
 class _Window:
