@@ -347,8 +347,8 @@ def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace, s
     reference = float(np.mean([r["points"][-1]["vocals"] for r in results[first]]))
     print(f"\nvocals SDR (dB) on held-out tracks, budget {budget:.0f} s ({args.clock} clock, {args.threads} thread(s));"
           f" 'reach' = time to {first}'s final {reference:.2f} dB")
-    w = label_width(labels)
-    header = (f"{'recipe':<{w}}{'seed':>5}" + "".join(f"{f'{100 * p:g}%':>7}" for p in args.points)
+    width = label_width(labels)
+    header = (f"{'recipe':<{width}}{'seed':>5}" + "".join(f"{f'{100 * p:g}%':>7}" for p in args.points)
               + f"{'AUC':>7}{'acc100%':>8}{'reach':>7}{'s/step':>7}{'steps':>6}{'wait':>6}{'valid':>6}")
     print(header)
     for label in labels:
@@ -367,7 +367,7 @@ def report(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace, s
                 pts, seed, sps = r["points"], str(r["seed"]), r["seconds_per_step"]
             reach = interpolate_time(pts, reference)
             last = pts[-1]
-            print(f"{label:<{w}}{seed:>5}" + "".join(f"{p['vocals']:7.2f}" for p in pts)
+            print(f"{label:<{width}}{seed:>5}" + "".join(f"{p['vocals']:7.2f}" for p in pts)
                   + f"{auc(pts, budget):7.2f}{last['accompaniment']:8.2f}"
                   + (f"{reach:7.0f}" if reach is not None else f"{'-':>7}")
                   + f"{sps:7.2f}{last['step']:6.0f}{last['data_wait'] / budget:6.1%}{last['valid_seconds'] / budget:6.1%}")
@@ -384,14 +384,14 @@ def selection_table(results: Dict[str, List[Dict[str, Any]]]) -> None:
     if not rows:
         return
     print("\nmodel selection: held-out vocals SDR of the weights kept (epoch) against the last weights")
-    w = label_width([label for label, _ in rows])
-    print(f"{'recipe':<{w}}{'seed':>5}{'last':>8}{'by loss':>14}{'by SDR':>14}")
+    width = label_width([label for label, _ in rows])
+    print(f"{'recipe':<{width}}{'seed':>5}{'last':>8}{'by loss':>14}{'by SDR':>14}")
     for label, r in rows:
         cells = []
         for key in ("loss", "sdr"):
             sel = r["selected"].get(key)
             cells.append(f"{sel['vocals']:7.2f} ({sel['epoch']:>3})" if sel else f"{'-':>13}")
-        print(f"{label:<{w}}{r['seed']:>5}{r['points'][-1]['vocals']:8.2f}" + "".join(f"{c:>14}" for c in cells))
+        print(f"{label:<{width}}{r['seed']:>5}{r['points'][-1]['vocals']:8.2f}" + "".join(f"{c:>14}" for c in cells))
 
 
 def final_scores(rows: Sequence[Dict[str, Any]]) -> Dict[int, float]:
@@ -430,8 +430,8 @@ def verdicts(results: Dict[str, Dict[str, List[Dict[str, Any]]]]) -> None:
     reference = labels[0]
     print(f"\nverdicts against {reference} (final vocals SDR, mean difference over shared seeds; "
           "spread: the larger range over seeds of the two)")
-    w = label_width(labels, least=16)
-    print(f"{'recipe':<{w}}{'set':<12}{'difference':>11}{'spread':>8}{'seeds':>6}  verdict")
+    width = label_width(labels, least=16)
+    print(f"{'recipe':<{width}}{'set':<12}{'difference':>11}{'spread':>8}{'seeds':>6}  verdict")
     for label in labels[1:]:
         words = []
         for name in sets:
@@ -441,7 +441,7 @@ def verdicts(results: Dict[str, Dict[str, List[Dict[str, Any]]]]) -> None:
             ref, other = final_scores(per_set[reference]), final_scores(per_set[label])
             mean, spread, word = verdict(ref, other)
             words.append((name, word))
-            print(f"{label:<{w}}{name:<12}{mean:+8.2f} dB{spread:8.2f}{len(set(ref) & set(other)):6d}  {word}")
+            print(f"{label:<{width}}{name:<12}{mean:+8.2f} dB{spread:8.2f}{len(set(ref) & set(other)):6d}  {word}")
         decided = [(n, w) for n, w in words if w in ("better", "worse")]
         kinds = {w for _, w in decided}
         if len(decided) == len(words) == len(sets) and len(kinds) == 1:
@@ -452,7 +452,7 @@ def verdicts(results: Dict[str, Dict[str, List[Dict[str, Any]]]]) -> None:
             overall = f"{decided[0][1]} on {', '.join(n for n, _ in decided)} only; within the spread elsewhere"
         else:
             overall = "no difference larger than the spread between seeds"
-        print(f"{label:<{w}}{'all':<12}{'':>25}  {overall}")
+        print(f"{label:<{width}}{'all':<12}{'':>25}  {overall}")
 
 
 def plot(results: Dict[str, List[Dict[str, Any]]], args: argparse.Namespace, set_name: str = "") -> None:

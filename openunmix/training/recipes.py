@@ -35,10 +35,10 @@ RECIPES: Dict[str, Dict[str, Any]] = {
     "default": dict(_V1, batch_size=8),
     "v1": dict(_V1),
     "upstream": dict(_V1, seq_dur=6.0, patience=140),
-    # a small BS-RoFormer: at 600 s of one CPU core it ended 1.1 dB above the default Open-Unmix recipe on held-out
-    # tracks of another kind, on both of two seeds (docs/performance.md#roformers-against-open-unmix-at-the-same-budget);
-    # on the kinds set it peaks by 300 s and ends level with the default at 1200 s (docs/training.md#against-the-goal-a-
-    # higher-learning-rate-and-the-small-roformer)
+    # a small BS-RoFormer: at 600 s of one CPU core it ended 1.1 dB above the default Open-Unmix recipe on the wide
+    # set's held-out tracks, on both of two seeds (docs/performance.md#roformers-against-open-unmix-at-the-same-budget);
+    # on music of another kind (the kinds set) it peaks by 300 s and ends level with the default at 1200 s
+    # (docs/training.md, "Against the goal: a higher learning rate, and the small RoFormer")
     "roformer-small": dict(_V1, batch_size=4, seq_dur=3.0, lr=5e-4, architecture="bs_roformer",
                            options={"dim": 64, "depth": 2, "heads": 4, "dim_head": 16, "attn_dropout": 0.0,
                                     "ff_dropout": 0.0}),
